@@ -1,0 +1,372 @@
+/*
+ * curio.h - Curio's task model for C, on io_uring.
+ *
+ * Read this header top to bottom as the manual. Conventions used everywhere:
+ *
+ *  - Every fallible call returns a negative error code (-errno, or one of the CURIO_E*
+ *    codes below) or a non-negative result. errno is never the channel.
+ *  - "Blocking" calls may only be made from inside a task. Called from anywhere else they
+ *    return -EPERM at once. Every blocking call is a cancellation point: it returns
+ *    -ECANCELED once the task has been cancelled, and -ETIMEDOUT once an enclosing timeout
+ *    scope has expired (see "Timeouts").
+ *  - Releasing things (cancel_nowait, set, close, task exit) never blocks.
+ *  - Durations are seconds as double, like Curio. Clock readings are nanoseconds.
+ */
+#ifndef CURIO_H
+#define CURIO_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define CURIO_API __attribute__((visibility("default")))
+#else
+#define CURIO_API
+#endif
+
+#define CURIO_VERSION_MAJOR 0
+#define CURIO_VERSION_MINOR 1
+#define CURIO_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------------------------ */
+/* Errors                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+/* Codes of curio's own, outside the errno range (Linux errno values stay below 4096). */
+#define CURIO_ETASKCANCELLED   (-5001) /* the joined task ended by cancellation (TaskError) */
+#define CURIO_ETIMEOUT_OUTER   (-5002) /* an enclosing scope expired (TimeoutCancellationError) */
+#define CURIO_ETIMEOUT_LEAKED  (-5003) /* an inner scope expired and was left open
+                                          (UncaughtTimeoutError) */
+#define CURIO_ETASKFAILED      (-5004) /* a task group member failed */
+
+/* A static string describing any code returned by curio (negative errno or CURIO_E*). */
+CURIO_API const char *curio_strerror(int err);
+
+/* ------------------------------------------------------------------------------------ */
+/* Kernel                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+typedef struct curio_kernel curio_kernel;
+typedef struct curio_task curio_task;
+
+/*
+ * A task function. Its return value is the task's result and follows the library's own
+ * rule: non-negative is success (0 means "no result", like Python's None; pointers may be
+ * returned as (long)(intptr_t)ptr), negative is a failure with that error code. A task that
+ * returns -ECANCELED after its cancellation was delivered counts as cancelled.
+ */
+typedef long (*curio_task_fn)(void *arg);
+
+/* Options for a kernel. Zero-initialise; every zero field means its default. */
+typedef struct curio_options {
+    size_t stack_size;      /* bytes of stack per task; default 128 KiB; rounded up to pages */
+    unsigned ring_entries;  /* submission queue entries; default 256 (CQ is 4x) */
+    unsigned stack_cache;   /* free stacks kept mapped for reuse; default 4096 */
+    unsigned guard_pages;   /* guarded stacks allowed (each costs two kernel VMAs); default:
+                               half of vm.max_map_count minus a reserve. Stacks past it are
+                               unguarded and checked by a canary at every switch instead. */
+    bool monitor;           /* start the monitor (a later layer); default off */
+    bool quiet;             /* do not print start-up failures to stderr; default false */
+} curio_options;
+
+/*
+ * Run fn(arg) as the main task of a new kernel on this thread and return when it ends.
+ * Then every task still alive is cancelled, newest first, and the kernel is destroyed.
+ * Returns 0 with *result (if non-NULL) set to the main task's return value,
+ * CURIO_ETASKCANCELLED if the main task was cancelled, or a negative errno when the kernel
+ * could not start (io_uring unavailable: -EPERM, -ENOSYS, -ENOMEM; a message saying what to
+ * change is printed to stderr unless opts->quiet). opts may be NULL.
+ */
+CURIO_API int curio_run(curio_task_fn fn, void *arg, const curio_options *opts, long *result);
+
+/* Create a kernel for the calling thread (one kernel per thread at a time). */
+CURIO_API int curio_kernel_create(curio_kernel **out, const curio_options *opts);
+
+/*
+ * Run fn(arg) as a main task until it ends; other tasks run meanwhile and those still
+ * alive afterwards stay suspended until the next run or destroy. Same returns as curio_run.
+ * -EBUSY if called from inside a task or on a kernel of another thread.
+ */
+CURIO_API int curio_kernel_run(curio_kernel *k, curio_task_fn fn, void *arg, long *result);
+
+/* Cancel all remaining tasks, newest first, wait for them, and free the kernel and every
+ * task record. Must be called on the thread that created it, outside any task. */
+CURIO_API void curio_kernel_destroy(curio_kernel *k);
+
+/*
+ * Thread-safe: from any thread, ask kernel k to call fn(arg) on its own thread, outside any
+ * task, soon. Wakes the kernel if it is waiting. fn must not block. This is the bridge that
+ * thread pools and thread-safe queues are built on. Returns 0, or -ENOMEM.
+ */
+CURIO_API int curio_kernel_post(curio_kernel *k, void (*fn)(void *arg), void *arg);
+
+/* The kernel running the calling thread's tasks, or NULL. */
+CURIO_API curio_kernel *curio_kernel_current(void);
+
+/* ------------------------------------------------------------------------------------ */
+/* Tasks                                                                                */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * Task handles. A handle returned by spawn belongs to the caller and stays valid (even
+ * after the task ended) until curio_task_release() or the kernel's destruction. Releasing
+ * a handle does not cancel the task; it runs on and its record is freed when it ends.
+ */
+
+/* Options for curio_spawn_ex(). Zero-initialise; zero means default. */
+typedef struct curio_spawn_options {
+    const char *name;   /* copied (up to 31 bytes); default: "task-<id>" */
+    bool daemon;        /* a daemon task: not waited for by task groups; default false */
+    size_t stack_size;  /* default: the kernel's */
+} curio_spawn_options;
+
+/*
+ * Queue fn(arg) as a new task and return its handle; does not switch (the new task runs
+ * when the caller blocks or yields). The child inherits the caller's task-local values.
+ * The function always runs, even if the task is cancelled before it starts (its first
+ * blocking call then returns -ECANCELED), so it can always release what arg owns.
+ * Returns NULL with no task created if called outside a task (errno is not set; use
+ * curio_spawn_ex for the error code) or out of memory.
+ */
+CURIO_API curio_task *curio_spawn(curio_task_fn fn, void *arg);
+
+/* As curio_spawn with options; returns 0 and *out, or -EPERM (outside a task), -ENOMEM. */
+CURIO_API int curio_spawn_ex(curio_task **out, curio_task_fn fn, void *arg,
+                             const curio_spawn_options *opts);
+
+/* Drop the caller's handle. The task record is freed once the task has ended too. */
+CURIO_API void curio_task_release(curio_task *t);
+
+/*
+ * Wait for t to end (blocking: state TASK_JOIN). Returns
+ *   0                     t returned; *result (if non-NULL) = its return value, which is
+ *                         negative if t failed
+ *   CURIO_ETASKCANCELLED  t ended because it was cancelled
+ *   -ECANCELED/-ETIMEDOUT the caller was cancelled or timed out; t goes on unaffected
+ *   -EDEADLK              t is the caller
+ * The handle stays valid; join any number of times.
+ */
+CURIO_API int curio_join(curio_task *t, long *result);
+
+/* Wait for t to end without reading its outcome (Curio's task.wait()). 0 or own error. */
+CURIO_API int curio_task_wait(curio_task *t);
+
+/*
+ * Cancel t and wait until it has ended (Curio's await task.cancel()). Cancelling a task
+ * that already ended, or a second time, just waits. Returns 0 once t has ended, the
+ * caller's own -ECANCELED/-ETIMEDOUT (the request stays made), or -EDEADLK for oneself.
+ */
+CURIO_API int curio_cancel(curio_task *t);
+
+/* Request cancellation of t without waiting. Never blocks; callable on oneself (the
+ * cancellation then arrives at one's next blocking call). Returns 0, or -EPERM when t
+ * belongs to another thread's kernel. */
+CURIO_API int curio_cancel_nowait(curio_task *t);
+
+/* Yield to the other ready tasks (Curio's sleep(0)). A cancellation point. */
+CURIO_API int curio_yield(void);
+
+/* The calling task, or NULL outside tasks. */
+CURIO_API curio_task *curio_current(void);
+
+/* Introspection: valid on any live handle. */
+CURIO_API uint64_t curio_task_id(const curio_task *t);        /* 1, 2, 3 ... per kernel */
+CURIO_API uint64_t curio_task_parent_id(const curio_task *t); /* 0 for a main task */
+CURIO_API const char *curio_task_name(const curio_task *t);
+CURIO_API int curio_task_set_name(curio_task *t, const char *name); /* copies; -EINVAL */
+CURIO_API const char *curio_task_state(const curio_task *t);  /* "READY", "RUNNING",
+                                         "TIME_SLEEP", "TASK_JOIN", ..., "TERMINATED" */
+CURIO_API uint64_t curio_task_cycles(const curio_task *t);    /* times scheduled */
+CURIO_API bool curio_task_daemon(const curio_task *t);
+CURIO_API bool curio_task_done(const curio_task *t);          /* has ended */
+CURIO_API bool curio_task_cancelled(const curio_task *t);     /* ended by cancellation */
+
+/* t's outcome once ended: 0 and *result, CURIO_ETASKCANCELLED, or -EBUSY if still alive. */
+CURIO_API int curio_task_result(const curio_task *t, long *result);
+
+/* ------------------------------------------------------------------------------------ */
+/* Time                                                                                 */
+/* ------------------------------------------------------------------------------------ */
+
+/* CLOCK_MONOTONIC in nanoseconds. Usable anywhere. */
+CURIO_API int64_t curio_clock(void);
+
+/* Sleep (state TIME_SLEEP). Returns the clock at wake-up (positive), or -ECANCELED,
+ * -ETIMEDOUT, -EPERM, -EINVAL (negative or NaN seconds). curio_sleep(0) yields. */
+CURIO_API int64_t curio_sleep(double seconds);
+
+/* ------------------------------------------------------------------------------------ */
+/* Timeouts                                                                             */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * A timeout scope around a block of code, Curio's `async with timeout_after(s)` /
+ * `ignore_after(s)`. The scope lives in the caller's stack frame:
+ *
+ *     curio_scope s;
+ *     curio_timeout_after(&s, 2.0);
+ *     rc = do_work();                 // blocking calls here may return -ETIMEDOUT
+ *     rc = curio_scope_close(&s);     // -ETIMEDOUT if *this* scope expired
+ *
+ * When the deadline passes, the call blocked at that moment returns -ETIMEDOUT, and every
+ * later blocking call inside the scope returns -ETIMEDOUT at once, until it is closed.
+ * Scopes nest; open and close them in LIFO order on the same task. curio_scope_close
+ * returns:
+ *   0                      the deadline did not pass (or: ignore_after's own deadline did;
+ *                          see curio_scope_expired)
+ *   -ETIMEDOUT             this timeout_after scope's own deadline passed (TaskTimeout)
+ *   CURIO_ETIMEOUT_OUTER   an enclosing scope's deadline passed; keep unwinding to it
+ *   CURIO_ETIMEOUT_LEAKED  an inner scope expired and was never closed; it is closed now
+ *   -EINVAL                s is not the innermost open scope of the calling task
+ * Closing is never a cancellation point.
+ */
+typedef struct curio_scope {
+    /* private: fields are the library's; initialised by the opening call */
+    struct curio_scope *outer;
+    int64_t deadline;     /* absolute, curio_clock() ns; INT64_MAX: none */
+    void *task;
+    uint8_t kind;
+    bool expired;
+    uint16_t reserved;
+} curio_scope;
+
+/* Open a scope that expires `seconds` from now (negative: already expired). Returns 0 or
+ * -EPERM outside a task. */
+CURIO_API int curio_timeout_after(curio_scope *s, double seconds);
+CURIO_API int curio_ignore_after(curio_scope *s, double seconds);
+/* The same with an absolute deadline in curio_clock() nanoseconds. */
+CURIO_API int curio_timeout_at(curio_scope *s, int64_t deadline_ns);
+CURIO_API int curio_ignore_at(curio_scope *s, int64_t deadline_ns);
+
+CURIO_API int curio_scope_close(curio_scope *s);
+/* True once this scope's own deadline has passed (for ignore_after's `if s.expired`). */
+CURIO_API bool curio_scope_expired(const curio_scope *s);
+
+/*
+ * The function forms, Curio's `await timeout_after(s, coro())`: run fn(arg) in the calling
+ * task under a new scope. Return 0 with *result = fn's value when it finished in time;
+ * otherwise what curio_scope_close returned (-ETIMEDOUT, CURIO_ETIMEOUT_OUTER, ...).
+ * ignore_after_call returns 0 with *result untouched when its own deadline passed, and
+ * sets *expired (if non-NULL).
+ */
+CURIO_API int curio_timeout_after_call(double seconds, curio_task_fn fn, void *arg,
+                                       long *result);
+CURIO_API int curio_ignore_after_call(double seconds, curio_task_fn fn, void *arg,
+                                      long *result, bool *expired);
+
+/* ------------------------------------------------------------------------------------ */
+/* Cancellation control                                                                 */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * Curio's `async with disable_cancellation()`: inside the scope, cancellation and the
+ * deadlines of timeout scopes opened outside it are deferred; blocking calls work normally.
+ * A timeout scope opened inside it still applies. On close, a pending cancellation becomes
+ * deliverable: the next blocking call returns -ECANCELED. Scopes nest. Returns 0 or -EPERM.
+ */
+CURIO_API int curio_disable_cancellation(curio_scope *s);
+
+/* -ECANCELED if a cancellation has been requested for the calling task (even while
+ * deferred by disable_cancellation), -ETIMEDOUT if an applicable scope has expired, else 0.
+ * Never blocks (Curio's check_cancellation()). */
+CURIO_API int curio_check_cancellation(void);
+
+/* ------------------------------------------------------------------------------------ */
+/* Task-local storage                                                                   */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * A key, usually a static variable: `static curio_local request_id;`. Values are plain
+ * pointers, not owned by curio. A spawned task starts with a copy of its parent's values;
+ * later changes on either side are not seen by the other (Curio's Local).
+ */
+typedef struct curio_local {
+    const char *name; /* optional, for diagnostics */
+} curio_local;
+
+/* The calling task's value for key, or NULL (also outside tasks). */
+CURIO_API void *curio_local_get(const curio_local *key);
+/* Set it; NULL erases. Returns 0, -EPERM outside a task, -ENOMEM. */
+CURIO_API int curio_local_set(const curio_local *key, void *value);
+
+/* ------------------------------------------------------------------------------------ */
+/* Task groups                                                                          */
+/* ------------------------------------------------------------------------------------ */
+
+typedef struct curio_group curio_group;
+
+/* What curio_group_join waits for (Curio's TaskGroup(wait=...)). */
+enum curio_wait {
+    CURIO_WAIT_ALL = 0,  /* every member; the first failure cancels the rest */
+    CURIO_WAIT_ANY,      /* the first member to end; the rest are cancelled */
+    CURIO_WAIT_OBJECT,   /* the first member to return a non-zero (non-empty) result */
+    CURIO_WAIT_NONE,     /* nothing: cancel every member at once */
+};
+
+/* Create a group owned by the calling task. Returns 0 or -EPERM, -ENOMEM. */
+CURIO_API int curio_group_create(curio_group **out, enum curio_wait wait);
+
+/* Spawn a member (a daemon member is not waited for). The group owns the handle: do not
+ * release it; it is valid until curio_group_destroy. Returns 0, -EPERM, -ENOMEM,
+ * -EINVAL if the group is closed. *out may be NULL. */
+CURIO_API int curio_group_spawn(curio_group *g, curio_task **out, curio_task_fn fn,
+                                void *arg, const curio_spawn_options *opts);
+
+/* Wait for the next member to end and return it in *out (in order of ending). Returns 0,
+ * -ENOENT when none is left to wait for, or the caller's own -ECANCELED/-ETIMEDOUT. */
+CURIO_API int curio_group_next_done(curio_group *g, curio_task **out);
+
+/* next_done, then that member's outcome: 0 and *result, the member's failure as
+ * CURIO_ETASKFAILED (*result = its negative return), CURIO_ETASKCANCELLED, -ENOENT, or own
+ * error. */
+CURIO_API int curio_group_next_result(curio_group *g, long *result);
+
+/*
+ * Wait according to the group's wait mode, then cancel any member still running and wait
+ * for it. Returns 0; CURIO_ETASKFAILED if (in CURIO_WAIT_ALL) a member failed, which
+ * cancelled the rest; or the caller's own -ECANCELED/-ETIMEDOUT (the remaining members are
+ * then cancelled too, in a disable_cancellation scope, before returning).
+ */
+CURIO_API int curio_group_join(curio_group *g);
+
+/* Cancel every member still running and wait for them. 0 or own -ECANCELED/-ETIMEDOUT. */
+CURIO_API int curio_group_cancel_remaining(curio_group *g);
+
+/* After join: the member that decided the wait (ANY/OBJECT) or NULL; and its result. */
+CURIO_API curio_task *curio_group_completed(const curio_group *g);
+CURIO_API int curio_group_result(const curio_group *g, long *result);
+/* The first member that failed (returned negative, not by cancellation), or NULL. */
+CURIO_API curio_task *curio_group_failed(const curio_group *g);
+/* Members in spawn order: the count, and the i-th. */
+CURIO_API size_t curio_group_size(const curio_group *g);
+CURIO_API curio_task *curio_group_task(const curio_group *g, size_t i);
+
+/* Leave the group's scope: cancel what is left, wait for it (deferring the caller's own
+ * cancellation meanwhile), and free the group and all member records. Never fails. */
+CURIO_API void curio_group_destroy(curio_group *g);
+
+/* ------------------------------------------------------------------------------------ */
+/* File descriptors (the io/ layer starts here)                                         */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * read(2)/write(2) on any descriptor through io_uring (states READ_WAIT/WRITE_WAIT).
+ * buf must stay valid until the call returns; it does not return while the kernel may
+ * still touch buf, even when cancelled or timed out. If the operation completed in the same
+ * instant as a cancellation, its result is returned (no byte is lost) and the cancellation
+ * is delivered at the next blocking call. Returns bytes transferred, 0 at EOF, or negative.
+ */
+CURIO_API ssize_t curio_read(int fd, void *buf, size_t n);
+CURIO_API ssize_t curio_write(int fd, const void *buf, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CURIO_H */

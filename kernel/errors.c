@@ -1,0 +1,24 @@
+/*
+ * kernel/errors.c - describing error codes.
+ */
+#include "kernel.h"
+
+#include <string.h>
+
+const char *curio_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "Success";
+    case CURIO_ETASKCANCELLED:
+        return "Task was cancelled";
+    case CURIO_ETIMEOUT_OUTER:
+        return "An enclosing timeout expired";
+    case CURIO_ETIMEOUT_LEAKED:
+        return "An inner timeout expired and was not handled";
+    case CURIO_ETASKFAILED:
+        return "A task group member failed";
+    }
+    const char *s = err < 0 ? strerrordesc_np(-err) : NULL;
+    return s ? s : "Unknown error";
+}

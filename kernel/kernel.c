@@ -1,0 +1,149 @@
+/*
+ * kernel/kernel.c - creating, running and destroying a kernel (Curio's Kernel and run()).
+ */
+#include "kernel.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+__thread curio_kernel *curio__tls_kernel;
+
+static void apply_defaults(curio_options *o)
+{
+    if (!o->stack_size)
+        o->stack_size = 128 * 1024;
+    if (o->stack_size < 16384)
+        o->stack_size = 16384;
+    o->stack_size = (o->stack_size + 4095) & ~(size_t)4095;
+    if (!o->ring_entries)
+        o->ring_entries = 256;
+    if (o->ring_entries > 32768)
+        o->ring_entries = 32768;
+    if (!o->stack_cache)
+        o->stack_cache = 4096;
+}
+
+/* ASan must know the bounds of the thread's own stack, which the scheduler runs on. */
+static void sched_stack_bounds(curio_kernel *k)
+{
+#ifdef CURIO_ASAN
+    pthread_attr_t a;
+    void *lo = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        pthread_attr_getstack(&a, &lo, &size);
+        pthread_attr_destroy(&a);
+    }
+    k->sched_ctx.stack_lo = lo;
+    k->sched_ctx.stack_size = size;
+#else
+    (void)k;
+#endif
+}
+
+int curio_kernel_create(curio_kernel **out, const curio_options *opts)
+{
+    if (curio__tls_kernel)
+        return -EBUSY;
+    curio_kernel *k = calloc(1, sizeof(*k));
+    if (!k)
+        return -ENOMEM;
+    if (opts)
+        k->opts = *opts;
+    apply_defaults(&k->opts);
+    k->thread = pthread_self();
+    pthread_mutex_init(&k->post_lock, NULL);
+    int rc = curio__ring_init(k);
+    if (rc < 0) {
+        free(k);
+        return rc;
+    }
+    rc = curio__stacks_create(k);
+    if (rc < 0) {
+        curio__ring_exit(k);
+        free(k);
+        return rc;
+    }
+    sched_stack_bounds(k);
+    curio__overflow_handler_install();
+    curio__tls_kernel = k;
+    *out = k;
+    return 0;
+}
+
+curio_kernel *curio_kernel_current(void) { return curio__tls_kernel; }
+
+int curio_kernel_run(curio_kernel *k, curio_task_fn fn, void *arg, long *result)
+{
+    if (!k || !fn)
+        return -EINVAL;
+    if (curio__tls_kernel != k || k->current || k->running)
+        return -EBUSY;
+    curio_spawn_options o = {.name = "main"};
+    curio__task *main_task;
+    int rc = curio__spawn(k, NULL, &main_task, fn, arg, &o);
+    if (rc < 0)
+        return rc;
+    k->running = true;
+    curio__loop_until(k, main_task);
+    k->running = false;
+    rc = curio_task_result(main_task, result);
+    main_task->handle_held = false;
+    curio__task_maybe_free(main_task);
+    return rc;
+}
+
+/* Cancel the newest live task and run until it has ended; repeat while any is left
+ * (cleanup code may spawn more). */
+static void shutdown_tasks(curio_kernel *k)
+{
+    k->shutting_down = true;
+    while (k->all_tail) {
+        curio__task *t = k->all_tail;
+        bool held = t->handle_held;
+        t->handle_held = true; /* keep the record alive until we have seen it end */
+        curio_cancel_nowait(t);
+        curio__loop_until(k, t);
+        t->handle_held = held;
+        curio__task_maybe_free(t);
+    }
+}
+
+void curio_kernel_destroy(curio_kernel *k)
+{
+    if (!k || curio__tls_kernel != k || k->current)
+        return;
+    shutdown_tasks(k);
+    /* Records of ended tasks whose handles were never released die with the kernel. */
+    while (k->zombies) {
+        curio__task *t = k->zombies;
+        t->handle_held = false;
+        t->group = NULL;
+        curio__task_maybe_free(t);
+    }
+    curio__ring_exit(k);
+    curio__posts_run(k);
+    pthread_mutex_lock(&k->post_lock);
+    for (curio__post *p = k->posts_head, *n; p; p = n) {
+        n = p->next;
+        free(p);
+    }
+    pthread_mutex_unlock(&k->post_lock);
+    pthread_mutex_destroy(&k->post_lock);
+    curio__stacks_destroy(k);
+    free(k->heap);
+    curio__tls_kernel = NULL;
+    free(k);
+}
+
+int curio_run(curio_task_fn fn, void *arg, const curio_options *opts, long *result)
+{
+    curio_kernel *k;
+    int rc = curio_kernel_create(&k, opts);
+    if (rc < 0)
+        return rc;
+    rc = curio_kernel_run(k, fn, arg, result);
+    curio_kernel_destroy(k);
+    return rc;
+}

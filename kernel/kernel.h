@@ -1,0 +1,265 @@
+/*
+ * kernel/kernel.h - the kernel's private interface, for the layers above it (sync, io, net,
+ * proc, monitor). Nothing here is exported from the library.
+ */
+#ifndef CURIO_KERNEL_H
+#define CURIO_KERNEL_H
+
+#include "curio.h"
+#include "arch/context.h"
+
+#include <liburing.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define CURIO__HIDDEN __attribute__((visibility("hidden")))
+#define CURIO__NO_DEADLINE INT64_MAX
+
+/* user_data of SQEs whose completions carry nothing to deliver (cancel requests, linked
+ * timeouts, the wake-up eventfd's re-arm). Real operations use the address of their
+ * curio__op record, which is never this small. */
+#define CURIO__UD_IGNORE 1u
+#define CURIO__UD_WAKE 2u
+
+typedef struct curio_task curio__task;
+
+/* An intrusive doubly linked list of tasks waiting on something (join, events, locks...).
+ * A task is on at most one wait queue at a time (task->waitq says which). */
+typedef struct curio__waitq {
+    curio__task *head, *tail;
+} curio__waitq;
+
+/* One in-flight io_uring operation, living on the blocked task's stack. The task is not
+ * resumed before the completion of *this* SQE has been reaped (the buffer invariant). */
+typedef struct curio__op {
+    curio__task *task;
+    int res;                  /* the CQE's result, valid once done */
+    uint32_t cqe_flags;
+    int interrupt;            /* -ECANCELED/-ETIMEDOUT once an ASYNC_CANCEL was queued */
+    bool done;
+    bool linked_timeout;      /* an IOSQE_IO_LINK + LINK_TIMEOUT pair was submitted */
+    struct __kernel_timespec ts; /* the linked timeout's absolute deadline; read at submit */
+    int64_t deadline;
+} curio__op;
+
+/* Task-local values: a small array copied at spawn. */
+typedef struct curio__local_slot {
+    const curio_local *key;
+    void *value;
+} curio__local_slot;
+
+enum curio__scope_kind {
+    CURIO__SCOPE_TIMEOUT = 1,
+    CURIO__SCOPE_IGNORE = 2,
+    CURIO__SCOPE_NOCANCEL = 3,
+};
+
+struct curio_task {
+    /* --- scheduling --- */
+    curio__task *ready_next;     /* ready-queue link; valid while on the ready queue */
+    curio__ctx ctx;              /* saved stack pointer while not running */
+    curio_kernel *k;
+    const char *state;           /* static string: READY, RUNNING, a trap state, TERMINATED */
+    uint64_t cycles;
+
+    /* --- identity --- */
+    uint64_t id, parent_id;
+    char name[32];
+
+    /* --- body --- */
+    curio_task_fn fn;
+    void *arg;
+    long result;                 /* valid once done */
+
+    /* --- lifetime: freed when !handle_held && done (or at kernel destroy) --- */
+    bool handle_held;            /* a user (or group) handle exists */
+    bool daemon;
+    bool started;
+    bool done;
+    bool on_ready;               /* on the ready queue (so a second wake is a no-op) */
+    bool zombie;                 /* on k->zombies */
+    bool parked;                 /* blocked in curio__wait_on (not in I/O) */
+
+    /* --- cancellation --- */
+    bool cancel_requested;       /* sticky from the request until the end */
+    bool cancel_delivered;       /* some blocking call returned -ECANCELED */
+    bool cancelled;              /* ended by cancellation (outcome) */
+    unsigned nocancel;           /* open disable_cancellation scopes */
+    curio_scope *scopes;         /* innermost open scope (timeout, ignore, nocancel) */
+
+    /* --- blocking: exactly one of these describes what the task waits on --- */
+    curio__waitq *waitq;         /* the queue it is linked on, or NULL */
+    curio__task *wq_prev, *wq_next;
+    curio__op *op;               /* in-flight io_uring operation, or NULL */
+    int wake_result;             /* what the blocking call returns when woken */
+    void *wake_value;            /* a value handed over by the waker (queues, futures) */
+    size_t heap_index;           /* position in the timer heap, or SIZE_MAX */
+    int64_t wake_at;             /* heap key while on the heap */
+    int64_t sleep_until;         /* the sleep's own deadline (CURIO__NO_DEADLINE if none) */
+
+    /* --- waiting for this task's end --- */
+    curio__waitq joiners;
+
+    /* --- stack --- */
+    struct curio__stack *stack;
+
+    /* --- task-local storage --- */
+    curio__local_slot *locals;
+    unsigned nlocals, cap_locals;
+
+    /* --- live tasks of the kernel, oldest first (shutdown cancels newest first); once
+     *     ended with a handle held, the same links put it on k->zombies --- */
+    curio__task *all_prev, *all_next;
+
+    /* --- task group membership --- */
+    curio_group *group;
+    curio__task *done_next;      /* the group's queue of ended members not yet reported */
+    bool in_done_queue;
+};
+
+/* A timer heap entry. */
+typedef struct curio__timer {
+    int64_t when;
+    uint64_t seq;                /* FIFO among equal deadlines */
+    curio__task *task;
+} curio__timer;
+
+typedef struct curio__post {
+    struct curio__post *next;
+    void (*fn)(void *);
+    void *arg;
+} curio__post;
+
+struct curio_kernel {
+    struct io_uring ring;
+    unsigned ring_flags;         /* the setup flags the kernel accepted */
+    pthread_t thread;
+    curio_options opts;
+
+    curio__ctx sched_ctx;        /* the scheduler's own context (the thread's stack) */
+    curio__task *current;
+    curio__task *exited;         /* a task that just ended; its stack is freed by whoever
+                                    runs next on another stack */
+    curio__task *ready_head, *ready_tail;
+    size_t nready;
+    size_t pass_budget;          /* tasks still to run in this pass before returning to the
+                                    scheduler (so yields cannot starve I/O) */
+
+    uint64_t next_id;
+    size_t ntasks;               /* live task records */
+    curio__task *all_head, *all_tail;
+    curio__task *zombies;        /* ended tasks whose handle is still held */
+
+    size_t inflight;             /* operations whose CQE is still due (incl. the wake read) */
+    unsigned passes_since_poll;
+
+    curio__timer *heap;
+    size_t heap_len, heap_cap;
+    uint64_t timer_seq;
+
+    /* cross-thread posts */
+    int wake_fd;
+    uint64_t wake_buf;
+    bool wake_armed;
+    pthread_mutex_t post_lock;
+    curio__post *posts_head, *posts_tail;
+    _Atomic bool posted;
+    _Atomic bool sleeping;
+
+    /* stacks */
+    struct curio__stack_pool *stacks;
+
+    bool running;                /* inside curio_kernel_run */
+    bool shutting_down;
+};
+
+/* --- the calling thread's kernel --- */
+extern __thread curio_kernel *curio__tls_kernel CURIO__HIDDEN;
+
+static inline curio__task *curio__self(void)
+{
+    curio_kernel *k = curio__tls_kernel;
+    return k ? k->current : NULL;
+}
+
+/* --- scheduling (sched.c) --- */
+CURIO__HIDDEN void curio__ready(curio__task *t);
+CURIO__HIDDEN void curio__ready_with(curio__task *t, int result);
+/* Give up the CPU until curio__ready() is called for the caller. */
+CURIO__HIDDEN void curio__suspend(curio__task *self);
+CURIO__HIDDEN void curio__task_exit(curio__task *self) __attribute__((noreturn));
+CURIO__HIDDEN void curio__loop_until(curio_kernel *k, curio__task *until);
+/* Prepare a new task's context to start in its function. */
+CURIO__HIDDEN void curio__task_start_ctx(curio__task *t);
+
+/* --- traps (trap.c) --- */
+/* The common entry of every blocking call: -EPERM outside a task, -ECANCELED or
+ * -ETIMEDOUT when one is due (sticky), else 0. */
+CURIO__HIDDEN int curio__trap_check(curio__task *self);
+/* The deadline that applies to the caller's next blocking call (innermost first,
+ * ignoring scopes outside an open disable_cancellation), or CURIO__NO_DEADLINE. */
+CURIO__HIDDEN int64_t curio__effective_deadline(curio__task *self);
+/* Mark the applicable scopes whose deadline is <= now as expired. */
+CURIO__HIDDEN void curio__expire_scopes(curio__task *self, int64_t now);
+/* Block on a wait queue (state names what for). Returns the waker's wake_result, or
+ * -ECANCELED/-ETIMEDOUT. deadline may be CURIO__NO_DEADLINE (scopes are added in). */
+CURIO__HIDDEN int curio__wait_on(curio__waitq *q, const char *state, int64_t deadline);
+/* Interrupt whatever the task is blocked on with err; in-flight I/O gets an ASYNC_CANCEL
+ * and the task wakes only when the operation's own completion arrives. */
+CURIO__HIDDEN void curio__interrupt(curio__task *t, int err);
+
+/* I/O traps: curio__op_begin does the trap checks, fixes the deadline and hands out an SQE
+ * (never NULL: it submits when the ring is full, and leaves room for a linked timeout);
+ * the caller prepares the SQE and calls curio__op_wait, which returns the operation's
+ * result, or -ECANCELED/-ETIMEDOUT if it was cancelled before it completed. */
+CURIO__HIDDEN int curio__op_begin(curio__op *op, struct io_uring_sqe **sqe);
+CURIO__HIDDEN int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state);
+CURIO__HIDDEN struct io_uring_sqe *curio__sqe(curio_kernel *k);
+
+/* --- wait queues (waitq.c) --- */
+CURIO__HIDDEN void curio__waitq_push(curio__waitq *q, curio__task *t);
+CURIO__HIDDEN void curio__waitq_remove(curio__waitq *q, curio__task *t);
+CURIO__HIDDEN curio__task *curio__waitq_pop(curio__waitq *q);
+/* Wake every waiter with result r, in FIFO order. Returns how many. */
+CURIO__HIDDEN size_t curio__waitq_wake_all(curio__waitq *q, int r);
+static inline bool curio__waitq_empty(const curio__waitq *q) { return q->head == NULL; }
+
+/* --- time (time.c) --- */
+CURIO__HIDDEN int64_t curio__now(void);
+CURIO__HIDDEN int curio__timer_add(curio_kernel *k, curio__task *t, int64_t when);
+CURIO__HIDDEN void curio__timer_remove(curio_kernel *k, curio__task *t);
+CURIO__HIDDEN int64_t curio__timer_next(curio_kernel *k);
+CURIO__HIDDEN void curio__timers_fire(curio_kernel *k, int64_t now);
+
+/* --- ring (ring.c) --- */
+CURIO__HIDDEN int curio__ring_init(curio_kernel *k);
+CURIO__HIDDEN void curio__ring_exit(curio_kernel *k);
+/* Submit what is pending and reap completions; wait for at least one only if `wait`,
+ * and then no later than `deadline` (CURIO__NO_DEADLINE: no limit). */
+CURIO__HIDDEN void curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline);
+CURIO__HIDDEN void curio__ring_arm_wake(curio_kernel *k);
+CURIO__HIDDEN void curio__posts_run(curio_kernel *k);
+
+/* --- tasks (task.c) --- */
+CURIO__HIDDEN int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out,
+                               curio_task_fn fn, void *arg, const curio_spawn_options *o);
+CURIO__HIDDEN void curio__task_maybe_free(curio__task *t);
+CURIO__HIDDEN void curio__task_free(curio__task *t);
+CURIO__HIDDEN void curio__group_member_done(curio__task *t);
+
+/* --- stacks (stack.c) --- */
+struct curio__stack {
+    struct curio__stack *next_free;
+    void *base;                  /* lowest usable byte (a canary sits here) */
+    size_t size;                 /* usable bytes */
+    bool guarded;                /* a PROT_NONE page lies just below base */
+    curio__task *owner;          /* for the overflow report */
+};
+CURIO__HIDDEN int curio__stacks_create(curio_kernel *k);
+CURIO__HIDDEN void curio__stacks_destroy(curio_kernel *k);
+CURIO__HIDDEN struct curio__stack *curio__stack_get(curio_kernel *k, size_t size);
+CURIO__HIDDEN void curio__stack_put(curio_kernel *k, struct curio__stack *s);
+CURIO__HIDDEN void curio__stack_check(curio__task *t);
+CURIO__HIDDEN void curio__overflow_handler_install(void);
+
+#endif

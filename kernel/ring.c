@@ -1,0 +1,207 @@
+/*
+ * kernel/ring.c - setting up the io_uring, submitting, reaping, and the wake-up eventfd
+ * through which other threads reach the kernel.
+ */
+#include "kernel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+/*
+ * Flags are tried best first:
+ *  - SINGLE_ISSUER|DEFER_TASKRUN (6.1+): completions are produced only when we enter the
+ *    kernel, in our own context, so nothing interrupts a running task;
+ *  - COOP_TASKRUN|TASKRUN_FLAG (5.19+): no IPI to run task work, but it may run at any
+ *    system call;
+ *  - none (5.6+ for everything curio uses).
+ * SUBMIT_ALL (5.18+) keeps submitting past an SQE that fails at submission, so one bad
+ * request never stalls those queued behind it. Older kernels reject unknown flags with
+ * EINVAL, which is how each step is detected.
+ */
+static const unsigned setup_flags[] = {
+    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+    IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+    IORING_SETUP_SUBMIT_ALL,
+    0,
+};
+
+static void explain(int err)
+{
+    const char *why;
+    switch (err) {
+    case -EPERM:
+        why = "io_uring_setup was refused (EPERM). Either the sysctl kernel.io_uring_disabled "
+              "is set (run: sysctl -w kernel.io_uring_disabled=0, or add this user to the "
+              "group in kernel.io_uring_group when it is 1), or a seccomp filter blocks "
+              "io_uring (containers: run with a seccomp profile that allows io_uring_setup, "
+              "io_uring_enter and io_uring_register, e.g. docker --security-opt "
+              "seccomp=unconfined).";
+        break;
+    case -ENOSYS:
+        why = "this Linux kernel has no io_uring (ENOSYS). curio needs Linux 5.11 or newer "
+              "built with CONFIG_IO_URING=y.";
+        break;
+    case -ENOMEM:
+        why = "the kernel could not allocate the ring (ENOMEM). On kernels before 5.12 ring "
+              "memory counts against RLIMIT_MEMLOCK: raise it (ulimit -l, or memlock in "
+              "/etc/security/limits.conf), or ask for fewer entries with "
+              "curio_options.ring_entries.";
+        break;
+    default:
+        why = strerror(-err);
+        break;
+    }
+    fprintf(stderr, "curio: cannot start the kernel: io_uring is unavailable: %s\n", why);
+}
+
+int curio__ring_init(curio_kernel *k)
+{
+    int rc = -EINVAL;
+    for (size_t i = 0; i < sizeof setup_flags / sizeof *setup_flags; i++) {
+        struct io_uring_params p;
+        memset(&p, 0, sizeof p);
+        p.flags = setup_flags[i] | IORING_SETUP_CQSIZE;
+        p.cq_entries = k->opts.ring_entries * 4;
+        rc = io_uring_queue_init_params(k->opts.ring_entries, &k->ring, &p);
+        if (rc == 0) {
+            k->ring_flags = setup_flags[i];
+            break;
+        }
+        if (rc != -EINVAL)
+            break;
+    }
+    if (rc < 0) {
+        if (!k->opts.quiet)
+            explain(rc);
+        return rc;
+    }
+    k->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (k->wake_fd < 0) {
+        rc = -errno;
+        io_uring_queue_exit(&k->ring);
+        return rc;
+    }
+    curio__ring_arm_wake(k);
+    return 0;
+}
+
+void curio__ring_exit(curio_kernel *k)
+{
+    io_uring_queue_exit(&k->ring);
+    close(k->wake_fd);
+}
+
+void curio__ring_arm_wake(curio_kernel *k)
+{
+    struct io_uring_sqe *sqe = curio__sqe(k);
+    io_uring_prep_read(sqe, k->wake_fd, &k->wake_buf, sizeof k->wake_buf, 0);
+    io_uring_sqe_set_data64(sqe, CURIO__UD_WAKE);
+    k->wake_armed = true;
+}
+
+static void complete(curio_kernel *k, const struct io_uring_cqe *cqe)
+{
+    uint64_t ud = cqe->user_data;
+    if (ud == CURIO__UD_IGNORE)
+        return;
+    if (ud == CURIO__UD_WAKE) {
+        k->wake_armed = false;
+        return;
+    }
+    curio__op *op = (curio__op *)(uintptr_t)ud;
+    op->res = cqe->res;
+    op->cqe_flags = cqe->flags;
+    op->done = true;
+    k->inflight--;
+    curio__ready(op->task);
+}
+
+static unsigned reap(curio_kernel *k)
+{
+    unsigned n = 0, head;
+    struct io_uring_cqe *cqe;
+    io_uring_for_each_cqe(&k->ring, head, cqe) {
+        complete(k, cqe);
+        n++;
+    }
+    io_uring_cq_advance(&k->ring, n);
+    return n;
+}
+
+static bool cq_overflowed(curio_kernel *k)
+{
+    return IO_URING_READ_ONCE(*k->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW;
+}
+
+void curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline)
+{
+    int rc;
+    if (wait && deadline != CURIO__NO_DEADLINE) {
+        int64_t rel = deadline - curio__now();
+        if (rel < 0)
+            rel = 0;
+        struct __kernel_timespec ts = {.tv_sec = rel / 1000000000, .tv_nsec = rel % 1000000000};
+        struct io_uring_cqe *cqe;
+        rc = io_uring_submit_and_wait_timeout(&k->ring, &cqe, 1, &ts, NULL);
+    } else if (wait) {
+        rc = io_uring_submit_and_wait(&k->ring, 1);
+    } else {
+        rc = io_uring_submit_and_get_events(&k->ring);
+    }
+    /* -EBUSY/-EAGAIN: the kernel holds overflowed completions and wants them reaped before
+     * it takes more submissions; -EINTR/-ETIME: a signal or the deadline. All are handled
+     * by reaping below and letting the caller come round again. */
+    (void)rc;
+    while (reap(k) || cq_overflowed(k)) {
+        if (cq_overflowed(k))
+            io_uring_get_events(&k->ring);
+    }
+    if (!k->wake_armed)
+        curio__ring_arm_wake(k);
+}
+
+/* ---- cross-thread posts ---- */
+
+int curio_kernel_post(curio_kernel *k, void (*fn)(void *), void *arg)
+{
+    curio__post *p = malloc(sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    p->next = NULL;
+    p->fn = fn;
+    p->arg = arg;
+    pthread_mutex_lock(&k->post_lock);
+    if (k->posts_tail)
+        k->posts_tail->next = p;
+    else
+        k->posts_head = p;
+    k->posts_tail = p;
+    pthread_mutex_unlock(&k->post_lock);
+    /* Only the poster that raises the flag writes: the kernel lowers it before it takes
+     * the list, so a post that misses this batch always raises it again. */
+    if (!atomic_exchange_explicit(&k->posted, true, memory_order_acq_rel)) {
+        uint64_t one = 1;
+        ssize_t w = write(k->wake_fd, &one, sizeof one);
+        (void)w; /* EAGAIN means the counter is already non-zero: the kernel wakes anyway */
+    }
+    return 0;
+}
+
+void curio__posts_run(curio_kernel *k)
+{
+    if (!atomic_exchange_explicit(&k->posted, false, memory_order_acq_rel))
+        return;
+    pthread_mutex_lock(&k->post_lock);
+    curio__post *p = k->posts_head;
+    k->posts_head = k->posts_tail = NULL;
+    pthread_mutex_unlock(&k->post_lock);
+    while (p) {
+        curio__post *n = p->next;
+        p->fn(p->arg);
+        free(p);
+        p = n;
+    }
+}

@@ -1,0 +1,300 @@
+/*
+ * kernel/stack.c - task stacks: a pool, guard pages, and the overflow report.
+ *
+ * Each guarded stack is its own mapping with a PROT_NONE page below it, which costs two
+ * kernel VMAs. vm.max_map_count (65530 by default) caps VMAs per process, so only a budget
+ * of stacks is guarded; past it, stacks are carved from large unguarded slabs (adjacent
+ * anonymous mappings merge into one VMA) and protected by a canary checked whenever the
+ * task switches out. Either way an overflow is reported naming the task.
+ *
+ * Memory is reserved with MAP_NORESERVE and only touched pages become resident, so a big
+ * virtual stack costs little: a parked task typically holds one or two pages.
+ */
+#include "kernel.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define CANARY 0x6375726963616e31ull /* "curican1" */
+#define SLAB_STACKS 64
+
+struct curio__slab {
+    struct curio__slab *next;
+    void *mem;
+    size_t len;
+    struct curio__stack descs[SLAB_STACKS];
+};
+
+struct curio__stack_pool {
+    size_t size;                    /* the kernel's default usable size */
+    struct curio__stack *free;      /* LIFO of free default-size stacks */
+    unsigned nfree;
+    struct curio__slab *slabs;
+    struct curio__slab *cur_slab;   /* the slab being carved */
+    unsigned cur_used;
+};
+
+static size_t page_size;
+/* Guarded stacks alive in the process: VMAs are a per-process resource shared by all
+ * kernels, so the budget is too. */
+static _Atomic long guarded_live;
+static long guard_budget = -1;
+
+static long default_guard_budget(void)
+{
+    long max = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+    if (f) {
+        if (fscanf(f, "%ld", &max) != 1)
+            max = 65530;
+        fclose(f);
+    }
+    /* Leave room for the program's own mappings (libraries, malloc arenas, slabs). */
+    long b = max / 2 - 4096;
+    return b > 0 ? b : 0;
+}
+
+int curio__stacks_create(curio_kernel *k)
+{
+    if (!page_size)
+        page_size = (size_t)sysconf(_SC_PAGESIZE);
+    if (guard_budget < 0)
+        guard_budget = k->opts.guard_pages ? (long)k->opts.guard_pages : default_guard_budget();
+    struct curio__stack_pool *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    p->size = k->opts.stack_size;
+    k->stacks = p;
+    return 0;
+}
+
+static size_t round_size(size_t size)
+{
+    if (size < 16384)
+        size = 16384;
+    return (size + page_size - 1) & ~(page_size - 1);
+}
+
+static struct curio__stack *map_guarded(size_t size)
+{
+    if (atomic_fetch_add(&guarded_live, 1) >= guard_budget) {
+        atomic_fetch_sub(&guarded_live, 1);
+        return NULL;
+    }
+    struct curio__stack *s = malloc(sizeof(*s));
+    char *mem = s ? mmap(NULL, size + page_size, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0)
+                  : MAP_FAILED;
+    if (mem == MAP_FAILED || mprotect(mem, page_size, PROT_NONE) != 0) {
+        if (mem != MAP_FAILED)
+            munmap(mem, size + page_size);
+        free(s);
+        atomic_fetch_sub(&guarded_live, 1);
+        return NULL;
+    }
+    s->base = mem + page_size;
+    s->size = size;
+    s->guarded = true;
+    return s;
+}
+
+static struct curio__stack *carve_unguarded(struct curio__stack_pool *p)
+{
+    if (!p->cur_slab || p->cur_used == SLAB_STACKS) {
+        struct curio__slab *sl = calloc(1, sizeof(*sl));
+        if (!sl)
+            return NULL;
+        sl->len = p->size * SLAB_STACKS;
+        sl->mem = mmap(NULL, sl->len, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (sl->mem == MAP_FAILED) {
+            free(sl);
+            return NULL;
+        }
+        sl->next = p->slabs;
+        p->slabs = sl;
+        p->cur_slab = sl;
+        p->cur_used = 0;
+    }
+    struct curio__stack *s = &p->cur_slab->descs[p->cur_used];
+    s->base = (char *)p->cur_slab->mem + (size_t)p->cur_used * p->size;
+    s->size = p->size;
+    s->guarded = false;
+    p->cur_used++;
+    return s;
+}
+
+struct curio__stack *curio__stack_get(curio_kernel *k, size_t size)
+{
+    struct curio__stack_pool *p = k->stacks;
+    struct curio__stack *s;
+    size = size ? round_size(size) : p->size;
+    if (size == p->size && p->free) {
+        s = p->free;
+        p->free = s->next_free;
+        p->nfree--;
+    } else {
+        s = map_guarded(size);
+        if (!s && size == p->size)
+            s = carve_unguarded(p);
+        if (!s)
+            return NULL;
+    }
+    s->next_free = NULL;
+    *(uint64_t *)s->base = CANARY;
+    return s;
+}
+
+static bool from_slab(const struct curio__stack *s) { return !s->guarded; }
+
+static void unmap_guarded(struct curio__stack *s)
+{
+    munmap((char *)s->base - page_size, s->size + page_size);
+    free(s);
+    atomic_fetch_sub(&guarded_live, 1);
+}
+
+void curio__stack_put(curio_kernel *k, struct curio__stack *s)
+{
+    struct curio__stack_pool *p = k->stacks;
+    s->owner = NULL;
+    /* Slab stacks cannot be unmapped one by one; they always return to the pool. */
+    if (s->size == p->size && (from_slab(s) || p->nfree < k->opts.stack_cache)) {
+        s->next_free = p->free;
+        p->free = s;
+        p->nfree++;
+        return;
+    }
+    unmap_guarded(s);
+}
+
+void curio__stacks_destroy(curio_kernel *k)
+{
+    struct curio__stack_pool *p = k->stacks;
+    if (!p)
+        return;
+    for (struct curio__stack *s = p->free, *n; s; s = n) {
+        n = s->next_free;
+        if (s->guarded)
+            unmap_guarded(s);
+    }
+    for (struct curio__slab *sl = p->slabs, *n; sl; sl = n) {
+        n = sl->next;
+        munmap(sl->mem, sl->len);
+        free(sl);
+    }
+    free(p);
+    k->stacks = NULL;
+}
+
+/* ---- overflow reports ---- */
+
+static void put_str(char *buf, size_t *at, size_t cap, const char *s)
+{
+    while (*s && *at + 1 < cap)
+        buf[(*at)++] = *s++;
+}
+
+static void put_u64(char *buf, size_t *at, size_t cap, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n && *at + 1 < cap)
+        buf[(*at)++] = tmp[--n];
+}
+
+/* Written with write(2) only: this runs in a signal handler. */
+static void report_overflow(const curio__task *t, const char *how)
+{
+    char msg[256];
+    size_t at = 0;
+    put_str(msg, &at, sizeof msg, "curio: stack overflow in task ");
+    put_u64(msg, &at, sizeof msg, t->id);
+    put_str(msg, &at, sizeof msg, " \"");
+    put_str(msg, &at, sizeof msg, t->name);
+    put_str(msg, &at, sizeof msg, "\" (stack of ");
+    put_u64(msg, &at, sizeof msg, t->stack ? t->stack->size : 0);
+    put_str(msg, &at, sizeof msg, " bytes; ");
+    put_str(msg, &at, sizeof msg, how);
+    put_str(msg, &at, sizeof msg, "). Raise curio_options.stack_size or "
+                                  "curio_spawn_options.stack_size.\n");
+    ssize_t r = write(2, msg, at);
+    (void)r;
+}
+
+void curio__stack_check(curio__task *t)
+{
+    if (t->stack && *(uint64_t *)t->stack->base != CANARY) {
+        report_overflow(t, "its canary was overwritten");
+        abort();
+    }
+}
+
+static struct sigaction old_segv;
+
+static void segv_handler(int sig, siginfo_t *si, void *uctx)
+{
+    curio_kernel *k = curio__tls_kernel;
+    curio__task *t = k ? k->current : NULL;
+    if (t && t->stack && t->stack->guarded) {
+        char *lo = (char *)t->stack->base - page_size;
+        char *addr = si->si_addr;
+        if (addr >= lo - page_size && addr < (char *)t->stack->base + 256) {
+            report_overflow(t, "it ran into the guard page");
+            signal(SIGSEGV, SIG_DFL);
+            return; /* the access faults again and the process dies of SIGSEGV */
+        }
+    }
+    if (old_segv.sa_flags & SA_SIGINFO) {
+        if (old_segv.sa_sigaction) {
+            old_segv.sa_sigaction(sig, si, uctx);
+            return;
+        }
+    } else if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) {
+        old_segv.sa_handler(sig);
+        return;
+    }
+    signal(SIGSEGV, SIG_DFL);
+}
+
+static void install_segv(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = segv_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+}
+
+/*
+ * The handler runs on an alternate signal stack (the faulting stack is exhausted). Each
+ * kernel thread gets one if it has none; the handler is installed once per process and
+ * chains to whatever handler was there before for faults that are not ours.
+ */
+void curio__overflow_handler_install(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    static __thread void *altstack;
+    stack_t cur;
+    if (!altstack && sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
+        size_t sz = 65536;
+        altstack = malloc(sz);
+        if (altstack) {
+            stack_t ss = {.ss_sp = altstack, .ss_size = sz, .ss_flags = 0};
+            if (sigaltstack(&ss, NULL) != 0) {
+                free(altstack);
+                altstack = NULL;
+            }
+        }
+    }
+    pthread_once(&once, install_segv);
+}

@@ -1,0 +1,233 @@
+/*
+ * kernel/task.c - spawning, joining, cancelling, identity and task-local storage.
+ *
+ * A task record is freed when the task has ended and no handle to it is held (the
+ * spawner's, or a group's). The stack goes back to the pool as soon as the task ends.
+ */
+#include "kernel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int copy_locals(curio__task *t, const curio__task *parent)
+{
+    if (!parent || parent->nlocals == 0)
+        return 0;
+    t->locals = malloc(parent->nlocals * sizeof(*t->locals));
+    if (!t->locals)
+        return -ENOMEM;
+    memcpy(t->locals, parent->locals, parent->nlocals * sizeof(*t->locals));
+    t->nlocals = t->cap_locals = parent->nlocals;
+    return 0;
+}
+
+int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out, curio_task_fn fn,
+                 void *arg, const curio_spawn_options *o)
+{
+    if (!fn)
+        return -EINVAL;
+    curio__task *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    t->stack = curio__stack_get(k, o ? o->stack_size : 0);
+    if (!t->stack || copy_locals(t, parent) < 0) {
+        if (t->stack)
+            curio__stack_put(k, t->stack);
+        free(t);
+        return -ENOMEM;
+    }
+    t->stack->owner = t;
+    t->k = k;
+    t->id = ++k->next_id;
+    t->parent_id = parent ? parent->id : 0;
+    if (o && o->name)
+        snprintf(t->name, sizeof t->name, "%s", o->name);
+    else
+        snprintf(t->name, sizeof t->name, "task-%llu", (unsigned long long)t->id);
+    t->fn = fn;
+    t->arg = arg;
+    t->daemon = o && o->daemon;
+    t->handle_held = true;
+    t->heap_index = SIZE_MAX;
+    t->sleep_until = CURIO__NO_DEADLINE;
+    t->all_prev = k->all_tail;
+    if (k->all_tail)
+        k->all_tail->all_next = t;
+    else
+        k->all_head = t;
+    k->all_tail = t;
+    k->ntasks++;
+    curio__task_start_ctx(t);
+    curio__ready(t);
+    *out = t;
+    return 0;
+}
+
+int curio_spawn_ex(curio_task **out, curio_task_fn fn, void *arg,
+                   const curio_spawn_options *opts)
+{
+    curio__task *self = curio__self();
+    if (!self)
+        return -EPERM;
+    return curio__spawn(self->k, self, out, fn, arg, opts);
+}
+
+curio_task *curio_spawn(curio_task_fn fn, void *arg)
+{
+    curio_task *t = NULL;
+    return curio_spawn_ex(&t, fn, arg, NULL) == 0 ? t : NULL;
+}
+
+void curio__task_free(curio__task *t)
+{
+    t->k->ntasks--;
+    free(t->locals);
+    free(t);
+}
+
+void curio__task_maybe_free(curio__task *t)
+{
+    if (!t->done || t->handle_held || t->stack)
+        return;
+    if (t->zombie) {
+        if (t->all_prev)
+            t->all_prev->all_next = t->all_next;
+        else
+            t->k->zombies = t->all_next;
+        if (t->all_next)
+            t->all_next->all_prev = t->all_prev;
+    }
+    curio__task_free(t);
+}
+
+void curio_task_release(curio_task *t)
+{
+    if (!t || t->group)
+        return;
+    t->handle_held = false;
+    curio__task_maybe_free(t);
+}
+
+static int outcome(const curio__task *t, long *result)
+{
+    if (t->cancelled)
+        return CURIO_ETASKCANCELLED;
+    if (result)
+        *result = t->result;
+    return 0;
+}
+
+int curio_task_result(const curio_task *t, long *result)
+{
+    return t->done ? outcome(t, result) : -EBUSY;
+}
+
+int curio_task_wait(curio_task *t)
+{
+    curio__task *self = curio__self();
+    if (!self)
+        return -EPERM;
+    if (t == self)
+        return -EDEADLK;
+    if (t->k != self->k)
+        return -EINVAL;
+    while (!t->done) {
+        int rc = curio__wait_on(&t->joiners, "TASK_JOIN", CURIO__NO_DEADLINE);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int curio_join(curio_task *t, long *result)
+{
+    int rc = curio_task_wait(t);
+    return rc < 0 ? rc : outcome(t, result);
+}
+
+int curio_cancel_nowait(curio_task *t)
+{
+    if (curio__tls_kernel != t->k)
+        return -EPERM;
+    if (t->done || t->cancel_requested)
+        return 0;
+    t->cancel_requested = true;
+    if (t->nocancel == 0)
+        curio__interrupt(t, -ECANCELED);
+    return 0;
+}
+
+int curio_cancel(curio_task *t)
+{
+    curio__task *self = curio__self();
+    if (!self)
+        return -EPERM;
+    if (t == self)
+        return -EDEADLK;
+    int rc = curio_cancel_nowait(t);
+    return rc < 0 ? rc : curio_task_wait(t);
+}
+
+curio_task *curio_current(void) { return curio__self(); }
+uint64_t curio_task_id(const curio_task *t) { return t->id; }
+uint64_t curio_task_parent_id(const curio_task *t) { return t->parent_id; }
+const char *curio_task_name(const curio_task *t) { return t->name; }
+const char *curio_task_state(const curio_task *t) { return t->state ? t->state : "READY"; }
+uint64_t curio_task_cycles(const curio_task *t) { return t->cycles; }
+bool curio_task_daemon(const curio_task *t) { return t->daemon; }
+bool curio_task_done(const curio_task *t) { return t->done; }
+bool curio_task_cancelled(const curio_task *t) { return t->cancelled; }
+
+int curio_task_set_name(curio_task *t, const char *name)
+{
+    if (!t || !name)
+        return -EINVAL;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    return 0;
+}
+
+/* ---- task-local storage ---- */
+
+static curio__local_slot *find_local(curio__task *t, const curio_local *key)
+{
+    for (unsigned i = 0; i < t->nlocals; i++)
+        if (t->locals[i].key == key)
+            return &t->locals[i];
+    return NULL;
+}
+
+void *curio_local_get(const curio_local *key)
+{
+    curio__task *self = curio__self();
+    curio__local_slot *s = self ? find_local(self, key) : NULL;
+    return s ? s->value : NULL;
+}
+
+int curio_local_set(const curio_local *key, void *value)
+{
+    curio__task *self = curio__self();
+    if (!self)
+        return -EPERM;
+    curio__local_slot *s = find_local(self, key);
+    if (s) {
+        if (value) {
+            s->value = value;
+        } else {
+            *s = self->locals[--self->nlocals];
+        }
+        return 0;
+    }
+    if (!value)
+        return 0;
+    if (self->nlocals == self->cap_locals) {
+        unsigned cap = self->cap_locals ? self->cap_locals * 2 : 4;
+        curio__local_slot *n = realloc(self->locals, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        self->locals = n;
+        self->cap_locals = cap;
+    }
+    self->locals[self->nlocals++] = (curio__local_slot){key, value};
+    return 0;
+}

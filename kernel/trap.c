@@ -1,0 +1,164 @@
+/*
+ * kernel/trap.c - what every blocking call goes through: the sticky cancellation and
+ * timeout checks, parking on a wait queue, and I/O operations on the ring.
+ */
+#include "kernel.h"
+
+int64_t curio__effective_deadline(curio__task *self)
+{
+    int64_t d = CURIO__NO_DEADLINE;
+    for (curio_scope *s = self->scopes; s; s = s->outer) {
+        if (s->kind == CURIO__SCOPE_NOCANCEL)
+            break;
+        if (s->deadline < d)
+            d = s->deadline;
+    }
+    return d;
+}
+
+void curio__expire_scopes(curio__task *self, int64_t now)
+{
+    for (curio_scope *s = self->scopes; s; s = s->outer) {
+        if (s->kind == CURIO__SCOPE_NOCANCEL)
+            break;
+        if (s->deadline <= now)
+            s->expired = true;
+    }
+}
+
+static bool scope_expired(curio__task *self)
+{
+    for (curio_scope *s = self->scopes; s; s = s->outer) {
+        if (s->kind == CURIO__SCOPE_NOCANCEL)
+            return false;
+        if (s->expired)
+            return true;
+    }
+    return false;
+}
+
+int curio__trap_check(curio__task *self)
+{
+    if (!self)
+        return -EPERM;
+    if (self->cancel_requested && self->nocancel == 0) {
+        self->cancel_delivered = true;
+        return -ECANCELED;
+    }
+    if (self->scopes) {
+        if (scope_expired(self))
+            return -ETIMEDOUT;
+        int64_t d = curio__effective_deadline(self);
+        if (d != CURIO__NO_DEADLINE) {
+            int64_t now = curio__now();
+            if (d <= now) {
+                curio__expire_scopes(self, now);
+                return -ETIMEDOUT;
+            }
+        }
+    }
+    return 0;
+}
+
+static int delivered(curio__task *self, int rc)
+{
+    if (rc == -ECANCELED)
+        self->cancel_delivered = true;
+    return rc;
+}
+
+int curio__wait_on(curio__waitq *q, const char *state, int64_t own_deadline)
+{
+    curio__task *self = curio__self();
+    int rc = curio__trap_check(self);
+    if (rc < 0)
+        return rc;
+    curio_kernel *k = self->k;
+    int64_t d = curio__effective_deadline(self);
+    if (own_deadline < d)
+        d = own_deadline;
+    if (d != CURIO__NO_DEADLINE) {
+        rc = curio__timer_add(k, self, d);
+        if (rc < 0)
+            return rc;
+    }
+    self->sleep_until = own_deadline;
+    if (q)
+        curio__waitq_push(q, self);
+    self->wake_result = 0;
+    self->parked = true;
+    self->state = state;
+    curio__suspend(self);
+    return delivered(self, self->wake_result);
+}
+
+void curio__interrupt(curio__task *t, int err)
+{
+    if (t->parked) {
+        if (t->waitq)
+            curio__waitq_remove(t->waitq, t);
+        curio__ready_with(t, err);
+    } else if (t->op && !t->op->interrupt && !t->op->done) {
+        /* The operation's own completion decides when the task resumes: it may still
+         * deliver data, which must not be lost. */
+        t->op->interrupt = err;
+        struct io_uring_sqe *sqe = curio__sqe(t->k);
+        io_uring_prep_cancel(sqe, t->op, 0);
+        io_uring_sqe_set_data64(sqe, CURIO__UD_IGNORE);
+    }
+}
+
+struct io_uring_sqe *curio__sqe(curio_kernel *k)
+{
+    /* Two free slots, so that an operation and its linked timeout are always queued
+     * together: a link flag on the last SQE of a submission would be left dangling. */
+    while (io_uring_sq_space_left(&k->ring) < 2)
+        curio__ring_poll(k, false, CURIO__NO_DEADLINE);
+    return io_uring_get_sqe(&k->ring);
+}
+
+int curio__op_begin(curio__op *op, struct io_uring_sqe **sqe)
+{
+    curio__task *self = curio__self();
+    int rc = curio__trap_check(self);
+    if (rc < 0)
+        return rc;
+    op->deadline = curio__effective_deadline(self);
+    op->task = self;
+    op->done = false;
+    op->interrupt = 0;
+    op->linked_timeout = false;
+    *sqe = curio__sqe(self->k);
+    return 0;
+}
+
+int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state)
+{
+    curio__task *self = op->task;
+    curio_kernel *k = self->k;
+    io_uring_sqe_set_data(sqe, op);
+    if (op->deadline != CURIO__NO_DEADLINE) {
+        sqe->flags |= IOSQE_IO_LINK;
+        op->ts.tv_sec = op->deadline / 1000000000;
+        op->ts.tv_nsec = op->deadline % 1000000000;
+        struct io_uring_sqe *t = io_uring_get_sqe(&k->ring); /* room kept by curio__sqe */
+        io_uring_prep_link_timeout(t, &op->ts, IORING_TIMEOUT_ABS);
+        io_uring_sqe_set_data64(t, CURIO__UD_IGNORE);
+        op->linked_timeout = true;
+    }
+    k->inflight++;
+    self->op = op;
+    self->state = state;
+    curio__suspend(self);
+    self->op = NULL;
+    int res = op->res;
+    if (res == -ECANCELED || res == -EINTR) {
+        if (op->interrupt) {
+            res = op->interrupt;
+        } else if (op->linked_timeout) {
+            curio__expire_scopes(self, op->deadline);
+            res = -ETIMEDOUT;
+        }
+    }
+    return delivered(self, res);
+}
