@@ -1,0 +1,55 @@
+/*
+ * tests/common/testutil.h - what every test file shares: an event log to check orderings
+ * without sleeps, and a helper that runs one function as the main task of a kernel.
+ */
+#ifndef CURIO_TESTUTIL_H
+#define CURIO_TESTUTIL_H
+
+#include <criterion/criterion.h>
+#include <curio.h>
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- event log: ev("a"); ev("b%d", 1); ... cr_assert_str_eq(evlog, "a b1"); ---- */
+static char evlog[8192];
+
+static inline void ev_reset(void) { evlog[0] = 0; }
+
+__attribute__((format(printf, 1, 2))) static inline void ev(const char *fmt, ...)
+{
+    size_t n = strlen(evlog);
+    if (n && n + 1 < sizeof evlog)
+        evlog[n++] = ' ', evlog[n] = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(evlog + n, sizeof evlog - n, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- run fn as the main task; asserts the kernel started and returns main's result ---- */
+static inline long run_main(curio_task_fn fn, void *arg)
+{
+    long result = -12345;
+    int rc = curio_run(fn, arg, NULL, &result);
+    cr_assert_eq(rc, 0, "curio_run: %s", curio_strerror(rc));
+    return result;
+}
+
+/* ---- open descriptors, to check for leaks ---- */
+static inline int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the DIR's own descriptor */
+}
+
+static inline double secs_since(int64_t t0) { return (curio_clock() - t0) / 1e9; }
+
+#endif

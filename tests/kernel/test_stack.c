@@ -1,0 +1,2 @@
+#include "testutil.h"
+Test(placeholder, stack) { cr_assert(1); }

@@ -1,0 +1,371 @@
+/*
+ * Timeouts as scopes: expiry at the blocked call, stickiness until close, the three close
+ * outcomes when nested, ignore_after, the function forms, and I/O with linked timeouts.
+ */
+#include "testutil.h"
+
+#include <unistd.h>
+
+static const char *name(long rc)
+{
+    switch (rc) {
+    case 0: return "ok";
+    case -ECANCELED: return "ECANCELED";
+    case -ETIMEDOUT: return "ETIMEDOUT";
+    case -EINVAL: return "EINVAL";
+    case CURIO_ETIMEOUT_OUTER: return "OUTER";
+    case CURIO_ETIMEOUT_LEAKED: return "LEAKED";
+    default: return rc > 0 ? "ok" : "other";
+    }
+}
+
+static long expires_and_sticks(void *arg)
+{
+    (void)arg;
+    curio_scope s;
+    int64_t t0 = curio_clock();
+    cr_assert_eq(curio_timeout_after(&s, 0.02), 0);
+    int64_t rc = curio_sleep(10);
+    ev("sleep=%s", name(rc));
+    cr_assert_geq(secs_since(t0), 0.02, "not before the deadline");
+    ev("yield=%s", name(curio_yield()));
+    ev("sleep0=%s", name(curio_sleep(0)));
+    ev("check=%s", name(curio_check_cancellation()));
+    cr_assert(curio_scope_expired(&s));
+    ev("close=%s", name(curio_scope_close(&s)));
+    ev("after=%s", name(curio_sleep(0.001)));
+    return 0;
+}
+
+Test(timeout, expiry_is_sticky_until_close)
+{
+    ev_reset();
+    run_main(expires_and_sticks, NULL);
+    cr_assert_str_eq(evlog,
+                     "sleep=ETIMEDOUT yield=ETIMEDOUT sleep0=ETIMEDOUT check=ETIMEDOUT "
+                     "close=ETIMEDOUT after=ok");
+}
+
+static long not_expired(void *arg)
+{
+    (void)arg;
+    curio_scope s;
+    curio_timeout_after(&s, 10);
+    cr_assert_gt(curio_sleep(0.001), 0);
+    cr_assert_eq(curio_scope_close(&s), 0);
+    cr_assert_not(curio_scope_expired(&s));
+    return 0;
+}
+
+Test(timeout, close_in_time_returns_zero) { run_main(not_expired, NULL); }
+
+static long ignore_after(void *arg)
+{
+    (void)arg;
+    curio_scope s;
+    curio_ignore_after(&s, 0.01);
+    ev("sleep=%s", name(curio_sleep(10)));
+    ev("close=%s", name(curio_scope_close(&s)));
+    cr_assert(curio_scope_expired(&s));
+    return 0;
+}
+
+Test(timeout, ignore_after_swallows_but_says_expired)
+{
+    ev_reset();
+    run_main(ignore_after, NULL);
+    cr_assert_str_eq(evlog, "sleep=ETIMEDOUT close=ok");
+}
+
+/* Three deep: outer(a) > middle(b) > inner(c), each with its own deadline. */
+static long nested(double a, double b, double c)
+{
+    curio_scope outer, middle, inner;
+    curio_timeout_after(&outer, a);
+    curio_timeout_after(&middle, b);
+    curio_timeout_after(&inner, c);
+    ev("sleep=%s", name(curio_sleep(10)));
+    ev("inner=%s", name(curio_scope_close(&inner)));
+    ev("middle=%s", name(curio_scope_close(&middle)));
+    ev("outer=%s", name(curio_scope_close(&outer)));
+    return 0;
+}
+
+static long innermost_expires(void *arg)
+{
+    (void)arg;
+    return nested(5, 4, 0.01);
+}
+
+Test(timeout, nested_three_deep_inner_expires)
+{
+    ev_reset();
+    run_main(innermost_expires, NULL);
+    cr_assert_str_eq(evlog, "sleep=ETIMEDOUT inner=ETIMEDOUT middle=ok outer=ok");
+}
+
+static long outermost_expires(void *arg)
+{
+    (void)arg;
+    return nested(0.01, 4, 5);
+}
+
+Test(timeout, nested_three_deep_outer_expires)
+{
+    ev_reset();
+    run_main(outermost_expires, NULL);
+    cr_assert_str_eq(evlog, "sleep=ETIMEDOUT inner=OUTER middle=OUTER outer=ETIMEDOUT");
+}
+
+static long middle_expires(void *arg)
+{
+    (void)arg;
+    return nested(5, 0.01, 4);
+}
+
+Test(timeout, nested_three_deep_middle_expires)
+{
+    ev_reset();
+    run_main(middle_expires, NULL);
+    cr_assert_str_eq(evlog, "sleep=ETIMEDOUT inner=OUTER middle=ETIMEDOUT outer=ok");
+}
+
+/* A helper that opens a scope and returns without closing it: its timeout escapes. */
+static int64_t sloppy_helper(curio_scope *s)
+{
+    curio_timeout_after(s, 0.01);
+    return curio_sleep(10);
+}
+
+static long leaks(void *arg)
+{
+    (void)arg;
+    curio_scope outer, middle, leaked;
+    curio_timeout_after(&outer, 5);
+    curio_timeout_after(&middle, 4);
+    ev("helper=%s", name(sloppy_helper(&leaked)));
+    ev("middle=%s", name(curio_scope_close(&middle)));
+    ev("outer=%s", name(curio_scope_close(&outer)));
+    ev("after=%s", name(curio_sleep(0.001)));
+    return 0;
+}
+
+Test(timeout, nested_three_deep_inner_leaked)
+{
+    ev_reset();
+    run_main(leaks, NULL);
+    cr_assert_str_eq(evlog, "helper=ETIMEDOUT middle=LEAKED outer=ok after=ok");
+}
+
+static long wrong_order(void *arg)
+{
+    (void)arg;
+    curio_scope a, b;
+    curio_timeout_after(&a, 5);
+    curio_timeout_after(&b, 5);
+    cr_assert_eq(curio_scope_close(&b), 0);
+    cr_assert_eq(curio_scope_close(&b), -EINVAL, "closing twice");
+    cr_assert_eq(curio_scope_close(&a), 0);
+    return 0;
+}
+
+Test(timeout, close_errors) { run_main(wrong_order, NULL); }
+
+static long already_expired(void *arg)
+{
+    (void)arg;
+    curio_scope s;
+    curio_timeout_after(&s, -1);
+    ev("yield=%s", name(curio_yield()));
+    ev("close=%s", name(curio_scope_close(&s)));
+    return 0;
+}
+
+Test(timeout, negative_seconds_expire_at_once)
+{
+    ev_reset();
+    run_main(already_expired, NULL);
+    cr_assert_str_eq(evlog, "yield=ETIMEDOUT close=ETIMEDOUT");
+}
+
+static long slow(void *arg)
+{
+    int64_t rc = curio_sleep(*(double *)arg);
+    return rc < 0 ? rc : 99;
+}
+
+static long function_forms(void *arg)
+{
+    (void)arg;
+    long r = 0;
+    double quick = 0.001, lazy = 10;
+    cr_assert_eq(curio_timeout_after_call(5, slow, &quick, &r), 0);
+    cr_assert_eq(r, 99);
+    r = 0;
+    cr_assert_eq(curio_timeout_after_call(0.01, slow, &lazy, &r), -ETIMEDOUT);
+    cr_assert_eq(r, 0, "no result when it timed out");
+    bool expired = false;
+    cr_assert_eq(curio_ignore_after_call(0.01, slow, &lazy, &r, &expired), 0);
+    cr_assert(expired);
+    cr_assert_eq(r, 0);
+    cr_assert_eq(curio_ignore_after_call(5, slow, &quick, &r, &expired), 0);
+    cr_assert_not(expired);
+    cr_assert_eq(r, 99);
+    /* The function form nested in a block scope that expires first. */
+    curio_scope s;
+    curio_timeout_after(&s, 0.01);
+    cr_assert_eq(curio_timeout_after_call(5, slow, &lazy, &r), CURIO_ETIMEOUT_OUTER);
+    cr_assert_eq(curio_scope_close(&s), -ETIMEDOUT);
+    return 0;
+}
+
+Test(timeout, function_forms) { run_main(function_forms, NULL); }
+
+static long sleeps_forever(void *arg)
+{
+    (void)arg;
+    return curio_sleep(1000);
+}
+
+static long join_times_out(void *arg)
+{
+    (void)arg;
+    curio_task *t = curio_spawn(sleeps_forever, NULL);
+    curio_scope s;
+    curio_timeout_after(&s, 0.01);
+    ev("join=%s", name(curio_join(t, NULL)));
+    ev("close=%s", name(curio_scope_close(&s)));
+    ev("state=%s", curio_task_state(t));
+    curio_cancel(t);
+    curio_task_release(t);
+    return 0;
+}
+
+Test(timeout, join_times_out_and_task_goes_on)
+{
+    ev_reset();
+    run_main(join_times_out, NULL);
+    cr_assert_str_eq(evlog, "join=ETIMEDOUT close=ETIMEDOUT state=TIME_SLEEP");
+}
+
+static long read_times_out(void *arg)
+{
+    (void)arg;
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    char buf[8];
+    curio_scope s;
+    int64_t t0 = curio_clock();
+    curio_timeout_after(&s, 0.02);
+    ev("read=%s", name(curio_read(p[0], buf, sizeof buf)));
+    cr_assert_geq(secs_since(t0), 0.02);
+    ev("again=%s", name(curio_read(p[0], buf, sizeof buf)));
+    ev("close=%s", name(curio_scope_close(&s)));
+    /* Nothing was consumed by the timed-out read. */
+    cr_assert_eq(write(p[1], "abc", 3), 3);
+    cr_assert_eq(curio_read(p[0], buf, sizeof buf), 3);
+    /* A read that completes in time inside a scope. */
+    curio_timeout_after(&s, 5);
+    cr_assert_eq(write(p[1], "de", 2), 2);
+    cr_assert_eq(curio_read(p[0], buf, sizeof buf), 2);
+    cr_assert_eq(curio_scope_close(&s), 0);
+    close(p[0]);
+    close(p[1]);
+    return 0;
+}
+
+Test(timeout, io_uses_linked_timeout)
+{
+    ev_reset();
+    int fds = count_fds();
+    run_main(read_times_out, NULL);
+    cr_assert_str_eq(evlog, "read=ETIMEDOUT again=ETIMEDOUT close=ETIMEDOUT");
+    cr_assert_eq(count_fds(), fds);
+}
+
+static long deferred_by_disable(void *arg)
+{
+    (void)arg;
+    curio_scope t, nc, inner;
+    curio_timeout_after(&t, 0.01);
+    curio_disable_cancellation(&nc);
+    ev("shielded=%s", name(curio_sleep(0.03)));
+    /* A timeout opened inside the shield still applies. */
+    curio_timeout_after(&inner, 0.01);
+    ev("inner=%s", name(curio_sleep(5)));
+    ev("innerclose=%s", name(curio_scope_close(&inner)));
+    ev("ncclose=%s", name(curio_scope_close(&nc)));
+    ev("after=%s", name(curio_sleep(5)));
+    ev("close=%s", name(curio_scope_close(&t)));
+    return 0;
+}
+
+Test(timeout, disable_cancellation_defers_outer_deadlines)
+{
+    ev_reset();
+    run_main(deferred_by_disable, NULL);
+    cr_assert_str_eq(evlog, "shielded=ok inner=ETIMEDOUT innerclose=ETIMEDOUT ncclose=ok "
+                            "after=ETIMEDOUT close=ETIMEDOUT");
+}
+
+static long cancel_beats_timeout(void *arg)
+{
+    (void)arg;
+    curio_scope s;
+    curio_timeout_after(&s, 5);
+    int64_t rc = curio_sleep(10);
+    ev("kid:sleep=%s", name(rc));
+    ev("kid:close=%s", name(curio_scope_close(&s)));
+    return rc;
+}
+
+static long cancel_inside_scope(void *arg)
+{
+    (void)arg;
+    curio_task *t = curio_spawn(cancel_beats_timeout, NULL);
+    curio_yield();
+    curio_cancel(t);
+    cr_assert(curio_task_cancelled(t));
+    curio_task_release(t);
+    return 0;
+}
+
+Test(timeout, cancellation_inside_a_scope_is_not_a_timeout)
+{
+    ev_reset();
+    run_main(cancel_inside_scope, NULL);
+    cr_assert_str_eq(evlog, "kid:sleep=ECANCELED kid:close=ok");
+}
+
+/* Many tasks each under its own scope, expiring in deadline order. */
+static long scoped_sleeper(void *arg)
+{
+    double d = *(double *)arg;
+    curio_scope s;
+    curio_timeout_after(&s, d);
+    curio_sleep(10);
+    cr_assert_eq(curio_scope_close(&s), -ETIMEDOUT);
+    ev("%g", d);
+    return 0;
+}
+
+static long many_scopes(void *arg)
+{
+    (void)arg;
+    static double d[] = {0.05, 0.01, 0.04, 0.02, 0.03};
+    curio_task *t[5];
+    for (int i = 0; i < 5; i++)
+        t[i] = curio_spawn(scoped_sleeper, &d[i]);
+    for (int i = 0; i < 5; i++) {
+        curio_join(t[i], NULL);
+        curio_task_release(t[i]);
+    }
+    return 0;
+}
+
+Test(timeout, scopes_expire_in_deadline_order)
+{
+    ev_reset();
+    run_main(many_scopes, NULL);
+    cr_assert_str_eq(evlog, "0.01 0.02 0.03 0.04 0.05");
+}
