@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-__thread curio_kernel *curio__tls_kernel;
+__thread curio_kernel *curio__tls_kernel __attribute__((tls_model("initial-exec")));
 
 static void apply_defaults(curio_options *o)
 {
@@ -121,6 +121,11 @@ void curio_kernel_destroy(curio_kernel *k)
         t->handle_held = false;
         t->group = NULL;
         curio__task_maybe_free(t);
+    }
+    while (k->free_tasks) {
+        curio__task *t = k->free_tasks;
+        k->free_tasks = t->ready_next;
+        free(t);
     }
     curio__ring_exit(k);
     curio__posts_run(k);

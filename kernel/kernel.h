@@ -142,16 +142,17 @@ struct curio_kernel {
                                     runs next on another stack */
     curio__task *ready_head, *ready_tail;
     size_t nready;
-    size_t pass_budget;          /* tasks still to run in this pass before returning to the
+    size_t pass_budget;          /* switches left in this pass before control returns to the
                                     scheduler (so yields cannot starve I/O) */
 
     uint64_t next_id;
     size_t ntasks;               /* live task records */
     curio__task *all_head, *all_tail;
     curio__task *zombies;        /* ended tasks whose handle is still held */
+    curio__task *free_tasks;     /* records kept for reuse, linked by ready_next */
+    unsigned nfree_tasks;
 
     size_t inflight;             /* operations whose CQE is still due (incl. the wake read) */
-    unsigned passes_since_poll;
 
     curio__timer *heap;
     size_t heap_len, heap_cap;
@@ -174,7 +175,10 @@ struct curio_kernel {
 };
 
 /* --- the calling thread's kernel --- */
-extern __thread curio_kernel *curio__tls_kernel CURIO__HIDDEN;
+/* initial-exec: a plain %fs-relative load instead of a __tls_get_addr call on every trap.
+ * It needs a little static TLS space, which glibc reserves even for dlopen'ed libraries. */
+extern __thread curio_kernel *curio__tls_kernel CURIO__HIDDEN
+    __attribute__((tls_model("initial-exec")));
 
 static inline curio__task *curio__self(void)
 {

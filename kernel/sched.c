@@ -1,19 +1,22 @@
 /*
  * kernel/sched.c - the ready queue, switching, and the loop of DESIGN.md section 2.
  *
- * A pass runs the tasks that were ready when it began. A task that blocks hands the CPU
- * straight to the next task of the pass (one stack switch, no detour through the
- * scheduler); only when the pass is used up does control return to the scheduler, which
- * submits every queued SQE in one io_uring_enter, reaps the completions and fires timers.
- * Tasks readied during a pass run in the next one, so yielding tasks cannot starve I/O.
+ * A pass runs ready tasks in FIFO order for a bounded number of switches (PASS_MIN, or
+ * the number ready when it began if larger). A task that blocks hands the CPU straight to
+ * the next ready task (one stack switch, no detour through the scheduler); when the pass is
+ * used up or nothing is ready, control returns to the scheduler, which submits every
+ * queued SQE in one io_uring_enter, reaps the completions and fires timers. The bound
+ * keeps yielding tasks from starving I/O.
  */
 #include "kernel.h"
 
 #include <stdlib.h>
 
-/* How many consecutive busy passes may skip reaping the ring and the timers. Entering the
- * kernel costs ~0.6 us; with DEFER_TASKRUN nothing completes unless we do. */
-#define POLL_EVERY 32
+/* A pass runs at least this many task switches (more if more tasks were ready when it
+ * began) before control returns to the scheduler to submit, reap and fire timers. Entering
+ * the kernel costs ~0.6 us and with DEFER_TASKRUN nothing completes unless we do; 128
+ * switches of a yield storm cost a few microseconds, which bounds the I/O latency added. */
+#define PASS_MIN 128
 
 void curio__ready(curio__task *t)
 {
@@ -166,7 +169,7 @@ void curio__task_start_ctx(curio__task *t)
 
 static void run_pass(curio_kernel *k)
 {
-    k->pass_budget = k->nready;
+    k->pass_budget = k->nready > PASS_MIN ? k->nready : PASS_MIN;
     curio__task *t = next_in_pass(k);
     if (t)
         run(k, NULL, &k->sched_ctx, t, 0);
@@ -182,18 +185,13 @@ void curio__loop_until(curio_kernel *k, curio__task *until)
         if (atomic_load_explicit(&k->posted, memory_order_acquire))
             curio__posts_run(k);
         if (k->ready_head) {
-            /* Busy: submit what is queued, but reap and check timers only now and then. */
-            bool due = ++k->passes_since_poll >= POLL_EVERY;
-            if (io_uring_sq_ready(&k->ring) || (due && k->inflight))
+            /* Busy: submit and reap without waiting, then go on running. */
+            if (io_uring_sq_ready(&k->ring) || k->inflight)
                 curio__ring_poll(k, false, CURIO__NO_DEADLINE);
-            if (due) {
-                k->passes_since_poll = 0;
-                if (k->heap_len)
-                    curio__timers_fire(k, curio__now());
-            }
+            if (k->heap_len)
+                curio__timers_fire(k, curio__now());
             continue;
         }
-        k->passes_since_poll = 0;
         int64_t d = curio__timer_next(k);
         if (d != CURIO__NO_DEADLINE) {
             int64_t now = curio__now();

@@ -219,7 +219,12 @@ static void report_overflow(const curio__task *t, const char *how)
     put_str(msg, &at, sizeof msg, "curio: stack overflow in task ");
     put_u64(msg, &at, sizeof msg, t->id);
     put_str(msg, &at, sizeof msg, " \"");
-    put_str(msg, &at, sizeof msg, t->name);
+    if (t->name[0]) {
+        put_str(msg, &at, sizeof msg, t->name);
+    } else {
+        put_str(msg, &at, sizeof msg, "task-");
+        put_u64(msg, &at, sizeof msg, t->id);
+    }
     put_str(msg, &at, sizeof msg, "\" (stack of ");
     put_u64(msg, &at, sizeof msg, t->stack ? t->stack->size : 0);
     put_str(msg, &at, sizeof msg, " bytes; ");
