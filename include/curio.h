@@ -9,8 +9,12 @@
  *    return -EPERM at once. Every blocking call is a cancellation point: it returns
  *    -ECANCELED once the task has been cancelled, and -ETIMEDOUT once an enclosing timeout
  *    scope has expired (see "Timeouts").
- *  - Releasing things (cancel_nowait, set, close, task exit) never blocks.
+ *  - Releasing things (release, cancel_nowait, closing a scope, task exit) never blocks.
+ *    The one exception is leaving a task group (curio_group_destroy), which, like Curio's
+ *    `async with TaskGroup()` exit, waits for the members it cancels.
  *  - Durations are seconds as double, like Curio. Clock readings are nanoseconds.
+ *  - Threads: a kernel and its tasks belong to the thread that created the kernel. Only
+ *    curio_kernel_post, curio_clock and curio_strerror may be called from other threads.
  */
 #ifndef CURIO_H
 #define CURIO_H
@@ -72,7 +76,8 @@ typedef struct curio_options {
     unsigned guard_pages;   /* guarded stacks allowed (each costs two kernel VMAs); default:
                                half of vm.max_map_count minus a reserve. Stacks past it are
                                unguarded and checked by a canary at every switch instead. */
-    bool monitor;           /* start the monitor (a later layer); default off */
+    bool monitor;           /* start the monitor; default off (ignored until the monitor
+                               layer exists) */
     bool quiet;             /* do not print start-up failures to stderr; default false */
 } curio_options;
 
@@ -80,13 +85,18 @@ typedef struct curio_options {
  * Run fn(arg) as the main task of a new kernel on this thread and return when it ends.
  * Then every task still alive is cancelled, newest first, and the kernel is destroyed.
  * Returns 0 with *result (if non-NULL) set to the main task's return value,
- * CURIO_ETASKCANCELLED if the main task was cancelled, or a negative errno when the kernel
- * could not start (io_uring unavailable: -EPERM, -ENOSYS, -ENOMEM; a message saying what to
- * change is printed to stderr unless opts->quiet). opts may be NULL.
+ * CURIO_ETASKCANCELLED if the main task was cancelled, or what curio_kernel_create
+ * returned when the kernel could not start. opts may be NULL; it is copied.
  */
 CURIO_API int curio_run(curio_task_fn fn, void *arg, const curio_options *opts, long *result);
 
-/* Create a kernel for the calling thread (one kernel per thread at a time). */
+/*
+ * Create a kernel for the calling thread (one kernel per thread at a time). Returns 0, or
+ * -EBUSY (this thread already has one), -ENOMEM, or the error that kept io_uring from
+ * starting: -EPERM (kernel.io_uring_disabled, or a seccomp filter), -ENOSYS (no io_uring,
+ * or a filter answering ENOSYS), -ENOMEM (ring memory). For those a message saying what
+ * to change is printed to stderr unless opts->quiet. opts may be NULL; it is copied.
+ */
 CURIO_API int curio_kernel_create(curio_kernel **out, const curio_options *opts);
 
 /*
@@ -97,13 +107,17 @@ CURIO_API int curio_kernel_create(curio_kernel **out, const curio_options *opts)
 CURIO_API int curio_kernel_run(curio_kernel *k, curio_task_fn fn, void *arg, long *result);
 
 /* Cancel all remaining tasks, newest first, wait for them, and free the kernel and every
- * task record. Must be called on the thread that created it, outside any task. */
+ * task record (handles still held become invalid). Must be called on the thread that
+ * created it, outside any task; anywhere else it does nothing. Task groups not destroyed
+ * by then are leaked. */
 CURIO_API void curio_kernel_destroy(curio_kernel *k);
 
 /*
  * Thread-safe: from any thread, ask kernel k to call fn(arg) on its own thread, outside any
- * task, soon. Wakes the kernel if it is waiting. fn must not block. This is the bridge that
- * thread pools and thread-safe queues are built on. Returns 0, or -ENOMEM.
+ * task, soon: while curio_kernel_run is running (or, at the latest, in curio_kernel_destroy).
+ * Wakes the kernel if it is waiting. fn must not block; it may call curio_cancel_nowait.
+ * This is the bridge that thread pools and thread-safe queues are built on. k must not be
+ * destroyed before the call returns. Returns 0, or -ENOMEM.
  */
 CURIO_API int curio_kernel_post(curio_kernel *k, void (*fn)(void *arg), void *arg);
 
@@ -137,11 +151,16 @@ typedef struct curio_spawn_options {
  */
 CURIO_API curio_task *curio_spawn(curio_task_fn fn, void *arg);
 
-/* As curio_spawn with options; returns 0 and *out, or -EPERM (outside a task), -ENOMEM. */
+/* As curio_spawn with options; returns 0 and *out, or -EPERM (outside a task), -EINVAL
+ * (fn is NULL), -ENOMEM. opts may be NULL. */
 CURIO_API int curio_spawn_ex(curio_task **out, curio_task_fn fn, void *arg,
                              const curio_spawn_options *opts);
 
-/* Drop the caller's handle. The task record is freed once the task has ended too. */
+/* Take another handle on t (for example on curio_current(), to keep it past the task's
+ * end); each handle is released once. Returns t. */
+CURIO_API curio_task *curio_task_retain(curio_task *t);
+
+/* Drop one handle. The record is freed once the task has ended and no handle is left. */
 CURIO_API void curio_task_release(curio_task *t);
 
 /*
@@ -151,11 +170,14 @@ CURIO_API void curio_task_release(curio_task *t);
  *   CURIO_ETASKCANCELLED  t ended because it was cancelled
  *   -ECANCELED/-ETIMEDOUT the caller was cancelled or timed out; t goes on unaffected
  *   -EDEADLK              t is the caller
- * The handle stays valid; join any number of times.
+ *   -EINVAL               t belongs to another kernel
+ * The handle stays valid; join any number of times. Joining a task that has already ended
+ * returns its outcome at once, without being a cancellation point.
  */
 CURIO_API int curio_join(curio_task *t, long *result);
 
-/* Wait for t to end without reading its outcome (Curio's task.wait()). 0 or own error. */
+/* Wait for t to end without reading its outcome (Curio's task.wait()). 0, the caller's own
+ * -ECANCELED/-ETIMEDOUT, -EDEADLK or -EINVAL as for curio_join. */
 CURIO_API int curio_task_wait(curio_task *t);
 
 /*
@@ -166,20 +188,21 @@ CURIO_API int curio_task_wait(curio_task *t);
 CURIO_API int curio_cancel(curio_task *t);
 
 /* Request cancellation of t without waiting. Never blocks; callable on oneself (the
- * cancellation then arrives at one's next blocking call). Returns 0, or -EPERM when t
- * belongs to another thread's kernel. */
+ * cancellation then arrives at one's next blocking call) and from code posted with
+ * curio_kernel_post. Returns 0, or -EPERM when called on another thread than t's kernel. */
 CURIO_API int curio_cancel_nowait(curio_task *t);
 
 /* Yield to the other ready tasks (Curio's sleep(0)). A cancellation point. */
 CURIO_API int curio_yield(void);
 
-/* The calling task, or NULL outside tasks. */
+/* The calling task, or NULL outside tasks. The pointer is valid while the task runs; to
+ * keep it longer, take a handle with curio_task_retain. */
 CURIO_API curio_task *curio_current(void);
 
 /* Introspection: valid on any live handle. */
 CURIO_API uint64_t curio_task_id(const curio_task *t);        /* 1, 2, 3 ... per kernel */
 CURIO_API uint64_t curio_task_parent_id(const curio_task *t); /* 0 for a main task */
-CURIO_API const char *curio_task_name(const curio_task *t);
+CURIO_API const char *curio_task_name(const curio_task *t); /* valid until renamed/freed */
 CURIO_API int curio_task_set_name(curio_task *t, const char *name); /* copies; -EINVAL */
 CURIO_API const char *curio_task_state(const curio_task *t);  /* "READY", "RUNNING",
                                          "TIME_SLEEP", "TASK_JOIN", ..., "TERMINATED" */
@@ -217,28 +240,33 @@ CURIO_API int64_t curio_sleep(double seconds);
  *
  * When the deadline passes, the call blocked at that moment returns -ETIMEDOUT, and every
  * later blocking call inside the scope returns -ETIMEDOUT at once, until it is closed.
- * Scopes nest; open and close them in LIFO order on the same task. curio_scope_close
- * returns:
- *   0                      the deadline did not pass (or: ignore_after's own deadline did;
- *                          see curio_scope_expired)
- *   -ETIMEDOUT             this timeout_after scope's own deadline passed (TaskTimeout)
+ * Scopes nest; close them in LIFO order on the task that opened them. A scope whose
+ * deadline has passed by the time it is closed counts as expired, whether or not a
+ * blocking call saw it. curio_scope_close returns, first match wins:
+ *   -EINVAL                s is not open on the calling task (never opened, or closed)
  *   CURIO_ETIMEOUT_OUTER   an enclosing scope's deadline passed; keep unwinding to it
- *   CURIO_ETIMEOUT_LEAKED  an inner scope expired and was never closed; it is closed now
- *   -EINVAL                s is not the innermost open scope of the calling task
- * Closing is never a cancellation point.
+ *                          (Curio's TimeoutCancellationError)
+ *   CURIO_ETIMEOUT_LEAKED  an inner scope, left open by code that returned without closing
+ *                          it, had expired (UncaughtTimeoutError). Inner scopes still open
+ *                          are closed along with s in any case.
+ *   -ETIMEDOUT             this timeout_after scope's own deadline passed (TaskTimeout)
+ *   0                      otherwise; also when an ignore_after scope's own deadline passed
+ *                          (see curio_scope_expired)
+ * Closing is never a cancellation point. The curio_scope may live anywhere (a frame, a
+ * struct); curio only reads it when it is passed in.
  */
 typedef struct curio_scope {
-    /* private: fields are the library's; initialised by the opening call */
-    struct curio_scope *outer;
-    int64_t deadline;     /* absolute, curio_clock() ns; INT64_MAX: none */
-    void *task;
-    uint8_t kind;
-    bool expired;
-    uint16_t reserved;
+    /* private: the library's, set by the opening call. The scope's state lives in the
+     * task's own record, so a scope whose frame is gone is never read. */
+    void *task;           /* the task that opened it; NULL once closed */
+    uint64_t id;          /* matches the task's record while open */
+    uint32_t depth;       /* its index in the task's stack of scopes */
+    bool expired;         /* the final answer, written by close */
 } curio_scope;
 
-/* Open a scope that expires `seconds` from now (negative: already expired). Returns 0 or
- * -EPERM outside a task. */
+/* Open a scope that expires `seconds` from now: negative or NaN means already expired,
+ * INFINITY means no deadline (Curio's timeout_after(None)). Returns 0, -EPERM outside a
+ * task, or -ENOMEM. */
 CURIO_API int curio_timeout_after(curio_scope *s, double seconds);
 CURIO_API int curio_ignore_after(curio_scope *s, double seconds);
 /* The same with an absolute deadline in curio_clock() nanoseconds. */
@@ -246,15 +274,17 @@ CURIO_API int curio_timeout_at(curio_scope *s, int64_t deadline_ns);
 CURIO_API int curio_ignore_at(curio_scope *s, int64_t deadline_ns);
 
 CURIO_API int curio_scope_close(curio_scope *s);
-/* True once this scope's own deadline has passed (for ignore_after's `if s.expired`). */
+/* True once this scope's own deadline has passed (for ignore_after's `if s.expired`);
+ * after close, what close decided. */
 CURIO_API bool curio_scope_expired(const curio_scope *s);
 
 /*
  * The function forms, Curio's `await timeout_after(s, coro())`: run fn(arg) in the calling
  * task under a new scope. Return 0 with *result = fn's value when it finished in time;
- * otherwise what curio_scope_close returned (-ETIMEDOUT, CURIO_ETIMEOUT_OUTER, ...).
+ * otherwise what curio_scope_close returned (-ETIMEDOUT, CURIO_ETIMEOUT_OUTER, ...), and
+ * fn's return value is dropped (so fn should not return something the caller must free).
  * ignore_after_call returns 0 with *result untouched when its own deadline passed, and
- * sets *expired (if non-NULL).
+ * always sets *expired (if non-NULL). -EPERM outside a task.
  */
 CURIO_API int curio_timeout_after_call(double seconds, curio_task_fn fn, void *arg,
                                        long *result);
@@ -268,14 +298,17 @@ CURIO_API int curio_ignore_after_call(double seconds, curio_task_fn fn, void *ar
 /*
  * Curio's `async with disable_cancellation()`: inside the scope, cancellation and the
  * deadlines of timeout scopes opened outside it are deferred; blocking calls work normally.
- * A timeout scope opened inside it still applies. On close, a pending cancellation becomes
- * deliverable: the next blocking call returns -ECANCELED. Scopes nest. Returns 0 or -EPERM.
+ * A timeout scope opened inside it still applies. Close it with curio_scope_close (which
+ * returns 0, or CURIO_ETIMEOUT_LEAKED as for any scope). Then a pending cancellation is
+ * delivered at the next blocking call (-ECANCELED), and an outer deadline that passed
+ * meanwhile makes it return -ETIMEDOUT. Scopes nest. Returns 0, -EPERM or -ENOMEM.
  */
 CURIO_API int curio_disable_cancellation(curio_scope *s);
 
 /* -ECANCELED if a cancellation has been requested for the calling task (even while
- * deferred by disable_cancellation), -ETIMEDOUT if an applicable scope has expired, else 0.
- * Never blocks (Curio's check_cancellation()). */
+ * deferred by disable_cancellation), -ETIMEDOUT if an applicable scope has expired, else 0,
+ * or -EPERM outside a task. Never blocks (Curio's check_cancellation()). A task that
+ * returns the -ECANCELED it got here counts as cancelled. */
 CURIO_API int curio_check_cancellation(void);
 
 /* ------------------------------------------------------------------------------------ */
@@ -293,7 +326,8 @@ typedef struct curio_local {
 
 /* The calling task's value for key, or NULL (also outside tasks). */
 CURIO_API void *curio_local_get(const curio_local *key);
-/* Set it; NULL erases. Returns 0, -EPERM outside a task, -ENOMEM. */
+/* Set it; NULL erases (so NULL is the one value that cannot be stored). Returns 0, -EPERM
+ * outside a task, -ENOMEM. */
 CURIO_API int curio_local_set(const curio_local *key, void *value);
 
 /* ------------------------------------------------------------------------------------ */
@@ -306,16 +340,20 @@ typedef struct curio_group curio_group;
 enum curio_wait {
     CURIO_WAIT_ALL = 0,  /* every member; the first failure cancels the rest */
     CURIO_WAIT_ANY,      /* the first member to end; the rest are cancelled */
-    CURIO_WAIT_OBJECT,   /* the first member to return a non-zero (non-empty) result */
+    CURIO_WAIT_OBJECT,   /* the first member to return a positive (non-empty) result */
     CURIO_WAIT_NONE,     /* nothing: cancel every member at once */
 };
 
-/* Create a group owned by the calling task. Returns 0 or -EPERM, -ENOMEM. */
+/* Create a group. Any task of the same kernel may spawn into it, wait on it or join it;
+ * the task that leaves its scope destroys it. Returns 0, -EPERM (outside a task), -EINVAL
+ * (bad wait mode), -ENOMEM. */
 CURIO_API int curio_group_create(curio_group **out, enum curio_wait wait);
 
-/* Spawn a member (a daemon member is not waited for). The group owns the handle: do not
- * release it; it is valid until curio_group_destroy. Returns 0, -EPERM, -ENOMEM,
- * -EINVAL if the group is closed. *out may be NULL. */
+/* Spawn a member. A daemon member (opts->daemon) is never reported by next_done nor
+ * waited for; it is only cancelled when the group winds up. The member's record belongs to
+ * the group and stays valid until curio_group_destroy (retain it to keep it longer; do not
+ * release what you did not retain). Returns 0, -EPERM (outside a task or another kernel's
+ * group), -EINVAL (the group was joined already), -ENOMEM. out may be NULL. */
 CURIO_API int curio_group_spawn(curio_group *g, curio_task **out, curio_task_fn fn,
                                 void *arg, const curio_spawn_options *opts);
 
@@ -330,16 +368,19 @@ CURIO_API int curio_group_next_result(curio_group *g, long *result);
 
 /*
  * Wait according to the group's wait mode, then cancel any member still running and wait
- * for it. Returns 0; CURIO_ETASKFAILED if (in CURIO_WAIT_ALL) a member failed, which
- * cancelled the rest; or the caller's own -ECANCELED/-ETIMEDOUT (the remaining members are
- * then cancelled too, in a disable_cancellation scope, before returning).
+ * for it; afterwards no member can be spawned. Returns 0; CURIO_ETASKFAILED if (in
+ * CURIO_WAIT_ALL) a member not yet collected by next_done failed, which cancelled the rest
+ * (in ANY and OBJECT modes a failure is just an ending); the caller's own
+ * -ECANCELED/-ETIMEDOUT (the remaining members are then cancelled too, in a
+ * disable_cancellation scope, before returning); or -EPERM.
  */
 CURIO_API int curio_group_join(curio_group *g);
 
 /* Cancel every member still running and wait for them. 0 or own -ECANCELED/-ETIMEDOUT. */
 CURIO_API int curio_group_cancel_remaining(curio_group *g);
 
-/* After join: the member that decided the wait (ANY/OBJECT) or NULL; and its result. */
+/* After join: the member that decided the wait (ANY/OBJECT) or NULL; and its outcome as
+ * for next_result, or -ENOENT if there is none. */
 CURIO_API curio_task *curio_group_completed(const curio_group *g);
 CURIO_API int curio_group_result(const curio_group *g, long *result);
 /* The first member that failed (returned negative, not by cancellation), or NULL. */
@@ -349,7 +390,8 @@ CURIO_API size_t curio_group_size(const curio_group *g);
 CURIO_API curio_task *curio_group_task(const curio_group *g, size_t i);
 
 /* Leave the group's scope: cancel what is left, wait for it (deferring the caller's own
- * cancellation meanwhile), and free the group and all member records. Never fails. */
+ * cancellation meanwhile), and free the group and the member records nobody retained.
+ * Call it from a task of the group's kernel; never fails. */
 CURIO_API void curio_group_destroy(curio_group *g);
 
 /* ------------------------------------------------------------------------------------ */
@@ -361,7 +403,9 @@ CURIO_API void curio_group_destroy(curio_group *g);
  * buf must stay valid until the call returns; it does not return while the kernel may
  * still touch buf, even when cancelled or timed out. If the operation completed in the same
  * instant as a cancellation, its result is returned (no byte is lost) and the cancellation
- * is delivered at the next blocking call. Returns bytes transferred, 0 at EOF, or negative.
+ * is delivered at the next blocking call; the same holds for a timeout. At most
+ * UINT32_MAX bytes move per call (a short count). Returns bytes transferred, 0 at EOF, or
+ * negative (-EBADF, -EPIPE, ...).
  */
 CURIO_API ssize_t curio_read(int fd, void *buf, size_t n);
 CURIO_API ssize_t curio_write(int fd, const void *buf, size_t n);

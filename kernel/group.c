@@ -59,6 +59,7 @@ int curio_group_spawn(curio_group *g, curio_task **out, curio_task_fn fn, void *
     if (rc < 0)
         return rc;
     t->group = g;
+    t->handles = 0; /* the group's membership keeps the record */
     g->members[g->n++] = t;
     if (!t->daemon)
         g->waiting++;
@@ -215,7 +216,6 @@ void curio_group_destroy(curio_group *g)
     for (size_t i = 0; i < g->n; i++) {
         curio__task *t = g->members[i];
         t->group = NULL;
-        t->handle_held = false;
         curio__task_maybe_free(t);
     }
     free(g->members);

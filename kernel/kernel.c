@@ -89,7 +89,7 @@ int curio_kernel_run(curio_kernel *k, curio_task_fn fn, void *arg, long *result)
     curio__loop_until(k, main_task);
     k->running = false;
     rc = curio_task_result(main_task, result);
-    main_task->handle_held = false;
+    main_task->handles--;
     curio__task_maybe_free(main_task);
     return rc;
 }
@@ -101,11 +101,10 @@ static void shutdown_tasks(curio_kernel *k)
     k->shutting_down = true;
     while (k->all_tail) {
         curio__task *t = k->all_tail;
-        bool held = t->handle_held;
-        t->handle_held = true; /* keep the record alive until we have seen it end */
+        t->handles++; /* keep the record alive until we have seen it end */
         curio_cancel_nowait(t);
         curio__loop_until(k, t);
-        t->handle_held = held;
+        t->handles--;
         curio__task_maybe_free(t);
     }
 }
@@ -118,7 +117,7 @@ void curio_kernel_destroy(curio_kernel *k)
     /* Records of ended tasks whose handles were never released die with the kernel. */
     while (k->zombies) {
         curio__task *t = k->zombies;
-        t->handle_held = false;
+        t->handles = 0;
         t->group = NULL;
         curio__task_maybe_free(t);
     }

@@ -48,6 +48,14 @@ typedef struct curio__local_slot {
     void *value;
 } curio__local_slot;
 
+/* An open scope, kept in the task's record (the user's curio_scope only names it). */
+typedef struct curio__scope_rec {
+    int64_t deadline;            /* absolute ns; CURIO__NO_DEADLINE for none */
+    uint64_t id;
+    uint8_t kind;                /* enum curio__scope_kind */
+    bool expired;                /* a blocking call saw its deadline pass */
+} curio__scope_rec;
+
 enum curio__scope_kind {
     CURIO__SCOPE_TIMEOUT = 1,
     CURIO__SCOPE_IGNORE = 2,
@@ -71,8 +79,9 @@ struct curio_task {
     void *arg;
     long result;                 /* valid once done */
 
-    /* --- lifetime: freed when !handle_held && done (or at kernel destroy) --- */
-    bool handle_held;            /* a user (or group) handle exists */
+    /* --- lifetime: freed when done, handles == 0 and not in a group (or at kernel
+     *     destroy) --- */
+    unsigned handles;            /* user handles (spawn's, plus curio_task_retain's) */
     bool daemon;
     bool started;
     bool done;
@@ -85,7 +94,10 @@ struct curio_task {
     bool cancel_delivered;       /* some blocking call returned -ECANCELED */
     bool cancelled;              /* ended by cancellation (outcome) */
     unsigned nocancel;           /* open disable_cancellation scopes */
-    curio_scope *scopes;         /* innermost open scope (timeout, ignore, nocancel) */
+    curio__scope_rec *scopes;    /* open scopes, outermost first (scopes[nscopes-1] is the
+                                    innermost) */
+    unsigned nscopes, cap_scopes;
+    uint64_t scope_ids;
 
     /* --- blocking: exactly one of these describes what the task waits on --- */
     curio__waitq *waitq;         /* the queue it is linked on, or NULL */

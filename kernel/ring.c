@@ -41,8 +41,12 @@ static void explain(int err)
               "seccomp=unconfined).";
         break;
     case -ENOSYS:
-        why = "this Linux kernel has no io_uring (ENOSYS). curio needs Linux 5.11 or newer "
-              "built with CONFIG_IO_URING=y.";
+        why = "io_uring_setup does not exist here (ENOSYS). Either a seccomp filter blocks "
+              "it (container runtimes often answer ENOSYS for system calls their profile "
+              "does not list: run with a profile that allows io_uring_setup, io_uring_enter "
+              "and io_uring_register, e.g. docker --security-opt seccomp=unconfined), or the "
+              "kernel lacks io_uring: curio needs Linux 5.11 or newer built with "
+              "CONFIG_IO_URING=y.";
         break;
     case -ENOMEM:
         why = "the kernel could not allocate the ring (ENOMEM). On kernels before 5.12 ring "

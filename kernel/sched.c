@@ -137,7 +137,7 @@ void curio__task_exit(curio__task *self)
     else
         k->all_tail = self->all_prev;
     self->all_prev = self->all_next = NULL;
-    if (self->handle_held) {
+    if (self->handles || self->group) {
         self->zombie = true;
         self->all_next = k->zombies;
         if (k->zombies)

@@ -1,37 +1,51 @@
 /*
  * kernel/scope.c - timeout scopes (timeout_after, ignore_after) and disable_cancellation.
  *
- * A task's open scopes form a stack through curio_scope.outer, innermost first, living in
- * the frames of the code that opened them. A deadline applies to a blocking call unless a
- * disable_cancellation scope lies between it and the call.
+ * A task's open scopes are a stack in its own record, outermost first. The curio_scope a
+ * user holds only names its entry (depth and id), so a scope opened in a function that
+ * returned without closing it is still safe to detect and discard: nothing ever reads the
+ * dead frame. A deadline applies to a blocking call unless a disable_cancellation scope
+ * lies between them.
  */
 #include "kernel.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 static int push(curio_scope *s, int kind, int64_t deadline)
 {
     curio__task *self = curio__self();
     if (!self)
         return -EPERM;
-    s->outer = self->scopes;
-    s->deadline = deadline;
+    if (self->nscopes == self->cap_scopes) {
+        unsigned cap = self->cap_scopes ? self->cap_scopes * 2 : 4;
+        curio__scope_rec *n = realloc(self->scopes, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        self->scopes = n;
+        self->cap_scopes = cap;
+    }
+    curio__scope_rec *r = &self->scopes[self->nscopes];
+    r->deadline = deadline;
+    r->id = ++self->scope_ids;
+    r->kind = (uint8_t)kind;
+    r->expired = false;
     s->task = self;
-    s->kind = (uint8_t)kind;
+    s->id = r->id;
+    s->depth = self->nscopes++;
     s->expired = false;
-    s->reserved = 0;
-    self->scopes = s;
     if (kind == CURIO__SCOPE_NOCANCEL)
         self->nocancel++;
     return 0;
 }
 
+/* NaN: already expired; +infinity or anything past ~292 years: no deadline. */
 static int64_t deadline_in(double seconds)
 {
     if (isnan(seconds))
         return curio__now();
     if (seconds >= 9.2e9)
-        return CURIO__NO_DEADLINE - 1;
+        return CURIO__NO_DEADLINE;
     return curio__now() + (int64_t)llround(seconds * 1e9);
 }
 
@@ -53,68 +67,65 @@ int curio_disable_cancellation(curio_scope *s)
     return push(s, CURIO__SCOPE_NOCANCEL, CURIO__NO_DEADLINE);
 }
 
-bool curio_scope_expired(const curio_scope *s) { return s->expired; }
-
-/* An enclosing scope that applies inside s has expired (or its deadline has passed). */
-static bool outer_expired(curio_scope *s)
+/* The record s names, or NULL if s is not open on the calling task. */
+static curio__scope_rec *lookup(const curio_scope *s)
 {
-    if (s->kind == CURIO__SCOPE_NOCANCEL)
-        return false;
-    int64_t now = 0;
-    for (curio_scope *o = s->outer; o; o = o->outer) {
-        if (o->kind == CURIO__SCOPE_NOCANCEL)
-            return false;
-        if (o->expired)
-            return true;
-        if (o->deadline != CURIO__NO_DEADLINE) {
-            if (!now)
-                now = curio__now();
-            if (o->deadline <= now) {
-                o->expired = true;
-                return true;
-            }
-        }
-    }
-    return false;
+    curio__task *self = curio__self();
+    if (!self || s->task != self || s->depth >= self->nscopes)
+        return NULL;
+    curio__scope_rec *r = &self->scopes[s->depth];
+    return r->id == s->id ? r : NULL;
+}
+
+static bool passed(curio__scope_rec *r, int64_t now)
+{
+    if (r->kind != CURIO__SCOPE_NOCANCEL && !r->expired && r->deadline <= now)
+        r->expired = true;
+    return r->expired;
+}
+
+bool curio_scope_expired(const curio_scope *s)
+{
+    curio__scope_rec *r = lookup(s);
+    return r ? passed(r, curio__now()) : s->expired;
 }
 
 int curio_scope_close(curio_scope *s)
 {
-    curio__task *self = curio__self();
-    if (!self || s->task != self)
+    curio__scope_rec *r = lookup(s);
+    if (!r)
         return -EINVAL;
-    bool leaked = false, found = false;
-    for (curio_scope *o = self->scopes; o; o = o->outer) {
-        if (o == s) {
-            found = true;
-            break;
-        }
-    }
-    if (!found)
-        return -EINVAL;
-    /* Inner scopes left open (their code returned without closing them) are closed here;
-     * if one of them had expired, its timeout escaped: Curio's UncaughtTimeoutError. */
-    while (self->scopes != s) {
-        curio_scope *o = self->scopes;
-        if (o->expired && o->kind != CURIO__SCOPE_NOCANCEL)
-            leaked = true;
+    curio__task *self = s->task;
+    int64_t now = curio__now();
+    /* Inner scopes still open were left behind by code that returned without closing
+     * them; if one of them expired, its timeout escaped: Curio's UncaughtTimeoutError. */
+    bool leaked = false;
+    while (self->nscopes > s->depth + 1) {
+        curio__scope_rec *o = &self->scopes[--self->nscopes];
         if (o->kind == CURIO__SCOPE_NOCANCEL)
             self->nocancel--;
-        self->scopes = o->outer;
-        o->task = NULL;
+        else if (passed(o, now))
+            leaked = true;
     }
-    self->scopes = s->outer;
+    self->nscopes--;
     s->task = NULL;
-    if (s->kind == CURIO__SCOPE_NOCANCEL) {
+    if (r->kind == CURIO__SCOPE_NOCANCEL) {
         self->nocancel--;
-        return 0;
+        return leaked ? CURIO_ETIMEOUT_LEAKED : 0;
     }
-    if (outer_expired(s))
-        return CURIO_ETIMEOUT_OUTER;
+    s->expired = passed(r, now);
+    /* An enclosing deadline that applies here takes precedence: unwinding goes on to it. */
+    for (unsigned i = s->depth; i-- > 0;) {
+        curio__scope_rec *o = &self->scopes[i];
+        if (o->kind == CURIO__SCOPE_NOCANCEL)
+            break;
+        if (passed(o, now))
+            return CURIO_ETIMEOUT_OUTER;
+    }
     if (leaked)
         return CURIO_ETIMEOUT_LEAKED;
     if (s->expired)
-        return s->kind == CURIO__SCOPE_TIMEOUT ? -ETIMEDOUT : 0;
+        return r->kind == CURIO__SCOPE_TIMEOUT ? -ETIMEDOUT : 0;
     return 0;
 }
 
@@ -150,18 +161,17 @@ int curio_check_cancellation(void)
     curio__task *self = curio__self();
     if (!self)
         return -EPERM;
-    if (self->cancel_requested)
+    if (self->cancel_requested) {
+        self->cancel_delivered = true; /* observed: returning it means "cancelled" */
         return -ECANCELED;
-    int64_t d = curio__effective_deadline(self);
-    for (curio_scope *s = self->scopes; s; s = s->outer) {
-        if (s->kind == CURIO__SCOPE_NOCANCEL)
-            break;
-        if (s->expired)
-            return -ETIMEDOUT;
     }
-    if (d != CURIO__NO_DEADLINE && d <= curio__now()) {
-        curio__expire_scopes(self, curio__now());
-        return -ETIMEDOUT;
+    int64_t now = self->nscopes ? curio__now() : 0;
+    for (unsigned i = self->nscopes; i-- > 0;) {
+        curio__scope_rec *r = &self->scopes[i];
+        if (r->kind == CURIO__SCOPE_NOCANCEL)
+            break;
+        if (passed(r, now))
+            return -ETIMEDOUT;
     }
     return 0;
 }

@@ -54,7 +54,7 @@ int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out, curio_
     t->fn = fn;
     t->arg = arg;
     t->daemon = o && o->daemon;
-    t->handle_held = true;
+    t->handles = 1;
     t->heap_index = SIZE_MAX;
     t->sleep_until = CURIO__NO_DEADLINE;
     t->all_prev = k->all_tail;
@@ -91,6 +91,7 @@ void curio__task_free(curio__task *t)
     curio_kernel *k = t->k;
     k->ntasks--;
     free(t->locals);
+    free(t->scopes);
     if (k->nfree_tasks < k->opts.stack_cache) {
         t->ready_next = k->free_tasks;
         k->free_tasks = t;
@@ -102,7 +103,7 @@ void curio__task_free(curio__task *t)
 
 void curio__task_maybe_free(curio__task *t)
 {
-    if (!t->done || t->handle_held || t->stack)
+    if (!t->done || t->handles || t->group || t->stack)
         return;
     if (t->zombie) {
         if (t->all_prev)
@@ -117,10 +118,17 @@ void curio__task_maybe_free(curio__task *t)
 
 void curio_task_release(curio_task *t)
 {
-    if (!t || t->group)
+    if (!t || t->handles == 0)
         return;
-    t->handle_held = false;
+    t->handles--;
     curio__task_maybe_free(t);
+}
+
+curio_task *curio_task_retain(curio_task *t)
+{
+    if (t)
+        t->handles++;
+    return t;
 }
 
 static int outcome(const curio__task *t, long *result)

@@ -7,31 +7,34 @@
 int64_t curio__effective_deadline(curio__task *self)
 {
     int64_t d = CURIO__NO_DEADLINE;
-    for (curio_scope *s = self->scopes; s; s = s->outer) {
-        if (s->kind == CURIO__SCOPE_NOCANCEL)
+    for (unsigned i = self->nscopes; i-- > 0;) {
+        curio__scope_rec *r = &self->scopes[i];
+        if (r->kind == CURIO__SCOPE_NOCANCEL)
             break;
-        if (s->deadline < d)
-            d = s->deadline;
+        if (r->deadline < d)
+            d = r->deadline;
     }
     return d;
 }
 
 void curio__expire_scopes(curio__task *self, int64_t now)
 {
-    for (curio_scope *s = self->scopes; s; s = s->outer) {
-        if (s->kind == CURIO__SCOPE_NOCANCEL)
+    for (unsigned i = self->nscopes; i-- > 0;) {
+        curio__scope_rec *r = &self->scopes[i];
+        if (r->kind == CURIO__SCOPE_NOCANCEL)
             break;
-        if (s->deadline <= now)
-            s->expired = true;
+        if (r->deadline <= now)
+            r->expired = true;
     }
 }
 
 static bool scope_expired(curio__task *self)
 {
-    for (curio_scope *s = self->scopes; s; s = s->outer) {
-        if (s->kind == CURIO__SCOPE_NOCANCEL)
+    for (unsigned i = self->nscopes; i-- > 0;) {
+        curio__scope_rec *r = &self->scopes[i];
+        if (r->kind == CURIO__SCOPE_NOCANCEL)
             return false;
-        if (s->expired)
+        if (r->expired)
             return true;
     }
     return false;
@@ -45,7 +48,7 @@ int curio__trap_check(curio__task *self)
         self->cancel_delivered = true;
         return -ECANCELED;
     }
-    if (self->scopes) {
+    if (self->nscopes) {
         if (scope_expired(self))
             return -ETIMEDOUT;
         int64_t d = curio__effective_deadline(self);

@@ -381,3 +381,57 @@ Test(cancel, repeated_nowait_is_harmless)
     run_main(cancel_pending_outside, NULL);
     cr_assert_str_eq(evlog, "kid:sleep=ECANCELED");
 }
+
+static long polls_and_returns(void *arg)
+{
+    (void)arg;
+    curio_scope s;
+    curio_disable_cancellation(&s);
+    curio_sleep(0.01);
+    long rc = curio_check_cancellation();
+    curio_scope_close(&s);
+    return rc; /* propagating what the poll said: the task counts as cancelled */
+}
+
+static long check_counts(void *arg)
+{
+    (void)arg;
+    curio_task *t = curio_spawn(polls_and_returns, NULL);
+    curio_yield();
+    cr_assert_eq(curio_cancel(t), 0);
+    cr_assert(curio_task_cancelled(t));
+    cr_assert_eq(curio_join(t, NULL), CURIO_ETASKCANCELLED);
+    curio_task_release(t);
+    return 0;
+}
+
+Test(cancel, polled_cancellation_returned_counts_as_cancelled) { run_main(check_counts, NULL); }
+
+static curio_task *kept;
+
+static long keeps_itself(void *arg)
+{
+    (void)arg;
+    kept = curio_task_retain(curio_current());
+    return 3;
+}
+
+static long retain_outlives_spawner_handle(void *arg)
+{
+    (void)arg;
+    curio_task *t = curio_spawn(keeps_itself, NULL);
+    curio_task_release(t); /* the spawner lets go at once */
+    curio_yield();
+    cr_assert_not_null(kept);
+    cr_assert(curio_task_done(kept), "the retained record is still readable");
+    long r = 0;
+    cr_assert_eq(curio_join(kept, &r), 0);
+    cr_assert_eq(r, 3);
+    curio_task_release(kept);
+    return 0;
+}
+
+Test(cancel, retained_current_task_outlives_its_spawner_handle)
+{
+    run_main(retain_outlives_spawner_handle, NULL);
+}

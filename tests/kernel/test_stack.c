@@ -1,2 +1,376 @@
+/*
+ * Task stacks: the overflow report names the task, tens of thousands of tasks (past the
+ * guard-page budget, onto unguarded slab stacks), per-task stack sizes, and the pool
+ * reusing stacks instead of mapping new ones.
+ */
 #include "testutil.h"
-Test(placeholder, stack) { cr_assert(1); }
+#include "kernel.h" /* curio_kernel.ntasks, to check that no task record is left over */
+
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+
+#ifdef TEST_ASAN
+/*
+ * ASan ignores sigaction(SIGSEGV, ...) from the program unless allow_user_segv_handler is
+ * set, and would then report the overflow itself ("AddressSanitizer: stack-overflow") and
+ * exit with status 1 instead of letting curio name the task. The environment's
+ * ASAN_OPTIONS still take precedence over these defaults.
+ */
+const char *__asan_default_options(void);
+__attribute__((used)) const char *__asan_default_options(void)
+{
+    return "allow_user_segv_handler=1";
+}
+#endif
+
+/* ---- running code in a child process whose death the test can inspect ---- */
+
+typedef struct child_report {
+    int status;        /* from waitpid */
+    char err[16384];   /* the child's stderr (truncated) */
+    size_t errlen;
+    long value;        /* what fn returned, or LONG_MIN if it never returned */
+} child_report;
+
+static void run_in_child(long (*fn)(void *), void *arg, child_report *out)
+{
+    int errp[2], resp[2];
+    cr_assert_eq(pipe2(errp, O_CLOEXEC), 0);
+    cr_assert_eq(pipe2(resp, O_CLOEXEC), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(errp[0]);
+        close(resp[0]);
+        if (dup2(errp[1], STDERR_FILENO) < 0)
+            _exit(120);
+        close(errp[1]);
+        long v = fn(arg);
+        ssize_t w = write(resp[1], &v, sizeof v);
+        _exit(w == (ssize_t)sizeof v ? 0 : 121);
+    }
+    close(errp[1]);
+    close(resp[1]);
+    out->errlen = 0;
+    for (;;) {
+        char scratch[4096];
+        char *dst = scratch;
+        size_t room = sizeof scratch;
+        if (out->errlen + 1 < sizeof out->err) {
+            dst = out->err + out->errlen;
+            room = sizeof out->err - 1 - out->errlen;
+        }
+        ssize_t n = read(errp[0], dst, room);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (dst != scratch)
+            out->errlen += (size_t)n;
+    }
+    out->err[out->errlen] = 0;
+    close(errp[0]);
+    pid_t w;
+    do
+        w = waitpid(pid, &out->status, 0);
+    while (w < 0 && errno == EINTR);
+    cr_assert_eq(w, pid, "waitpid: %s", strerror(errno));
+    long v;
+    out->value = read(resp[0], &v, sizeof v) == (ssize_t)sizeof v ? v : LONG_MIN;
+    close(resp[0]);
+}
+
+/* ---- (a) an overflow is reported naming the task ---- */
+
+static volatile int dive_limit = INT_MAX; /* never reached; keeps the recursion honest */
+
+__attribute__((noinline)) static long dive(int depth)
+{
+    volatile char pad[256];
+    pad[0] = (char)depth;
+    pad[sizeof pad - 1] = (char)depth;
+    long below = depth < dive_limit ? dive(depth + 1) : 0;
+    return below + pad[depth & 255]; /* use pad after the call: no tail call */
+}
+
+static long deep_diver(void *arg)
+{
+    (void)arg;
+    return dive(0);
+}
+
+static long spawn_diver(void *arg)
+{
+    (void)arg;
+    curio_task *t;
+    curio_spawn_options o = {.name = "deep-diver"};
+    int rc = curio_spawn_ex(&t, deep_diver, NULL, &o);
+    if (rc < 0)
+        return rc;
+    long r = 0;
+    rc = curio_join(t, &r);
+    curio_task_release(t);
+    return rc < 0 ? rc : r;
+}
+
+static long overflow_child(void *arg)
+{
+    (void)arg;
+    long result = 0;
+    int rc = curio_run(spawn_diver, NULL, NULL, &result);
+    return rc < 0 ? rc : result;
+}
+
+Test(stack, overflow_is_reported_with_the_task_name, .timeout = 60)
+{
+    child_report rep;
+    run_in_child(overflow_child, NULL, &rep);
+    cr_assert(WIFSIGNALED(rep.status),
+              "the child should die of a signal; it exited with status %d (returned %ld), "
+              "stderr: %s",
+              WIFEXITED(rep.status) ? WEXITSTATUS(rep.status) : -1, rep.value, rep.err);
+    cr_assert_eq(WTERMSIG(rep.status), SIGSEGV, "died of signal %d, stderr: %s",
+                 WTERMSIG(rep.status), rep.err);
+    cr_log_info("child stderr: %s", rep.err);
+    cr_assert_not_null(strstr(rep.err, "stack overflow in task"), "stderr: %s", rep.err);
+    cr_assert_not_null(strstr(rep.err, "deep-diver"), "stderr: %s", rep.err);
+}
+
+/* ---- (b) 70,000 tasks: more than the guard-page budget ---- */
+
+#define MANY 70000
+
+struct many {
+    unsigned ok;       /* joined with the expected result */
+    unsigned bad;
+    long first_bad_rc, first_bad_result;
+    int spawn_rc;
+};
+
+static long sleeper(void *arg)
+{
+    uintptr_t i = (uintptr_t)arg;
+    int64_t r = curio_sleep(0.05);
+    if (r <= 0)
+        return r < 0 ? r : -EPROTO;
+    return (long)i * 3 + 1;
+}
+
+static long spawn_many(void *arg)
+{
+    struct many *m = arg;
+    curio_task **h = calloc(MANY, sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    for (uintptr_t i = 0; i < MANY; i++) {
+        int rc = curio_spawn_ex(&h[i], sleeper, (void *)i, NULL);
+        if (rc < 0) {
+            m->spawn_rc = rc;
+            for (uintptr_t j = 0; j < i; j++) {
+                curio_cancel(h[j]);
+                curio_task_release(h[j]);
+            }
+            free(h);
+            return rc;
+        }
+    }
+    for (uintptr_t i = 0; i < MANY; i++) {
+        long r = -1;
+        int rc = curio_join(h[i], &r);
+        if (rc == 0 && r == (long)i * 3 + 1) {
+            m->ok++;
+        } else if (m->bad++ == 0) {
+            m->first_bad_rc = rc;
+            m->first_bad_result = r;
+        }
+        curio_task_release(h[i]);
+    }
+    free(h);
+    return 0;
+}
+
+Test(stack, seventy_thousand_tasks_past_the_guard_budget, .timeout = 60)
+{
+    curio_options o = {.stack_size = 16384};
+    curio_kernel *k;
+    int64_t t0 = curio_clock();
+    cr_assert_eq(curio_kernel_create(&k, &o), 0);
+    struct many m = {0};
+    long result = -1;
+    int rc = curio_kernel_run(k, spawn_many, &m, &result);
+    cr_assert_eq(rc, 0, "curio_kernel_run: %s", curio_strerror(rc));
+    cr_assert_eq(m.spawn_rc, 0, "spawn failed: %s", curio_strerror(m.spawn_rc));
+    cr_assert_eq(result, 0);
+    cr_assert_eq(m.bad, 0, "%u tasks did not return their result (first: rc %ld, result %ld)",
+                 m.bad, m.first_bad_rc, m.first_bad_result);
+    cr_assert_eq(m.ok, MANY);
+    cr_assert_eq(k->ntasks, 0, "%zu task records left after every handle was released",
+                 k->ntasks);
+    curio_kernel_destroy(k);
+    cr_assert_null(curio_kernel_current());
+    double el = secs_since(t0);
+    cr_log_info("%d tasks in %.2f s", MANY, el);
+    cr_assert_lt(el, 20.0, "70,000 tasks took %.1f s", el);
+}
+
+/* ---- (c) a custom stack size ---- */
+
+#define BIG_FRAME (200 * 1024)
+
+static long big_frame(void *arg)
+{
+    (void)arg;
+    volatile char big[BIG_FRAME];
+    for (size_t i = 0; i < sizeof big; i += 512)
+        big[i] = (char)(i >> 9);
+    big[sizeof big - 1] = 1;
+    long sum = 0;
+    for (size_t i = 0; i < sizeof big; i += 512)
+        sum += big[i];
+    return sum + big[sizeof big - 1];
+}
+
+static long expected_big_sum(void)
+{
+    long sum = 0;
+    for (size_t i = 0; i < BIG_FRAME; i += 512)
+        sum += (char)(i >> 9);
+    return sum + 1;
+}
+
+static long spawn_big(void *arg)
+{
+    (void)arg;
+    curio_task *t;
+    curio_spawn_options o = {.name = "big-frame", .stack_size = 512 * 1024};
+    int rc = curio_spawn_ex(&t, big_frame, NULL, &o);
+    if (rc < 0)
+        return rc;
+    /* A default-sized task alongside it is unaffected. */
+    curio_task *small = curio_spawn(sleeper, (void *)(uintptr_t)5);
+    if (!small)
+        return -ENOMEM;
+    long r = -1, rs = -1;
+    rc = curio_join(t, &r);
+    int rc2 = curio_join(small, &rs);
+    curio_task_release(t);
+    curio_task_release(small);
+    if (rc < 0 || rc2 < 0)
+        return rc < 0 ? rc : rc2;
+    return rs == 16 ? r : -EPROTO;
+}
+
+Test(stack, custom_stack_size_fits_a_200k_frame, .timeout = 60)
+{
+    long r = run_main(spawn_big, NULL);
+    cr_assert_eq(r, expected_big_sum(), "got %ld", r);
+}
+
+/* ---- (d) the pool reuses stacks ---- */
+
+static long vm_rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f)
+        return -1;
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+#define REUSE_N 10000
+
+struct reuse {
+    long rss_before, rss_after;
+    uintptr_t frames[8];   /* distinct frame addresses seen in the tasks */
+    unsigned nframes;      /* how many distinct ones (capped at 9 = "too many") */
+    unsigned bad;
+};
+
+static long note_frame(void *arg)
+{
+    struct reuse *r = arg;
+    uintptr_t f = (uintptr_t)__builtin_frame_address(0);
+    for (unsigned i = 0; i < r->nframes && i < 8; i++)
+        if (r->frames[i] == f)
+            return 1;
+    if (r->nframes < 8)
+        r->frames[r->nframes] = f;
+    if (r->nframes < 9)
+        r->nframes++;
+    return 1;
+}
+
+static int spawn_join(struct reuse *r)
+{
+    curio_task *t;
+    int rc = curio_spawn_ex(&t, note_frame, r, NULL);
+    if (rc < 0)
+        return rc;
+    long v = 0;
+    rc = curio_join(t, &v);
+    curio_task_release(t);
+    if (rc == 0 && v != 1)
+        r->bad++;
+    return rc;
+}
+
+static long sequential(void *arg)
+{
+    struct reuse *r = arg;
+    /* Warm up: malloc arenas, the first pool stacks, page tables. */
+    for (int i = 0; i < 200; i++) {
+        int rc = spawn_join(r);
+        if (rc < 0)
+            return rc;
+    }
+    r->rss_before = vm_rss_kib();
+    for (int i = 0; i < REUSE_N; i++) {
+        int rc = spawn_join(r);
+        if (rc < 0)
+            return rc;
+    }
+    r->rss_after = vm_rss_kib();
+    return 0;
+}
+
+Test(stack, pool_reuses_stacks, .timeout = 60)
+{
+    static struct reuse r; /* static: not on the task's stack, and zeroed */
+    cr_assert_eq(run_main(sequential, &r), 0);
+    cr_assert_eq(r.bad, 0);
+    cr_assert_geq(r.rss_before, 0);
+    cr_assert_geq(r.rss_after, 0);
+    long grown = r.rss_after - r.rss_before;
+    cr_log_info("VmRSS %ld -> %ld KiB; %u distinct stack frames", r.rss_before, r.rss_after,
+                r.nframes);
+    /* Without reuse, fresh stacks would add ~80 MiB (two touched pages each). ASan may keep
+     * freed task records in its quarantine: allow it some more. */
+#ifdef TEST_ASAN
+    long limit = 8 * 1024;
+#else
+    long limit = 4 * 1024;
+#endif
+    cr_assert_lt(grown, limit, "VmRSS grew by %ld KiB over %d sequential tasks", grown,
+                 REUSE_N);
+    cr_assert_leq(r.nframes, 4, "tasks ran on %u different stacks (capped at 9)", r.nframes);
+}

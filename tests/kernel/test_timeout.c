@@ -369,3 +369,77 @@ Test(timeout, scopes_expire_in_deadline_order)
     run_main(many_scopes, NULL);
     cr_assert_str_eq(evlog, "0.01 0.02 0.03 0.04 0.05");
 }
+
+/* The scope lives in a frame that is gone by the time the outer scope closes. */
+static int64_t sloppier_helper(void)
+{
+    curio_scope s;
+    curio_timeout_after(&s, 0.01);
+    return curio_sleep(10);
+}
+
+static void scribble(void)
+{
+    volatile char junk[512];
+    memset((char *)junk, 0x5a, sizeof junk);
+}
+
+static long leaks_from_dead_frame(void *arg)
+{
+    (void)arg;
+    curio_scope outer;
+    curio_timeout_after(&outer, 5);
+    ev("helper=%s", name(sloppier_helper()));
+    scribble(); /* overwrite the dead frame */
+    ev("outer=%s", name(curio_scope_close(&outer)));
+    ev("after=%s", name(curio_sleep(0.001)));
+    return 0;
+}
+
+Test(timeout, leaked_scope_in_a_returned_frame)
+{
+    ev_reset();
+    run_main(leaks_from_dead_frame, NULL);
+    cr_assert_str_eq(evlog, "helper=ETIMEDOUT outer=LEAKED after=ok");
+}
+
+static long busy_past_deadline(void *arg)
+{
+    (void)arg;
+    curio_scope s, i;
+    curio_timeout_after(&s, 0.005);
+    int64_t t0 = curio_clock();
+    while (curio_clock() - t0 < 10000000) /* 10 ms of work, no blocking call */
+        ;
+    cr_assert(curio_scope_expired(&s));
+    ev("close=%s", name(curio_scope_close(&s)));
+    curio_ignore_after(&i, 0.005);
+    t0 = curio_clock();
+    while (curio_clock() - t0 < 10000000)
+        ;
+    ev("ignore=%s", name(curio_scope_close(&i)));
+    cr_assert(curio_scope_expired(&i));
+    return 0;
+}
+
+Test(timeout, deadline_passed_without_blocking_still_counts)
+{
+    ev_reset();
+    run_main(busy_past_deadline, NULL);
+    cr_assert_str_eq(evlog, "close=ETIMEDOUT ignore=ok");
+}
+
+static long no_deadline(void *arg)
+{
+    (void)arg;
+    curio_scope s;
+    curio_timeout_after(&s, 1.0 / 0.0); /* Curio's timeout_after(None) */
+    cr_assert_gt(curio_sleep(0.001), 0);
+    cr_assert_eq(curio_scope_close(&s), 0);
+    curio_timeout_after(&s, 0.0 / 0.0); /* NaN: already expired */
+    cr_assert_eq(curio_yield(), -ETIMEDOUT);
+    cr_assert_eq(curio_scope_close(&s), -ETIMEDOUT);
+    return 0;
+}
+
+Test(timeout, infinity_means_none_and_nan_expires) { run_main(no_deadline, NULL); }
