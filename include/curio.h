@@ -8,7 +8,9 @@
  *  - "Blocking" calls may only be made from inside a task. Called from anywhere else they
  *    return -EPERM at once. Every blocking call is a cancellation point: it returns
  *    -ECANCELED once the task has been cancelled, and -ETIMEDOUT once an enclosing timeout
- *    scope has expired (see "Timeouts").
+ *    scope has expired (see "Timeouts"). A call that finds what it waits for already there
+ *    (joining an ended task, next_done with an ended member queued) returns it without
+ *    waiting and is then not a cancellation point, as in Curio.
  *  - Releasing things (release, cancel_nowait, closing a scope, task exit) never blocks.
  *    The one exception is leaving a task group (curio_group_destroy), which, like Curio's
  *    `async with TaskGroup()` exit, waits for the members it cancels.

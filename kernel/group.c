@@ -90,8 +90,17 @@ void curio__group_member_done(curio__task *t)
         curio__ready_with(w, 0);
 }
 
+static int check_caller(const curio_group *g)
+{
+    curio__task *self = curio__self();
+    return !self || self->k != g->k ? -EPERM : 0;
+}
+
 int curio_group_next_done(curio_group *g, curio_task **out)
 {
+    int rc = check_caller(g);
+    if (rc < 0)
+        return rc;
     for (;;) {
         curio__task *t = g->done_head;
         if (t) {
@@ -105,7 +114,7 @@ int curio_group_next_done(curio_group *g, curio_task **out)
         }
         if (g->waiting == 0)
             return -ENOENT;
-        int rc = curio__wait_on(&g->waiters, "TASK_JOIN", CURIO__NO_DEADLINE);
+        rc = curio__wait_on(&g->waiters, "TASK_JOIN", CURIO__NO_DEADLINE);
         if (rc < 0)
             return rc;
     }
@@ -129,10 +138,13 @@ int curio_group_next_result(curio_group *g, long *result)
 
 int curio_group_cancel_remaining(curio_group *g)
 {
+    int rc = check_caller(g);
+    if (rc < 0)
+        return rc;
     for (size_t i = 0; i < g->n; i++)
         curio_cancel_nowait(g->members[i]);
     for (size_t i = g->n; i-- > 0;) {
-        int rc = curio_task_wait(g->members[i]);
+        rc = curio_task_wait(g->members[i]);
         if (rc < 0)
             return rc;
     }
@@ -182,10 +194,10 @@ static int wait_for(curio_group *g)
 
 int curio_group_join(curio_group *g)
 {
-    curio__task *self = curio__self();
-    if (!self || self->k != g->k)
-        return -EPERM;
-    int rc = wait_for(g);
+    int rc = check_caller(g);
+    if (rc < 0)
+        return rc;
+    rc = wait_for(g);
     int rc2 = cancel_remaining_shielded(g);
     g->closed = true;
     return rc < 0 ? rc : rc2;
