@@ -266,9 +266,10 @@ CURIO__HIDDEN void curio__group_member_done(curio__task *t);
 /* --- stacks (stack.c) --- */
 struct curio__stack {
     struct curio__stack *next_free;
-    void *base;                  /* lowest usable byte (a canary sits here) */
+    void *base;                  /* lowest usable byte */
     size_t size;                 /* usable bytes */
     bool guarded;                /* a PROT_NONE page lies just below base */
+    uint64_t *canary;            /* just below base, for unguarded stacks; else NULL */
     curio__task *owner;          /* for the overflow report */
 };
 CURIO__HIDDEN int curio__stacks_create(curio_kernel *k);

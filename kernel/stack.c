@@ -8,7 +8,11 @@
  * task switches out. Either way an overflow is reported naming the task.
  *
  * Memory is reserved with MAP_NORESERVE and only touched pages become resident, so a big
- * virtual stack costs little: a parked task typically holds one or two pages.
+ * virtual stack costs little: a parked task typically holds one page. To keep it at one,
+ * a slab stack's canary does not sit in the stack's own lowest page (writing it would make
+ * that page resident too) but in the last bytes of the slot below it, just under this
+ * stack's base, in that neighbour's top page, which is resident anyway while it is in use.
+ * Guarded stacks have no canary: the guard page catches their overflows.
  */
 #include "kernel.h"
 
@@ -21,6 +25,7 @@
 
 #define CANARY 0x6375726963616e31ull /* "curican1" */
 #define SLAB_STACKS 64
+#define CANARY_ROOM 64 /* bytes at the top of each slab slot that hold the next one's canary */
 
 struct curio__slab {
     struct curio__slab *next;
@@ -99,6 +104,7 @@ static struct curio__stack *map_guarded(size_t size)
     s->base = mem + page_size;
     s->size = size;
     s->guarded = true;
+    s->canary = NULL;
     return s;
 }
 
@@ -108,7 +114,7 @@ static struct curio__stack *carve_unguarded(struct curio__stack_pool *p)
         struct curio__slab *sl = calloc(1, sizeof(*sl));
         if (!sl)
             return NULL;
-        sl->len = p->size * SLAB_STACKS;
+        sl->len = p->size * SLAB_STACKS + page_size; /* + a page for slot 0's canary */
         sl->mem = mmap(NULL, sl->len, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         if (sl->mem == MAP_FAILED) {
@@ -121,9 +127,11 @@ static struct curio__stack *carve_unguarded(struct curio__stack_pool *p)
         p->cur_used = 0;
     }
     struct curio__stack *s = &p->cur_slab->descs[p->cur_used];
-    s->base = (char *)p->cur_slab->mem + (size_t)p->cur_used * p->size;
-    s->size = p->size;
+    char *slot = (char *)p->cur_slab->mem + page_size + (size_t)p->cur_used * p->size;
+    s->base = slot;
+    s->size = p->size - CANARY_ROOM;
     s->guarded = false;
+    s->canary = (uint64_t *)(slot - sizeof(uint64_t));
     p->cur_used++;
     return s;
 }
@@ -133,7 +141,7 @@ struct curio__stack *curio__stack_get(curio_kernel *k, size_t size)
     struct curio__stack_pool *p = k->stacks;
     struct curio__stack *s;
     size = size ? round_size(size) : p->size;
-    if (size == p->size && p->free) {
+    if (size == p->size && p->free) { /* slab stacks are p->size - CANARY_ROOM usable */
         s = p->free;
         p->free = s->next_free;
         p->nfree--;
@@ -145,7 +153,8 @@ struct curio__stack *curio__stack_get(curio_kernel *k, size_t size)
             return NULL;
     }
     s->next_free = NULL;
-    *(uint64_t *)s->base = CANARY;
+    if (s->canary)
+        *s->canary = CANARY;
     return s;
 }
 
@@ -163,7 +172,7 @@ void curio__stack_put(curio_kernel *k, struct curio__stack *s)
     struct curio__stack_pool *p = k->stacks;
     s->owner = NULL;
     /* Slab stacks cannot be unmapped one by one; they always return to the pool. */
-    if (s->size == p->size && (from_slab(s) || p->nfree < k->opts.stack_cache)) {
+    if (from_slab(s) || (s->size == p->size && p->nfree < k->opts.stack_cache)) {
         s->next_free = p->free;
         p->free = s;
         p->nfree++;
@@ -237,7 +246,7 @@ static void report_overflow(const curio__task *t, const char *how)
 
 void curio__stack_check(curio__task *t)
 {
-    if (t->stack && *(uint64_t *)t->stack->base != CANARY) {
+    if (t->stack && t->stack->canary && *t->stack->canary != CANARY) {
         report_overflow(t, "its canary was overwritten");
         abort();
     }
