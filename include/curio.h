@@ -108,10 +108,11 @@ CURIO_API int curio_kernel_create(curio_kernel **out, const curio_options *opts)
  */
 CURIO_API int curio_kernel_run(curio_kernel *k, curio_task_fn fn, void *arg, long *result);
 
-/* Cancel all remaining tasks, newest first, wait for them, and free the kernel and every
- * task record (handles still held become invalid). Must be called on the thread that
- * created it, outside any task; anywhere else it does nothing. Task groups not destroyed
- * by then are leaked. */
+/* Cancel all remaining tasks, newest first, wait for them, run the posts still pending,
+ * and free the kernel and every task record (handles still held become invalid). Must be
+ * called on the thread that created it, outside curio_kernel_run (so not from a task or a
+ * posted function); anywhere else it does nothing. Task groups not destroyed by then are
+ * leaked. Posting to a kernel while it is being destroyed is not allowed. */
 CURIO_API void curio_kernel_destroy(curio_kernel *k);
 
 /*

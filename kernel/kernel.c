@@ -111,9 +111,11 @@ static void shutdown_tasks(curio_kernel *k)
 
 void curio_kernel_destroy(curio_kernel *k)
 {
-    if (!k || curio__tls_kernel != k || k->current)
+    if (!k || curio__tls_kernel != k || k->current || k->running)
         return;
     shutdown_tasks(k);
+    /* Posts still pending run now, while every task record is still valid. */
+    curio__posts_run(k);
     /* Records of ended tasks whose handles were never released die with the kernel. */
     while (k->zombies) {
         curio__task *t = k->zombies;
@@ -127,7 +129,6 @@ void curio_kernel_destroy(curio_kernel *k)
         free(t);
     }
     curio__ring_exit(k);
-    curio__posts_run(k);
     pthread_mutex_lock(&k->post_lock);
     for (curio__post *p = k->posts_head, *n; p; p = n) {
         n = p->next;

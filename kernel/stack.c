@@ -17,6 +17,7 @@
 #include "kernel.h"
 
 #include <signal.h>
+#include <ucontext.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,15 +255,33 @@ void curio__stack_check(curio__task *t)
 
 static struct sigaction old_segv;
 
+/* The interrupted stack pointer, where the architecture is known. */
+static char *fault_sp(void *uctx)
+{
+    ucontext_t *uc = uctx;
+#if defined(__x86_64__)
+    return (char *)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (char *)uc->uc_mcontext.sp;
+#else
+    (void)uc;
+    return NULL;
+#endif
+}
+
 static void segv_handler(int sig, siginfo_t *si, void *uctx)
 {
     curio_kernel *k = curio__tls_kernel;
     curio__task *t = k ? k->current : NULL;
-    if (t && t->stack && t->stack->guarded) {
-        char *lo = (char *)t->stack->base - page_size;
-        char *addr = si->si_addr;
-        if (addr >= lo - page_size && addr < (char *)t->stack->base + 256) {
-            report_overflow(t, "it ran into the guard page");
+    if (t && t->stack) {
+        char *base = t->stack->base, *addr = si->si_addr, *sp = fault_sp(uctx);
+        const char *how = NULL;
+        if (t->stack->guarded && addr >= base - 2 * page_size && addr < base + 256)
+            how = "it ran into the guard page";
+        else if (sp && sp < base && sp > base - (16u << 20))
+            how = "its stack pointer went below the stack";
+        if (how) {
+            report_overflow(t, how);
             signal(SIGSEGV, SIG_DFL);
             return; /* the access faults again and the process dies of SIGSEGV */
         }

@@ -151,6 +151,79 @@ Test(stack, overflow_is_reported_with_the_task_name, .timeout = 60)
     cr_assert_not_null(strstr(rep.err, "deep-diver"), "stderr: %s", rep.err);
 }
 
+/* ---- (a2) unguarded stacks: with a guard budget of one stack, the main task takes it and
+ *      every other task runs on an unguarded slab stack ---- */
+
+static long smash_then_yield(void *arg)
+{
+    (void)arg;
+    /* A frame about as large as the 128 KiB stack (less the 64 bytes kept for the next
+     * slot's canary): with the frames above it, it reaches just below the stack's
+     * base, where the canary lives, but stays inside mapped memory. */
+    volatile char big[128 * 1024 - 64 + 16];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = 1;
+    curio_yield(); /* switching out checks the canary */
+    return big[0];
+}
+
+static long spawn_named(void *arg)
+{
+    curio_task *t;
+    curio_spawn_options o = {.name = "smasher"};
+    if (curio_spawn_ex(&t, (curio_task_fn)arg, NULL, &o) < 0)
+        return -1;
+    long r = 0;
+    curio_join(t, &r);
+    return r;
+}
+
+static long unguarded_child(void *fn)
+{
+    curio_options opts = {.guard_pages = 1};
+    long result = 0;
+    int rc = curio_run(spawn_named, fn, &opts, &result);
+    return rc < 0 ? rc : result;
+}
+
+Test(stack, unguarded_overflow_caught_by_canary, .timeout = 60)
+{
+    child_report rep;
+    run_in_child(unguarded_child, (void *)smash_then_yield, &rep);
+    cr_assert(WIFSIGNALED(rep.status), "exit %d, returned %ld, stderr: %s",
+              WIFEXITED(rep.status) ? WEXITSTATUS(rep.status) : -1, rep.value, rep.err);
+    cr_assert_not_null(strstr(rep.err, "stack overflow in task"), "stderr: %s", rep.err);
+    cr_assert_not_null(strstr(rep.err, "smasher"), "stderr: %s", rep.err);
+#ifdef TEST_ASAN
+    /* ASan's redzones make the frames deeper, so the switch-out path itself may run off the
+     * mapping first: then the stack-pointer check reports it (SIGSEGV). Either is right. */
+    cr_assert(WTERMSIG(rep.status) == SIGABRT || WTERMSIG(rep.status) == SIGSEGV,
+              "died of signal %d, stderr: %s", WTERMSIG(rep.status), rep.err);
+#else
+    cr_assert_eq(WTERMSIG(rep.status), SIGABRT, "died of signal %d, stderr: %s",
+                 WTERMSIG(rep.status), rep.err);
+    cr_assert_not_null(strstr(rep.err, "canary"), "stderr: %s", rep.err);
+#endif
+}
+
+static long runaway(void *arg)
+{
+    (void)arg;
+    return dive(0);
+}
+
+Test(stack, unguarded_runaway_recursion_is_reported, .timeout = 60)
+{
+    child_report rep;
+    run_in_child(unguarded_child, (void *)runaway, &rep);
+    cr_assert(WIFSIGNALED(rep.status), "exit %d, returned %ld, stderr: %s",
+              WIFEXITED(rep.status) ? WEXITSTATUS(rep.status) : -1, rep.value, rep.err);
+    cr_assert_eq(WTERMSIG(rep.status), SIGSEGV, "died of signal %d, stderr: %s",
+                 WTERMSIG(rep.status), rep.err);
+    cr_assert_not_null(strstr(rep.err, "stack overflow in task"), "stderr: %s", rep.err);
+    cr_assert_not_null(strstr(rep.err, "smasher"), "stderr: %s", rep.err);
+}
+
 /* ---- (b) 70,000 tasks: more than the guard-page budget ---- */
 
 #define MANY 70000
