@@ -276,6 +276,8 @@ CURIO__HIDDEN int curio__stacks_create(curio_kernel *k);
 CURIO__HIDDEN void curio__stacks_destroy(curio_kernel *k);
 CURIO__HIDDEN struct curio__stack *curio__stack_get(curio_kernel *k, size_t size);
 CURIO__HIDDEN void curio__stack_put(curio_kernel *k, struct curio__stack *s);
+/* Unmap up to max free stacks past the cache; true if more are left to unmap. */
+CURIO__HIDDEN bool curio__stacks_trim(curio_kernel *k, unsigned max);
 CURIO__HIDDEN void curio__stack_check(curio__task *t);
 CURIO__HIDDEN void curio__overflow_handler_install(void);
 

@@ -192,6 +192,14 @@ void curio__loop_until(curio_kernel *k, curio__task *until)
                 curio__timers_fire(k, curio__now());
             continue;
         }
+        /* Idle: give back stacks past the cache, a few at a time, looking for events
+         * between batches. */
+        if (curio__stacks_trim(k, 32)) {
+            curio__ring_poll(k, false, CURIO__NO_DEADLINE);
+            if (k->heap_len)
+                curio__timers_fire(k, curio__now());
+            continue;
+        }
         int64_t d = curio__timer_next(k);
         if (d != CURIO__NO_DEADLINE) {
             int64_t now = curio__now();

@@ -36,9 +36,10 @@ struct curio__slab {
 };
 
 struct curio__stack_pool {
-    size_t size;                    /* the kernel's default usable size */
-    struct curio__stack *free;      /* LIFO of free default-size stacks */
-    unsigned nfree;
+    size_t size;                    /* the kernel's default stack size */
+    struct curio__stack *free;      /* LIFO of free guarded stacks of the default size */
+    size_t nfree;
+    struct curio__stack *free_slab; /* LIFO of free slab stacks (never unmapped alone) */
     struct curio__slab *slabs;
     struct curio__slab *cur_slab;   /* the slab being carved */
     unsigned cur_used;
@@ -137,29 +138,43 @@ static struct curio__stack *carve_unguarded(struct curio__stack_pool *p)
     return s;
 }
 
+static struct curio__stack *pop(struct curio__stack **list)
+{
+    struct curio__stack *s = *list;
+    if (s)
+        *list = s->next_free;
+    return s;
+}
+
+static void push(struct curio__stack **list, struct curio__stack *s)
+{
+    s->next_free = *list;
+    *list = s;
+}
+
+/* Reuse before mapping; guarded before unguarded. */
 struct curio__stack *curio__stack_get(curio_kernel *k, size_t size)
 {
     struct curio__stack_pool *p = k->stacks;
-    struct curio__stack *s;
+    struct curio__stack *s = NULL;
     size = size ? round_size(size) : p->size;
-    if (size == p->size && p->free) { /* slab stacks are p->size - CANARY_ROOM usable */
-        s = p->free;
-        p->free = s->next_free;
-        p->nfree--;
-    } else {
-        s = map_guarded(size);
-        if (!s && size == p->size)
-            s = carve_unguarded(p);
-        if (!s)
-            return NULL;
+    if (size == p->size) {
+        if ((s = pop(&p->free)))
+            p->nfree--;
+        else
+            s = pop(&p->free_slab);
     }
+    if (!s)
+        s = map_guarded(size);
+    if (!s && size == p->size)
+        s = carve_unguarded(p);
+    if (!s)
+        return NULL;
     s->next_free = NULL;
     if (s->canary)
         *s->canary = CANARY;
     return s;
 }
-
-static bool from_slab(const struct curio__stack *s) { return !s->guarded; }
 
 static void unmap_guarded(struct curio__stack *s)
 {
@@ -168,18 +183,32 @@ static void unmap_guarded(struct curio__stack *s)
     atomic_fetch_sub(&guarded_live, 1);
 }
 
+/* Never a system call here: a task's end must stay cheap even in a burst of a hundred
+ * thousand. Guarded stacks past the cache are unmapped later, when the kernel is idle
+ * (curio__stacks_trim). Slab stacks stay for reuse until the kernel is destroyed. */
 void curio__stack_put(curio_kernel *k, struct curio__stack *s)
 {
     struct curio__stack_pool *p = k->stacks;
     s->owner = NULL;
-    /* Slab stacks cannot be unmapped one by one; they always return to the pool. */
-    if (from_slab(s) || (s->size == p->size && p->nfree < k->opts.stack_cache)) {
-        s->next_free = p->free;
-        p->free = s;
+    if (!s->guarded) {
+        push(&p->free_slab, s);
+    } else if (s->size == p->size) {
+        push(&p->free, s);
         p->nfree++;
-        return;
+    } else {
+        unmap_guarded(s); /* an odd size: unlikely to be asked for again */
     }
-    unmap_guarded(s);
+}
+
+bool curio__stacks_trim(curio_kernel *k, unsigned max)
+{
+    struct curio__stack_pool *p = k->stacks;
+    unsigned n = 0;
+    while (p->nfree > k->opts.stack_cache && n++ < max) {
+        unmap_guarded(pop(&p->free));
+        p->nfree--;
+    }
+    return p->nfree > k->opts.stack_cache;
 }
 
 void curio__stacks_destroy(curio_kernel *k)
@@ -189,8 +218,7 @@ void curio__stacks_destroy(curio_kernel *k)
         return;
     for (struct curio__stack *s = p->free, *n; s; s = n) {
         n = s->next_free;
-        if (s->guarded)
-            unmap_guarded(s);
+        unmap_guarded(s);
     }
     for (struct curio__slab *sl = p->slabs, *n; sl; sl = n) {
         n = sl->next;
