@@ -46,16 +46,11 @@ int curio_group_spawn(curio_group *g, curio_task **out, curio_task_fn fn, void *
         return -EPERM;
     if (g->closed)
         return -EINVAL;
-    if (g->n == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 8;
-        curio__task **m = realloc(g->members, cap * sizeof(*m));
-        if (!m)
-            return -ENOMEM;
-        g->members = m;
-        g->cap = cap;
-    }
+    int rc = curio__grow(&g->members, &g->cap, g->n, sizeof(*g->members));
+    if (rc < 0)
+        return rc;
     curio__task *t;
-    int rc = curio__spawn(g->k, self, &t, fn, arg, opts);
+    rc = curio__spawn(g->k, self, &t, fn, arg, opts);
     if (rc < 0)
         return rc;
     t->group = g;

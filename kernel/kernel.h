@@ -96,7 +96,7 @@ struct curio_task {
     unsigned nocancel;           /* open disable_cancellation scopes */
     curio__scope_rec *scopes;    /* open scopes, outermost first (scopes[nscopes-1] is the
                                     innermost) */
-    unsigned nscopes, cap_scopes;
+    size_t nscopes, cap_scopes;
     uint64_t scope_ids;
 
     /* --- blocking: exactly one of these describes what the task waits on --- */
@@ -117,7 +117,7 @@ struct curio_task {
 
     /* --- task-local storage --- */
     curio__local_slot *locals;
-    unsigned nlocals, cap_locals;
+    size_t nlocals, cap_locals;
 
     /* --- live tasks of the kernel, oldest first (shutdown cancels newest first); once
      *     ended with a handle held, the same links put it on k->zombies --- */
@@ -185,6 +185,10 @@ struct curio_kernel {
     bool running;                /* inside curio_kernel_run */
     bool shutting_down;
 };
+
+/* Make room for element number len in a doubling array (*arr of *cap elements of size
+ * elem). Returns 0 or -ENOMEM, leaving the array as it was. */
+CURIO__HIDDEN int curio__grow(void *arr, size_t *cap, size_t len, size_t elem);
 
 /* --- the calling thread's kernel --- */
 /* initial-exec: a plain %fs-relative load instead of a __tls_get_addr call on every trap.

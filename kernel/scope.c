@@ -17,14 +17,8 @@ static int push(curio_scope *s, int kind, int64_t deadline)
     curio__task *self = curio__self();
     if (!self)
         return -EPERM;
-    if (self->nscopes == self->cap_scopes) {
-        unsigned cap = self->cap_scopes ? self->cap_scopes * 2 : 4;
-        curio__scope_rec *n = realloc(self->scopes, cap * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        self->scopes = n;
-        self->cap_scopes = cap;
-    }
+    if (curio__grow(&self->scopes, &self->cap_scopes, self->nscopes, sizeof(*self->scopes)))
+        return -ENOMEM;
     curio__scope_rec *r = &self->scopes[self->nscopes];
     r->deadline = deadline;
     r->id = ++self->scope_ids;

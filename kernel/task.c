@@ -248,14 +248,8 @@ int curio_local_set(const curio_local *key, void *value)
     }
     if (!value)
         return 0;
-    if (self->nlocals == self->cap_locals) {
-        unsigned cap = self->cap_locals ? self->cap_locals * 2 : 4;
-        curio__local_slot *n = realloc(self->locals, cap * sizeof(*n));
-        if (!n)
-            return -ENOMEM;
-        self->locals = n;
-        self->cap_locals = cap;
-    }
+    if (curio__grow(&self->locals, &self->cap_locals, self->nlocals, sizeof(*self->locals)))
+        return -ENOMEM;
     self->locals[self->nlocals++] = (curio__local_slot){key, value};
     return 0;
 }

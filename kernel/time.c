@@ -63,14 +63,8 @@ static void sift_down(curio_kernel *k, size_t i, curio__timer e)
 
 int curio__timer_add(curio_kernel *k, curio__task *t, int64_t when)
 {
-    if (k->heap_len == k->heap_cap) {
-        size_t cap = k->heap_cap ? k->heap_cap * 2 : 256;
-        curio__timer *h = realloc(k->heap, cap * sizeof(*h));
-        if (!h)
-            return -ENOMEM;
-        k->heap = h;
-        k->heap_cap = cap;
-    }
+    if (curio__grow(&k->heap, &k->heap_cap, k->heap_len, sizeof(*k->heap)))
+        return -ENOMEM;
     t->wake_at = when;
     curio__timer e = {.when = when, .seq = k->timer_seq++, .task = t};
     sift_up(k, k->heap_len++, e);
