@@ -74,10 +74,15 @@ typedef long (*curio_task_fn)(void *arg);
 typedef struct curio_options {
     size_t stack_size;      /* bytes of stack per task; default 128 KiB; rounded up to pages */
     unsigned ring_entries;  /* submission queue entries; default 256 (CQ is 4x) */
-    unsigned stack_cache;   /* free stacks kept mapped for reuse; default 4096 */
-    unsigned guard_pages;   /* guarded stacks allowed (each costs two kernel VMAs); default:
-                               half of vm.max_map_count minus a reserve. Stacks past it are
-                               unguarded and checked by a canary at every switch instead. */
+    unsigned stack_cache;   /* free guarded stacks (and task records) kept for reuse; more
+                               are unmapped while the kernel is idle; default 4096 */
+    unsigned guarded_stacks; /* stacks with a guard page (each costs two kernel VMAs) in the
+                               whole process, fixed by the first kernel created; default:
+                               half of vm.max_map_count minus 4096. Stacks past it come from
+                               unguarded slabs, kept for reuse until the kernel is destroyed,
+                               and an overflow is caught by a canary checked whenever the
+                               task switches out, or by the fault handler; it may first
+                               corrupt a neighbouring stack. */
     bool monitor;           /* start the monitor; default off (ignored until the monitor
                                layer exists) */
     bool quiet;             /* do not print start-up failures to stderr; default false */

@@ -109,7 +109,10 @@ void curio__ring_arm_wake(curio_kernel *k)
 static void complete(curio_kernel *k, const struct io_uring_cqe *cqe)
 {
     uint64_t ud = cqe->user_data;
-    if (ud == CURIO__UD_IGNORE)
+    /* LIBURING_UDATA_TIMEOUT: liburing's own timeout SQE, which
+     * io_uring_submit_and_wait_timeout queues on kernels without IORING_FEAT_EXT_ARG
+     * (before 5.11). */
+    if (ud == CURIO__UD_IGNORE || ud == LIBURING_UDATA_TIMEOUT)
         return;
     if (ud == CURIO__UD_WAKE) {
         k->wake_armed = false;

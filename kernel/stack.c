@@ -70,7 +70,7 @@ int curio__stacks_create(curio_kernel *k)
     if (!page_size)
         page_size = (size_t)sysconf(_SC_PAGESIZE);
     if (guard_budget < 0)
-        guard_budget = k->opts.guard_pages ? (long)k->opts.guard_pages : default_guard_budget();
+        guard_budget = k->opts.guarded_stacks ? (long)k->opts.guarded_stacks : default_guard_budget();
     struct curio__stack_pool *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;

@@ -122,7 +122,7 @@ static long spawn_named(void *arg)
 
 static long unguarded_child(void *fn)
 {
-    curio_options opts = {.guard_pages = 1};
+    curio_options opts = {.guarded_stacks = 1};
     long result = 0;
     int rc = curio_run(spawn_named, fn, &opts, &result);
     return rc < 0 ? rc : result;
