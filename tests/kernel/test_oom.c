@@ -1,0 +1,220 @@
+/*
+ * Out of memory: every allocation the kernel makes is made to fail in turn (the test binary
+ * is linked with --wrap=malloc,calloc,realloc, which reaches the static library's calls
+ * too). Each failure must come back as -ENOMEM from the call that needed the memory,
+ * leave nothing behind (no descriptor, no task record; the sanitizer build checks for
+ * leaks) and leave the kernel usable.
+ */
+#include "testutil.h"
+
+#include "kernel.h"
+
+#include <stdlib.h>
+
+/* ---- the failing allocator ---- */
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+
+static long countdown = -1; /* allocations left before the one that fails; -1: off */
+static bool injected;
+
+static bool fail_now(void)
+{
+    if (countdown < 0)
+        return false;
+    if (countdown-- == 0) {
+        injected = true;
+        return true;
+    }
+    return false;
+}
+
+void *__wrap_malloc(size_t n) { return fail_now() ? NULL : __real_malloc(n); }
+void *__wrap_calloc(size_t n, size_t size) { return fail_now() ? NULL : __real_calloc(n, size); }
+void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_realloc(p, n); }
+
+/* Fail the n-th allocation from now (0: the next one), and only that one. */
+static void arm(long n)
+{
+    injected = false;
+    countdown = n;
+}
+
+static void disarm(void) { countdown = -1; }
+
+/* ---- kernel creation ---- */
+
+Test(oom, kernel_create_walk)
+{
+    int fds = count_fds();
+    long n;
+    for (n = 0; n < 64; n++) {
+        curio_kernel *k = NULL;
+        arm(n);
+        int rc = curio_kernel_create(&k, NULL);
+        disarm();
+        if (!injected) {
+            cr_assert_eq(rc, 0);
+            curio_kernel_destroy(k);
+            break;
+        }
+        if (rc == 0) {
+            /* The failed allocation was not needed to start (a later one, or optional). */
+            curio_kernel_destroy(k);
+        } else {
+            cr_assert_eq(rc, -ENOMEM, "allocation %ld: %s", n, curio_strerror(rc));
+            cr_assert_null(curio_kernel_current(), "nothing left registered");
+        }
+        cr_assert_eq(count_fds(), fds, "allocation %ld: a descriptor leaked", n);
+    }
+    cr_assert_lt(n, 64, "the walk reached a run without failures");
+    cr_log_info("kernel creation: %ld allocations failed in turn", n);
+}
+
+/* ---- spawning, with task-local values to copy and an empty record pool ---- */
+
+static curio_local key = {"key"};
+
+static long child(void *arg)
+{
+    return curio_local_get(&key) == arg ? 1 : -EINVAL;
+}
+
+static long spawn_walk(void *arg)
+{
+    (void)arg;
+    curio_kernel *k = curio_kernel_current();
+    cr_assert_eq(curio_local_set(&key, &key), 0);
+    long n;
+    for (n = 0; n < 64; n++) {
+        size_t before = k->ntasks;
+        curio_task *t = NULL;
+        arm(n);
+        int rc = curio_spawn_ex(&t, child, &key, NULL);
+        disarm();
+        if (rc < 0) {
+            cr_assert(injected);
+            cr_assert_eq(rc, -ENOMEM, "allocation %ld: %s", n, curio_strerror(rc));
+            cr_assert_eq(k->ntasks, before, "allocation %ld: a record leaked", n);
+            continue;
+        }
+        long r = 0;
+        cr_assert_eq(curio_join(t, &r), 0);
+        cr_assert_eq(r, 1, "the child saw the inherited value");
+        curio_task_release(t);
+        if (!injected)
+            break;
+    }
+    cr_assert_lt(n, 64);
+    return 0;
+}
+
+Test(oom, spawn_walk)
+{
+    /* A stack cache of one so that new stacks (and their descriptors) are allocated. */
+    curio_options o = {.stack_cache = 1};
+    long r = 0;
+    cr_assert_eq(curio_run(spawn_walk, NULL, &o, &r), 0);
+}
+
+/* ---- everything else that allocates: scopes, locals, timers, groups, posts ---- */
+
+static void nothing(void *arg) { *(int *)arg += 1; }
+
+static long short_sleep(void *arg)
+{
+    (void)arg;
+    int64_t rc = curio_sleep(0.001);
+    return rc < 0 ? rc : 2;
+}
+
+/* One round of operations; each either works or reports -ENOMEM. Returns how many did. */
+static int one_round(void)
+{
+    int ok = 0, ran = 0, rc;
+    curio_scope s[6];
+    int opened = 0;
+    for (int i = 0; i < 6; i++) { /* grows the task's scope array past its first size */
+        rc = curio_timeout_after(&s[i], 10);
+        if (rc == 0) {
+            opened++;
+        } else {
+            cr_assert_eq(rc, -ENOMEM);
+            break;
+        }
+    }
+    static curio_local keys[12];
+    for (int i = 0; i < 12; i++) { /* grows the local array */
+        rc = curio_local_set(&keys[i], &keys[i]);
+        cr_assert(rc == 0 || rc == -ENOMEM, "local_set: %s", curio_strerror(rc));
+        ok += rc == 0;
+    }
+    for (int i = 0; i < 12; i++)
+        curio_local_set(&keys[i], NULL);
+    int64_t t = curio_sleep(0.0005); /* the timer heap's first allocation */
+    cr_assert(t > 0 || t == -ENOMEM, "sleep: %s", curio_strerror((int)t));
+    ok += t > 0;
+
+    curio_group *g = NULL;
+    rc = curio_group_create(&g, CURIO_WAIT_ALL);
+    cr_assert(rc == 0 || rc == -ENOMEM);
+    if (rc == 0) {
+        for (int i = 0; i < 10; i++) { /* grows the member array */
+            rc = curio_group_spawn(g, NULL, short_sleep, NULL, NULL);
+            cr_assert(rc == 0 || rc == -ENOMEM, "group_spawn: %s", curio_strerror(rc));
+        }
+        cr_assert_eq(curio_group_join(g), 0);
+        curio_group_destroy(g);
+        ok++;
+    }
+    rc = curio_kernel_post(curio_kernel_current(), nothing, &ran);
+    cr_assert(rc == 0 || rc == -ENOMEM);
+    if (rc == 0) {
+        while (!ran)
+            curio_yield();
+        ok++;
+    }
+    while (opened-- > 0)
+        cr_assert_eq(curio_scope_close(&s[opened]), 0);
+    return ok;
+}
+
+/* Each round runs in a fresh task, so the task's own arrays start empty every time. */
+static long round_task(void *arg)
+{
+    arm((long)(intptr_t)arg);
+    one_round();
+    bool hit = injected;
+    disarm();
+    return hit;
+}
+
+static long everything_walk(void *arg)
+{
+    (void)arg;
+    long n;
+    for (n = 0; n < 200; n++) {
+        curio_task *t = curio_spawn(round_task, (void *)(intptr_t)n);
+        cr_assert_not_null(t);
+        long hit = 0;
+        cr_assert_eq(curio_join(t, &hit), 0);
+        curio_task_release(t);
+        if (!hit)
+            break;
+    }
+    cr_assert_lt(n, 200);
+    cr_assert_gt(n, 5, "several allocations were walked (%ld)", n);
+    cr_log_info("%ld allocations failed in turn", n);
+    return 0;
+}
+
+Test(oom, scopes_locals_timers_groups_posts_walk)
+{
+    long r = 0;
+    cr_assert_eq(curio_run(everything_walk, NULL, NULL, &r), 0);
+}
