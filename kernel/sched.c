@@ -80,8 +80,8 @@ static void reap_exited(curio_kernel *k)
     curio__task_maybe_free(t);
 }
 
-static void run(curio_kernel *k, curio__task *from, curio__ctx *from_ctx, curio__task *to,
-                int final)
+/* Switch from the running context to task `to`, or to the scheduler when it is NULL. */
+static void run(curio_kernel *k, curio__ctx *from_ctx, curio__task *to, int final)
 {
     k->current = to;
     curio__ctx *to_ctx = &k->sched_ctx;
@@ -90,7 +90,6 @@ static void run(curio_kernel *k, curio__task *from, curio__ctx *from_ctx, curio_
         to->cycles++;
         to_ctx = &to->ctx;
     }
-    (void)from;
     curio__ctx_switch(from_ctx, to_ctx, final);
     reap_exited(k);
 }
@@ -105,7 +104,7 @@ void curio__suspend(curio__task *self)
         self->cycles++;
         return;
     }
-    run(k, self, &self->ctx, next, 0);
+    run(k, &self->ctx, next, 0);
 }
 
 int curio_yield(void)
@@ -148,7 +147,7 @@ void curio__task_exit(curio__task *self)
     if (self->group)
         curio__group_member_done(self);
     k->exited = self;
-    run(k, self, &self->ctx, next_in_pass(k), 1);
+    run(k, &self->ctx, next_in_pass(k), 1);
     __builtin_unreachable();
 }
 
@@ -172,7 +171,7 @@ static void run_pass(curio_kernel *k)
     k->pass_budget = k->nready > PASS_MIN ? k->nready : PASS_MIN;
     curio__task *t = next_in_pass(k);
     if (t)
-        run(k, NULL, &k->sched_ctx, t, 0);
+        run(k, &k->sched_ctx, t, 0);
     k->pass_budget = 0;
 }
 
