@@ -22,12 +22,22 @@ struct curio_group {
     bool closed;
 };
 
+static int check_caller(const curio_group *g)
+{
+    curio__task *self = curio__self();
+    if (!self)
+        return -EPERM;
+    if (!g)
+        return -EINVAL;
+    return self->k != g->k ? -EPERM : 0;
+}
+
 int curio_group_create(curio_group **out, enum curio_wait wait)
 {
     curio__task *self = curio__self();
     if (!self)
         return -EPERM;
-    if ((unsigned)wait > CURIO_WAIT_NONE)
+    if (!out || (unsigned)wait > CURIO_WAIT_NONE)
         return -EINVAL;
     curio_group *g = calloc(1, sizeof(*g));
     if (!g)
@@ -41,12 +51,13 @@ int curio_group_create(curio_group **out, enum curio_wait wait)
 int curio_group_spawn(curio_group *g, curio_task **out, curio_task_fn fn, void *arg,
                       const curio_spawn_options *opts)
 {
+    int rc = check_caller(g);
+    if (rc < 0)
+        return rc;
     curio__task *self = curio__self();
-    if (!self || self->k != g->k)
-        return -EPERM;
     if (g->closed)
         return -EINVAL;
-    int rc = curio__grow(&g->members, &g->cap, g->n, sizeof(*g->members));
+    rc = curio__grow(&g->members, &g->cap, g->n, sizeof(*g->members));
     if (rc < 0)
         return rc;
     curio__task *t;
@@ -83,12 +94,6 @@ void curio__group_member_done(curio__task *t)
     curio__task *w = curio__waitq_pop(&g->waiters);
     if (w)
         curio__ready_with(w, 0);
-}
-
-static int check_caller(const curio_group *g)
-{
-    curio__task *self = curio__self();
-    return !self || self->k != g->k ? -EPERM : 0;
 }
 
 int curio_group_next_done(curio_group *g, curio_task **out)
@@ -198,18 +203,18 @@ int curio_group_join(curio_group *g)
     return rc < 0 ? rc : rc2;
 }
 
-curio_task *curio_group_completed(const curio_group *g) { return g->completed; }
-curio_task *curio_group_failed(const curio_group *g) { return g->failed; }
-size_t curio_group_size(const curio_group *g) { return g->n; }
+curio_task *curio_group_completed(const curio_group *g) { return g ? g->completed : NULL; }
+curio_task *curio_group_failed(const curio_group *g) { return g ? g->failed : NULL; }
+size_t curio_group_size(const curio_group *g) { return g ? g->n : 0; }
 
 curio_task *curio_group_task(const curio_group *g, size_t i)
 {
-    return i < g->n ? g->members[i] : NULL;
+    return g && i < g->n ? g->members[i] : NULL;
 }
 
 int curio_group_result(const curio_group *g, long *result)
 {
-    if (!g->completed)
+    if (!g || !g->completed)
         return -ENOENT;
     return member_outcome(g->completed, result);
 }

@@ -17,6 +17,8 @@ static int push(curio_scope *s, int kind, int64_t deadline)
     curio__task *self = curio__self();
     if (!self)
         return -EPERM;
+    if (!s)
+        return -EINVAL;
     if (curio__grow(&self->scopes, &self->cap_scopes, self->nscopes, sizeof(*self->scopes)))
         return -ENOMEM;
     curio__scope_rec *r = &self->scopes[self->nscopes];
@@ -65,7 +67,7 @@ int curio_disable_cancellation(curio_scope *s)
 static curio__scope_rec *lookup(const curio_scope *s)
 {
     curio__task *self = curio__self();
-    if (!self || s->task != self || s->depth >= self->nscopes)
+    if (!self || !s || s->task != self || s->depth >= self->nscopes)
         return NULL;
     curio__scope_rec *r = &self->scopes[s->depth];
     return r->id == s->id ? r : NULL;
@@ -81,7 +83,7 @@ static bool passed(curio__scope_rec *r, int64_t now)
 bool curio_scope_expired(const curio_scope *s)
 {
     curio__scope_rec *r = lookup(s);
-    return r ? passed(r, curio__now()) : s->expired;
+    return r ? passed(r, curio__now()) : s && s->expired;
 }
 
 int curio_scope_close(curio_scope *s)
@@ -126,6 +128,8 @@ int curio_scope_close(curio_scope *s)
 static int call_under(int kind, double seconds, curio_task_fn fn, void *arg, long *result,
                       bool *expired)
 {
+    if (!fn)
+        return curio__self() ? -EINVAL : -EPERM;
     curio_scope s;
     int rc = push(&s, kind, deadline_in(seconds));
     if (rc < 0)

@@ -142,6 +142,8 @@ static int outcome(const curio__task *t, long *result)
 
 int curio_task_result(const curio_task *t, long *result)
 {
+    if (!t)
+        return -EINVAL;
     return t->done ? outcome(t, result) : -EBUSY;
 }
 
@@ -150,10 +152,10 @@ int curio_task_wait(curio_task *t)
     curio__task *self = curio__self();
     if (!self)
         return -EPERM;
+    if (!t || t->k != self->k)
+        return -EINVAL;
     if (t == self)
         return -EDEADLK;
-    if (t->k != self->k)
-        return -EINVAL;
     while (!t->done) {
         int rc = curio__wait_on(&t->joiners, "TASK_JOIN", CURIO__NO_DEADLINE);
         if (rc < 0)
@@ -170,6 +172,8 @@ int curio_join(curio_task *t, long *result)
 
 int curio_cancel_nowait(curio_task *t)
 {
+    if (!t)
+        return -EINVAL;
     if (curio__tls_kernel != t->k)
         return -EPERM;
     if (t->done || t->cancel_requested)
@@ -185,6 +189,8 @@ int curio_cancel(curio_task *t)
     curio__task *self = curio__self();
     if (!self)
         return -EPERM;
+    if (!t)
+        return -EINVAL;
     if (t == self)
         return -EDEADLK;
     int rc = curio_cancel_nowait(t);

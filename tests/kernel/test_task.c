@@ -358,3 +358,30 @@ Test(task, strerror_covers_own_codes)
     cr_assert_str_eq(curio_strerror(-ETIMEDOUT), "Connection timed out");
     cr_assert_str_eq(curio_strerror(-999999), "Unknown error");
 }
+
+static long null_arguments(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(curio_join(NULL, NULL), -EINVAL);
+    cr_assert_eq(curio_task_wait(NULL), -EINVAL);
+    cr_assert_eq(curio_cancel(NULL), -EINVAL);
+    cr_assert_eq(curio_cancel_nowait(NULL), -EINVAL);
+    cr_assert_eq(curio_task_result(NULL, NULL), -EINVAL);
+    curio_task *t;
+    cr_assert_eq(curio_spawn_ex(&t, NULL, NULL, NULL), -EINVAL);
+    cr_assert_eq(curio_timeout_after(NULL, 1), -EINVAL);
+    cr_assert_eq(curio_scope_close(NULL), -EINVAL);
+    cr_assert_not(curio_scope_expired(NULL));
+    cr_assert_eq(curio_timeout_after_call(1, NULL, NULL, NULL), -EINVAL);
+    cr_assert_eq(curio_group_create(NULL, CURIO_WAIT_ALL), -EINVAL);
+    cr_assert_eq(curio_group_join(NULL), -EINVAL);
+    cr_assert_eq(curio_group_next_done(NULL, NULL), -EINVAL);
+    cr_assert_eq(curio_group_spawn(NULL, NULL, empty, NULL, NULL), -EINVAL);
+    cr_assert_eq(curio_group_result(NULL, NULL), -ENOENT);
+    cr_assert_eq(curio_group_size(NULL), 0);
+    curio_task_release(NULL);
+    curio_group_destroy(NULL);
+    return 0;
+}
+
+Test(task, null_arguments_are_errors_not_crashes) { run_main(null_arguments, NULL); }
