@@ -14,6 +14,9 @@
  *  - Releasing things (release, cancel_nowait, closing a scope, task exit) never blocks.
  *    The one exception is leaving a task group (curio_group_destroy), which, like Curio's
  *    `async with TaskGroup()` exit, waits for the members it cancels.
+ *  - A NULL task, scope, group or function where one is needed is -EINVAL (accessors that
+ *    return no error code return NULL, 0 or false instead). Introspection calls (curio_task_id
+ *    and friends) take a valid handle.
  *  - Durations are seconds as double, like Curio. Clock readings are nanoseconds.
  *  - Threads: a kernel and its tasks belong to the thread that created the kernel. Only
  *    curio_kernel_post, curio_clock and curio_strerror may be called from other threads.
