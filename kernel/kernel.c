@@ -66,7 +66,7 @@ int curio_kernel_create(curio_kernel **out, const curio_options *opts)
         return rc;
     }
     sched_stack_bounds(k);
-    curio__overflow_handler_install();
+    curio__overflow_handler_install(k);
     curio__tls_kernel = k;
     *out = k;
     return 0;
@@ -137,6 +137,7 @@ void curio_kernel_destroy(curio_kernel *k)
     pthread_mutex_unlock(&k->post_lock);
     pthread_mutex_destroy(&k->post_lock);
     curio__stacks_destroy(k);
+    curio__overflow_handler_release(k);
     free(k->heap);
     curio__tls_kernel = NULL;
     free(k);

@@ -181,6 +181,7 @@ struct curio_kernel {
 
     /* stacks */
     struct curio__stack_pool *stacks;
+    void *altstack;              /* the signal stack this kernel gave its thread, or NULL */
 
     bool running;                /* inside curio_kernel_run */
     bool shutting_down;
@@ -283,6 +284,7 @@ CURIO__HIDDEN void curio__stack_put(curio_kernel *k, struct curio__stack *s);
 /* Unmap up to max free stacks past the cache; true if more are left to unmap. */
 CURIO__HIDDEN bool curio__stacks_trim(curio_kernel *k, unsigned max);
 CURIO__HIDDEN void curio__stack_check(curio__task *t);
-CURIO__HIDDEN void curio__overflow_handler_install(void);
+CURIO__HIDDEN void curio__overflow_handler_install(curio_kernel *k);
+CURIO__HIDDEN void curio__overflow_handler_release(curio_kernel *k);
 
 #endif

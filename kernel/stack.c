@@ -49,7 +49,7 @@ static size_t page_size;
 /* Guarded stacks alive in the process: VMAs are a per-process resource shared by all
  * kernels, so the budget is too. */
 static _Atomic long guarded_live;
-static long guard_budget = -1;
+static _Atomic long guard_budget = -1; /* set once, by the first kernel created */
 
 static long default_guard_budget(void)
 {
@@ -69,8 +69,9 @@ int curio__stacks_create(curio_kernel *k)
 {
     if (!page_size)
         page_size = (size_t)sysconf(_SC_PAGESIZE);
-    if (guard_budget < 0)
-        guard_budget = k->opts.guarded_stacks ? (long)k->opts.guarded_stacks : default_guard_budget();
+    long unset = -1;
+    long want = k->opts.guarded_stacks ? (long)k->opts.guarded_stacks : default_guard_budget();
+    atomic_compare_exchange_strong(&guard_budget, &unset, want);
     struct curio__stack_pool *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
@@ -337,25 +338,34 @@ static void install_segv(void)
 }
 
 /*
- * The handler runs on an alternate signal stack (the faulting stack is exhausted). Each
- * kernel thread gets one if it has none; the handler is installed once per process and
- * chains to whatever handler was there before for faults that are not ours.
+ * The handler runs on an alternate signal stack (the faulting stack is exhausted). A kernel
+ * whose thread has none gets one, given back when the kernel is destroyed. The handler is
+ * installed once per process and chains to whatever handler was there before for faults
+ * that are not ours.
  */
-void curio__overflow_handler_install(void)
+#define ALTSTACK_SIZE 65536
+
+void curio__overflow_handler_install(curio_kernel *k)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    static __thread void *altstack;
     stack_t cur;
-    if (!altstack && sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
-        size_t sz = 65536;
-        altstack = malloc(sz);
-        if (altstack) {
-            stack_t ss = {.ss_sp = altstack, .ss_size = sz, .ss_flags = 0};
-            if (sigaltstack(&ss, NULL) != 0) {
-                free(altstack);
-                altstack = NULL;
-            }
-        }
+    if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_DISABLE)) {
+        void *mem = malloc(ALTSTACK_SIZE);
+        stack_t ss = {.ss_sp = mem, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+        if (mem && sigaltstack(&ss, NULL) == 0)
+            k->altstack = mem;
+        else
+            free(mem);
     }
     pthread_once(&once, install_segv);
+}
+
+void curio__overflow_handler_release(curio_kernel *k)
+{
+    if (!k->altstack)
+        return;
+    stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    free(k->altstack);
+    k->altstack = NULL;
 }
