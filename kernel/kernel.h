@@ -214,9 +214,16 @@ CURIO__HIDDEN void curio__loop_until(curio_kernel *k, curio__task *until);
 CURIO__HIDDEN void curio__task_start_ctx(curio__task *t);
 
 /* --- traps (trap.c) --- */
+CURIO__HIDDEN int curio__trap_check_slow(curio__task *self);
 /* The common entry of every blocking call: -EPERM outside a task, -ECANCELED or
- * -ETIMEDOUT when one is due (sticky), else 0. */
-CURIO__HIDDEN int curio__trap_check(curio__task *self);
+ * -ETIMEDOUT when one is due (sticky), else 0. Inline: a task with no cancellation
+ * requested and no scope open passes with two loads. */
+static inline int curio__trap_check(curio__task *self)
+{
+    if (__builtin_expect(self && !self->cancel_requested && !self->nscopes, 1))
+        return 0;
+    return curio__trap_check_slow(self);
+}
 /* The deadline that applies to the caller's next blocking call (innermost first,
  * ignoring scopes outside an open disable_cancellation), or CURIO__NO_DEADLINE. */
 CURIO__HIDDEN int64_t curio__effective_deadline(curio__task *self);
@@ -283,7 +290,15 @@ CURIO__HIDDEN struct curio__stack *curio__stack_get(curio_kernel *k, size_t size
 CURIO__HIDDEN void curio__stack_put(curio_kernel *k, struct curio__stack *s);
 /* Unmap up to max free stacks past the cache; true if more are left to unmap. */
 CURIO__HIDDEN bool curio__stacks_trim(curio_kernel *k, unsigned max);
-CURIO__HIDDEN void curio__stack_check(curio__task *t);
+#define CURIO__CANARY 0x6375726963616e31ull /* "curican1" */
+CURIO__HIDDEN void curio__stack_overflowed(curio__task *t) __attribute__((noreturn, cold));
+/* Called whenever a task switches out: an unguarded stack's canary must be intact. */
+static inline void curio__stack_check(curio__task *t)
+{
+    const uint64_t *c = t->stack->canary;
+    if (__builtin_expect(c && *c != CURIO__CANARY, 0))
+        curio__stack_overflowed(t);
+}
 CURIO__HIDDEN void curio__overflow_handler_install(curio_kernel *k);
 CURIO__HIDDEN void curio__overflow_handler_release(curio_kernel *k);
 

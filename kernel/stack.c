@@ -24,7 +24,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define CANARY 0x6375726963616e31ull /* "curican1" */
 #define SLAB_STACKS 64
 #define CANARY_ROOM 64 /* bytes at the top of each slab slot that hold the next one's canary */
 
@@ -173,7 +172,7 @@ struct curio__stack *curio__stack_get(curio_kernel *k, size_t size)
         return NULL;
     s->next_free = NULL;
     if (s->canary)
-        *s->canary = CANARY;
+        *s->canary = CURIO__CANARY;
     return s;
 }
 
@@ -274,12 +273,10 @@ static void report_overflow(const curio__task *t, const char *how)
     (void)r;
 }
 
-void curio__stack_check(curio__task *t)
+void curio__stack_overflowed(curio__task *t)
 {
-    if (t->stack && t->stack->canary && *t->stack->canary != CANARY) {
-        report_overflow(t, "its canary was overwritten");
-        abort();
-    }
+    report_overflow(t, "its canary was overwritten");
+    abort();
 }
 
 static struct sigaction old_segv;

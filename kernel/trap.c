@@ -40,7 +40,7 @@ static bool scope_expired(curio__task *self)
     return false;
 }
 
-int curio__trap_check(curio__task *self)
+int curio__trap_check_slow(curio__task *self)
 {
     if (!self)
         return -EPERM;
