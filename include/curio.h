@@ -82,7 +82,8 @@ typedef struct curio_options {
     unsigned guarded_stacks; /* stacks with a guard page (each costs two kernel VMAs) in the
                                whole process, fixed by the first kernel created; default:
                                half of vm.max_map_count minus 4096. Stacks past it come from
-                               unguarded slabs, kept for reuse until the kernel is destroyed,
+                               unguarded slabs (odd sizes: a mapping each), kept for reuse
+                               until the kernel is destroyed,
                                and an overflow is caught by a canary checked whenever the
                                task switches out, or by the fault handler; it may first
                                corrupt a neighbouring stack. */

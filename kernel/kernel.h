@@ -281,6 +281,7 @@ struct curio__stack {
     void *base;                  /* lowest usable byte */
     size_t size;                 /* usable bytes */
     bool guarded;                /* a PROT_NONE page lies just below base */
+    bool single;                 /* unguarded, odd-sized, a mapping of its own */
     uint64_t *canary;            /* just below base, for unguarded stacks; else NULL */
     curio__task *owner;          /* for the overflow report */
 };

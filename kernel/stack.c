@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #define SLAB_STACKS 64
+#define GUARD_BATCH 16 /* guarded stacks mapped at once */
 #define CANARY_ROOM 64 /* bytes at the top of each slab slot that hold the next one's canary */
 
 struct curio__slab {
@@ -86,27 +87,75 @@ static size_t round_size(size_t size)
     return (size + page_size - 1) & ~(page_size - 1);
 }
 
-static struct curio__stack *map_guarded(size_t size)
+/* Take up to `want` guarded stacks from the process's budget; returns how many. */
+static long reserve_guards(long want)
 {
-    if (atomic_fetch_add(&guarded_live, 1) >= guard_budget) {
-        atomic_fetch_sub(&guarded_live, 1);
-        return NULL;
+    long cur = atomic_load(&guarded_live), n;
+    do {
+        long room = atomic_load(&guard_budget) - cur;
+        if (room <= 0)
+            return 0;
+        n = want < room ? want : room;
+    } while (!atomic_compare_exchange_weak(&guarded_live, &cur, cur + n));
+    return n;
+}
+
+/*
+ * Map n guarded stacks of `size` with one mmap (each then gets its guard page from an
+ * mprotect, and is unmapped on its own later), and hand them out through *list. Mapping
+ * them one by one would cost a second system call per stack. Returns how many were made.
+ */
+static long map_guarded(size_t size, long n, struct curio__stack **list)
+{
+    n = reserve_guards(n);
+    if (n == 0)
+        return 0;
+    size_t span = size + page_size;
+    char *mem = mmap(NULL, span * (size_t)n, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (mem == MAP_FAILED) {
+        atomic_fetch_sub(&guarded_live, n);
+        return 0;
     }
+    long made = 0;
+    for (long i = 0; i < n; i++) {
+        char *at = mem + span * (size_t)i;
+        struct curio__stack *s = malloc(sizeof(*s));
+        if (!s || mprotect(at, page_size, PROT_NONE) != 0) {
+            free(s);
+            munmap(at, span * (size_t)(n - i));
+            atomic_fetch_sub(&guarded_live, n - i);
+            break;
+        }
+        s->base = at + page_size;
+        s->size = size;
+        s->guarded = true;
+        s->single = false;
+        s->canary = NULL;
+        s->next_free = *list;
+        *list = s;
+        made++;
+    }
+    return made;
+}
+
+/* An odd-sized stack once the guard budget is spent: a mapping of its own with the canary
+ * in its lowest bytes. It is unmapped when its task ends. */
+static struct curio__stack *map_single(size_t size)
+{
     struct curio__stack *s = malloc(sizeof(*s));
-    char *mem = s ? mmap(NULL, size + page_size, PROT_READ | PROT_WRITE,
+    char *mem = s ? mmap(NULL, size, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0)
                   : MAP_FAILED;
-    if (mem == MAP_FAILED || mprotect(mem, page_size, PROT_NONE) != 0) {
-        if (mem != MAP_FAILED)
-            munmap(mem, size + page_size);
+    if (mem == MAP_FAILED) {
         free(s);
-        atomic_fetch_sub(&guarded_live, 1);
         return NULL;
     }
-    s->base = mem + page_size;
-    s->size = size;
-    s->guarded = true;
-    s->canary = NULL;
+    s->base = mem + CANARY_ROOM;
+    s->size = size - CANARY_ROOM;
+    s->guarded = false;
+    s->single = true;
+    s->canary = (uint64_t *)(s->base - sizeof(uint64_t));
     return s;
 }
 
@@ -133,6 +182,7 @@ static struct curio__stack *carve_unguarded(struct curio__stack_pool *p)
     s->base = slot;
     s->size = p->size - CANARY_ROOM;
     s->guarded = false;
+    s->single = false;
     s->canary = (uint64_t *)(slot - sizeof(uint64_t));
     p->cur_used++;
     return s;
@@ -159,15 +209,15 @@ struct curio__stack *curio__stack_get(curio_kernel *k, size_t size)
     struct curio__stack *s = NULL;
     size = size ? round_size(size) : p->size;
     if (size == p->size) {
+        if (!p->free && !p->free_slab)
+            p->nfree += (size_t)map_guarded(size, GUARD_BATCH, &p->free);
         if ((s = pop(&p->free)))
             p->nfree--;
-        else
-            s = pop(&p->free_slab);
+        else if (!(s = pop(&p->free_slab)))
+            s = carve_unguarded(p);
+    } else if (map_guarded(size, 1, &s) == 0) {
+        s = map_single(size);
     }
-    if (!s)
-        s = map_guarded(size);
-    if (!s && size == p->size)
-        s = carve_unguarded(p);
     if (!s)
         return NULL;
     s->next_free = NULL;
@@ -190,7 +240,10 @@ void curio__stack_put(curio_kernel *k, struct curio__stack *s)
 {
     struct curio__stack_pool *p = k->stacks;
     s->owner = NULL;
-    if (!s->guarded) {
+    if (s->single) {
+        munmap((char *)s->base - CANARY_ROOM, s->size + CANARY_ROOM);
+        free(s);
+    } else if (!s->guarded) {
         push(&p->free_slab, s);
     } else if (s->size == p->size) {
         push(&p->free, s);

@@ -389,3 +389,41 @@ Test(stack, pool_reuses_stacks, .timeout = 60)
                  REUSE_N);
     cr_assert_leq(r.nframes, 4, "tasks ran on %u different stacks (capped at 9)", r.nframes);
 }
+
+/* ---- (e) past the guard budget, odd-sized stacks still work ---- */
+
+static long uses_64k(void *arg)
+{
+    (void)arg;
+    volatile char buf[64 * 1024];
+    for (size_t i = 0; i < sizeof buf; i += 512)
+        buf[i] = (char)i;
+    curio_yield();
+    return buf[512] == (char)512 ? 7 : -EIO;
+}
+
+static long odd_sizes(void *arg)
+{
+    (void)arg;
+    curio_spawn_options o = {.stack_size = 256 * 1024, .name = "odd"};
+    curio_task *t[8];
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(curio_spawn_ex(&t[i], uses_64k, NULL, &o), 0);
+    for (int i = 0; i < 8; i++) {
+        long r = 0;
+        cr_assert_eq(curio_join(t[i], &r), 0);
+        cr_assert_eq(r, 7);
+        curio_task_release(t[i]);
+    }
+    return 0;
+}
+
+Test(stack, odd_sizes_past_the_guard_budget)
+{
+    int fds = count_fds();
+    curio_options opts = {.guarded_stacks = 1}; /* the main task takes the only one */
+    long r = -1;
+    cr_assert_eq(curio_run(odd_sizes, NULL, &opts, &r), 0);
+    cr_assert_eq(r, 0);
+    cr_assert_eq(count_fds(), fds);
+}
