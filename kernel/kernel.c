@@ -24,24 +24,6 @@ static void apply_defaults(curio_options *o)
         o->stack_cache = 4096;
 }
 
-/* ASan must know the bounds of the thread's own stack, which the scheduler runs on. */
-static void sched_stack_bounds(curio_kernel *k)
-{
-#ifdef CURIO_ASAN
-    pthread_attr_t a;
-    void *lo = NULL;
-    size_t size = 0;
-    if (pthread_getattr_np(pthread_self(), &a) == 0) {
-        pthread_attr_getstack(&a, &lo, &size);
-        pthread_attr_destroy(&a);
-    }
-    k->sched_ctx.stack_lo = lo;
-    k->sched_ctx.stack_size = size;
-#else
-    (void)k;
-#endif
-}
-
 int curio_kernel_create(curio_kernel **out, const curio_options *opts)
 {
     if (curio__tls_kernel)
@@ -65,7 +47,7 @@ int curio_kernel_create(curio_kernel **out, const curio_options *opts)
         free(k);
         return rc;
     }
-    sched_stack_bounds(k);
+    curio__ctx_init_current(&k->sched_ctx);
     curio__overflow_handler_install(k);
     curio__tls_kernel = k;
     *out = k;

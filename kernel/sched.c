@@ -75,6 +75,7 @@ static void reap_exited(curio_kernel *k)
     if (!t)
         return;
     k->exited = NULL;
+    curio__ctx_destroy(&t->ctx);
     curio__stack_put(k, t->stack);
     t->stack = NULL;
     curio__task_maybe_free(t);

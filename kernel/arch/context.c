@@ -10,6 +10,10 @@
 #ifdef CURIO_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
+#ifdef CURIO_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+#include <pthread.h>
 
 #ifndef CURIO_CTX_UCONTEXT
 void curio__ctx_swap(void **save_sp, void *new_sp) __attribute__((visibility("hidden")));
@@ -48,6 +52,9 @@ void curio__ctx_make(curio__ctx *c, void *lo, size_t size, void (*entry)(void *)
     c->stack_size = size;
     c->fake_stack = NULL;
 #endif
+#ifdef CURIO_TSAN
+    c->tsan_fiber = __tsan_create_fiber(0);
+#endif
 }
 
 static inline void swap_raw(curio__ctx *from, curio__ctx *to)
@@ -81,6 +88,9 @@ void curio__ctx_make(curio__ctx *c, void *lo, size_t size, void (*entry)(void *)
     c->stack_size = size;
     c->fake_stack = NULL;
 #endif
+#ifdef CURIO_TSAN
+    c->tsan_fiber = __tsan_create_fiber(0);
+#endif
 }
 
 static inline void swap_raw(curio__ctx *from, curio__ctx *to)
@@ -89,8 +99,40 @@ static inline void swap_raw(curio__ctx *from, curio__ctx *to)
 }
 #endif
 
+void curio__ctx_init_current(curio__ctx *c)
+{
+#ifdef CURIO_ASAN
+    pthread_attr_t a;
+    void *lo = NULL;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        pthread_attr_getstack(&a, &lo, &size);
+        pthread_attr_destroy(&a);
+    }
+    c->stack_lo = lo;
+    c->stack_size = size;
+#endif
+#ifdef CURIO_TSAN
+    c->tsan_fiber = __tsan_get_current_fiber();
+#endif
+    (void)c;
+}
+
+void curio__ctx_destroy(curio__ctx *c)
+{
+#ifdef CURIO_TSAN
+    if (c->tsan_fiber)
+        __tsan_destroy_fiber(c->tsan_fiber);
+    c->tsan_fiber = NULL;
+#endif
+    (void)c;
+}
+
 void curio__ctx_switch(curio__ctx *from, curio__ctx *to, int final)
 {
+#ifdef CURIO_TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
 #ifdef CURIO_ASAN
     __sanitizer_start_switch_fiber(final ? NULL : &from->fake_stack, to->stack_lo,
                                    to->stack_size);

@@ -23,6 +23,14 @@
 #endif
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define CURIO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CURIO_TSAN 1
+#endif
+#endif
+
 #ifdef CURIO_CTX_UCONTEXT
 #include <ucontext.h>
 #endif
@@ -38,7 +46,16 @@ typedef struct curio__ctx {
     size_t stack_size;
     void *fake_stack;
 #endif
+#ifdef CURIO_TSAN
+    void *tsan_fiber;     /* TSan's record of this context, so it tracks each stack apart */
+#endif
 } curio__ctx;
+
+/* Describe the running thread's own context (the scheduler's) to the sanitizers. */
+void curio__ctx_init_current(curio__ctx *c) __attribute__((visibility("hidden")));
+
+/* Release what curio__ctx_make set up, once the context will never run again. */
+void curio__ctx_destroy(curio__ctx *c) __attribute__((visibility("hidden")));
 
 /* Prepare c so that switching to it calls entry(arg) on the stack [lo, lo+size).
  * entry must never return. */

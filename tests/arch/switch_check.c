@@ -7,7 +7,6 @@
  */
 #include "context.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -41,17 +40,7 @@ int main(void)
 {
     static char stack[65536] __attribute__((aligned(16)));
     long seen = 0;
-#ifdef CURIO_ASAN
-    /* ASan must know the bounds of the stack main runs on when it is switched back to. */
-    pthread_attr_t a;
-    pthread_getattr_np(pthread_self(), &a);
-    void *lo;
-    size_t size;
-    pthread_attr_getstack(&a, &lo, &size);
-    pthread_attr_destroy(&a);
-    main_ctx.stack_lo = lo;
-    main_ctx.stack_size = size;
-#endif
+    curio__ctx_init_current(&main_ctx); /* for the sanitizers' fiber tracking */
     curio__ctx_make(&a_ctx, stack, sizeof stack, entry, &seen);
     double got = keep_float(1.0, 10);
     double want = 1.0;
