@@ -79,14 +79,14 @@ typedef struct curio_options {
     unsigned ring_entries;  /* submission queue entries; default 256 (CQ is 4x) */
     unsigned stack_cache;   /* free guarded stacks (and task records) kept for reuse; more
                                are unmapped while the kernel is idle; default 4096 */
-    unsigned guarded_stacks; /* stacks with a guard page (each costs two kernel VMAs) in the
-                               whole process, fixed by the first kernel created; default:
-                               half of vm.max_map_count minus 4096. Stacks past it come from
-                               unguarded slabs (odd sizes: a mapping each), kept for reuse
-                               until the kernel is destroyed,
-                               and an overflow is caught by a canary checked whenever the
-                               task switches out, or by the fault handler; it may first
-                               corrupt a neighbouring stack. */
+    unsigned guarded_stacks; /* stacks with a guard page (each costs two kernel VMAs) in
+                               the whole process, fixed by the first kernel created;
+                               default: half of vm.max_map_count minus 4096. Stacks past it
+                               come from unguarded slabs (odd sizes: a mapping each), kept
+                               for reuse until the kernel is destroyed; their overflow is
+                               caught by a canary checked whenever the task switches out,
+                               or by the fault handler, and may first corrupt a
+                               neighbouring stack. */
     bool monitor;           /* start the monitor; default off (ignored until the monitor
                                layer exists) */
     bool quiet;             /* do not print start-up failures to stderr; default false */
