@@ -83,7 +83,6 @@ void curio__group_member_done(curio__task *t)
         return;
     g->waiting--;
     t->done_next = NULL;
-    t->in_done_queue = true;
     if (g->done_tail)
         g->done_tail->done_next = t;
     else
@@ -107,7 +106,6 @@ int curio_group_next_done(curio_group *g, curio_task **out)
             g->done_head = t->done_next;
             if (!g->done_head)
                 g->done_tail = NULL;
-            t->in_done_queue = false;
             if (out)
                 *out = t;
             return 0;

@@ -34,7 +34,6 @@ int curio_kernel_create(curio_kernel **out, const curio_options *opts)
     if (opts)
         k->opts = *opts;
     apply_defaults(&k->opts);
-    k->thread = pthread_self();
     pthread_mutex_init(&k->post_lock, NULL);
     int rc = curio__ring_init(k);
     if (rc < 0) {
@@ -80,7 +79,6 @@ int curio_kernel_run(curio_kernel *k, curio_task_fn fn, void *arg, long *result)
  * (cleanup code may spawn more). */
 static void shutdown_tasks(curio_kernel *k)
 {
-    k->shutting_down = true;
     while (k->all_tail) {
         curio__task *t = k->all_tail;
         t->handles++; /* keep the record alive until we have seen it end */

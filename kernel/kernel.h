@@ -83,7 +83,6 @@ struct curio_task {
      *     destroy) --- */
     unsigned handles;            /* user handles (spawn's, plus curio_task_retain's) */
     bool daemon;
-    bool started;
     bool done;
     bool on_ready;               /* on the ready queue (so a second wake is a no-op) */
     bool zombie;                 /* on k->zombies */
@@ -106,7 +105,6 @@ struct curio_task {
     int wake_result;             /* what the blocking call returns when woken */
     void *wake_value;            /* a value handed over by the waker (queues, futures) */
     size_t heap_index;           /* position in the timer heap, or SIZE_MAX */
-    int64_t wake_at;             /* heap key while on the heap */
     int64_t sleep_until;         /* the sleep's own deadline (CURIO__NO_DEADLINE if none) */
 
     /* --- waiting for this task's end --- */
@@ -126,7 +124,6 @@ struct curio_task {
     /* --- task group membership --- */
     curio_group *group;
     curio__task *done_next;      /* the group's queue of ended members not yet reported */
-    bool in_done_queue;
 };
 
 /* A timer heap entry. */
@@ -144,8 +141,6 @@ typedef struct curio__post {
 
 struct curio_kernel {
     struct io_uring ring;
-    unsigned ring_flags;         /* the setup flags the kernel accepted */
-    pthread_t thread;
     curio_options opts;
 
     curio__ctx sched_ctx;        /* the scheduler's own context (the thread's stack) */
@@ -184,7 +179,6 @@ struct curio_kernel {
     void *altstack;              /* the signal stack this kernel gave its thread, or NULL */
 
     bool running;                /* inside curio_kernel_run */
-    bool shutting_down;
 };
 
 /* Make room for element number len in a doubling array (*arr of *cap elements of size
@@ -265,14 +259,12 @@ CURIO__HIDDEN void curio__ring_exit(curio_kernel *k);
 /* Submit what is pending and reap completions; wait for at least one only if `wait`,
  * and then no later than `deadline` (CURIO__NO_DEADLINE: no limit). */
 CURIO__HIDDEN void curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline);
-CURIO__HIDDEN void curio__ring_arm_wake(curio_kernel *k);
 CURIO__HIDDEN void curio__posts_run(curio_kernel *k);
 
 /* --- tasks (task.c) --- */
 CURIO__HIDDEN int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out,
                                curio_task_fn fn, void *arg, const curio_spawn_options *o);
 CURIO__HIDDEN void curio__task_maybe_free(curio__task *t);
-CURIO__HIDDEN void curio__task_free(curio__task *t);
 CURIO__HIDDEN void curio__group_member_done(curio__task *t);
 
 /* --- stacks (stack.c) --- */
@@ -283,7 +275,6 @@ struct curio__stack {
     bool guarded;                /* a PROT_NONE page lies just below base */
     bool single;                 /* unguarded, odd-sized, a mapping of its own */
     uint64_t *canary;            /* just below base, for unguarded stacks; else NULL */
-    curio__task *owner;          /* for the overflow report */
 };
 CURIO__HIDDEN int curio__stacks_create(curio_kernel *k);
 CURIO__HIDDEN void curio__stacks_destroy(curio_kernel *k);

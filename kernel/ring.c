@@ -28,6 +28,8 @@ static const unsigned setup_flags[] = {
     0,
 };
 
+static void ring_arm_wake(curio_kernel *k);
+
 static void explain(int err)
 {
     const char *why;
@@ -71,7 +73,6 @@ int curio__ring_init(curio_kernel *k)
         p.cq_entries = k->opts.ring_entries * 4;
         rc = io_uring_queue_init_params(k->opts.ring_entries, &k->ring, &p);
         if (rc == 0) {
-            k->ring_flags = setup_flags[i];
             break;
         }
         if (rc != -EINVAL)
@@ -88,7 +89,7 @@ int curio__ring_init(curio_kernel *k)
         io_uring_queue_exit(&k->ring);
         return rc;
     }
-    curio__ring_arm_wake(k);
+    ring_arm_wake(k);
     return 0;
 }
 
@@ -98,7 +99,7 @@ void curio__ring_exit(curio_kernel *k)
     close(k->wake_fd);
 }
 
-void curio__ring_arm_wake(curio_kernel *k)
+static void ring_arm_wake(curio_kernel *k)
 {
     struct io_uring_sqe *sqe = curio__sqe(k);
     io_uring_prep_read(sqe, k->wake_fd, &k->wake_buf, sizeof k->wake_buf, 0);
@@ -167,7 +168,7 @@ void curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline)
             io_uring_get_events(&k->ring);
     }
     if (!k->wake_armed)
-        curio__ring_arm_wake(k);
+        ring_arm_wake(k);
 }
 
 /* ---- cross-thread posts ---- */

@@ -157,7 +157,6 @@ static void task_entry(void *arg)
     curio__task *t = arg;
     curio__ctx_started();
     reap_exited(t->k);
-    t->started = true;
     t->result = t->fn(t->arg);
     curio__task_exit(t);
 }

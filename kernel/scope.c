@@ -159,17 +159,9 @@ int curio_check_cancellation(void)
     curio__task *self = curio__self();
     if (!self)
         return -EPERM;
-    if (self->cancel_requested) {
+    if (self->cancel_requested) { /* reported even inside disable_cancellation */
         self->cancel_delivered = true; /* observed: returning it means "cancelled" */
         return -ECANCELED;
     }
-    int64_t now = self->nscopes ? curio__now() : 0;
-    for (unsigned i = self->nscopes; i-- > 0;) {
-        curio__scope_rec *r = &self->scopes[i];
-        if (r->kind == CURIO__SCOPE_NOCANCEL)
-            break;
-        if (passed(r, now))
-            return -ETIMEDOUT;
-    }
-    return 0;
+    return curio__trap_check_slow(self); /* the scopes, as a blocking call sees them */
 }

@@ -239,7 +239,6 @@ static void unmap_guarded(struct curio__stack *s)
 void curio__stack_put(curio_kernel *k, struct curio__stack *s)
 {
     struct curio__stack_pool *p = k->stacks;
-    s->owner = NULL;
     if (s->single) {
         munmap((char *)s->base - CANARY_ROOM, s->size + CANARY_ROOM);
         free(s);

@@ -43,7 +43,6 @@ int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out, curio_
         free(t);
         return -ENOMEM;
     }
-    t->stack->owner = t;
     t->k = k;
     t->id = ++k->next_id;
     t->parent_id = parent ? parent->id : 0;
@@ -86,7 +85,7 @@ curio_task *curio_spawn(curio_task_fn fn, void *arg)
 }
 
 /* Records are kept for reuse, up to as many as the stack cache holds stacks. */
-void curio__task_free(curio__task *t)
+static void task_free(curio__task *t)
 {
     curio_kernel *k = t->k;
     k->ntasks--;
@@ -113,7 +112,7 @@ void curio__task_maybe_free(curio__task *t)
         if (t->all_next)
             t->all_next->all_prev = t->all_prev;
     }
-    curio__task_free(t);
+    task_free(t);
 }
 
 void curio_task_release(curio_task *t)

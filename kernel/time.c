@@ -65,7 +65,6 @@ int curio__timer_add(curio_kernel *k, curio__task *t, int64_t when)
 {
     if (curio__grow(&k->heap, &k->heap_cap, k->heap_len, sizeof(*k->heap)))
         return -ENOMEM;
-    t->wake_at = when;
     curio__timer e = {.when = when, .seq = k->timer_seq++, .task = t};
     sift_up(k, k->heap_len++, e);
     return 0;
