@@ -37,6 +37,14 @@ static inline long run_main(curio_task_fn fn, void *arg)
     return result;
 }
 
+/* ---- run fn as the main task and require exactly this event log ---- */
+#define expect_log(fn, arg, expected)                                                      \
+    do {                                                                                   \
+        ev_reset();                                                                        \
+        run_main((fn), (arg));                                                             \
+        cr_assert_str_eq(evlog, (expected));                                               \
+    } while (0)
+
 /* ---- open descriptors, to check for leaks ---- */
 static inline int count_fds(void)
 {

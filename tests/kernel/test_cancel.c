@@ -42,9 +42,7 @@ static long cancel_blocked_in_sleep(void *arg)
 
 Test(cancel, blocked_in_sleep_and_cancel_waits)
 {
-    ev_reset();
-    run_main(cancel_blocked_in_sleep, NULL);
-    cr_assert_str_eq(evlog, "parent:cancel kid:sleep=ECANCELED parent:cancelled");
+    expect_log(cancel_blocked_in_sleep, NULL, "parent:cancel kid:sleep=ECANCELED parent:cancelled");
 }
 
 static long grandchild(void *arg)
@@ -82,9 +80,7 @@ static long cancel_blocked_in_join(void *arg)
 
 Test(cancel, blocked_in_join)
 {
-    ev_reset();
-    run_main(cancel_blocked_in_join, NULL);
-    cr_assert_str_eq(evlog, "child:join=ECANCELED grandchild:done");
+    expect_log(cancel_blocked_in_join, NULL, "child:join=ECANCELED grandchild:done");
 }
 
 static long runs_then_blocks(void *arg)
@@ -114,10 +110,8 @@ static long cancel_runnable(void *arg)
 
 Test(cancel, while_runnable_is_delivered_at_next_call_and_sticky)
 {
-    ev_reset();
-    run_main(cancel_runnable, NULL);
-    cr_assert_str_eq(evlog, "parent:cancel kid:started kid:check=ECANCELED "
-                            "kid:yield=ECANCELED kid:sleep=ECANCELED");
+    expect_log(cancel_runnable, NULL, "parent:cancel kid:started kid:check=ECANCELED "
+                                 "kid:yield=ECANCELED kid:sleep=ECANCELED");
 }
 
 static long second_canceller(void *arg)
@@ -194,9 +188,7 @@ static long nowait_order(void *arg)
 
 Test(cancel, nowait_does_not_wait)
 {
-    ev_reset();
-    run_main(nowait_order, NULL);
-    cr_assert_str_eq(evlog, "main:requested kid:sleep=ECANCELED main:waited");
+    expect_log(nowait_order, NULL, "main:requested kid:sleep=ECANCELED main:waited");
 }
 
 static long shielded(void *arg)
@@ -234,10 +226,8 @@ static long cancel_deferred(void *arg)
 
 Test(cancel, disable_cancellation_nested_delivers_at_end)
 {
-    ev_reset();
-    run_main(cancel_deferred, NULL);
-    cr_assert_str_eq(evlog, "main:cancel kid:sleep1=ok kid:pending=ECANCELED kid:sleep2=ok "
-                            "kid:yield=ok kid:sleep3=ECANCELED main:done");
+    expect_log(cancel_deferred, NULL, "main:cancel kid:sleep1=ok kid:pending=ECANCELED kid:sleep2=ok "
+                                 "kid:yield=ok kid:sleep3=ECANCELED main:done");
 }
 
 static long cleanup_after_cancel(void *arg)
@@ -268,9 +258,7 @@ static long cleanup_test(void *arg)
 
 Test(cancel, blocking_cleanup_inside_disable_cancellation)
 {
-    ev_reset();
-    run_main(cleanup_test, NULL);
-    cr_assert_str_eq(evlog, "kid:cleanup=ok main:done");
+    expect_log(cleanup_test, NULL, "kid:cleanup=ok main:done");
 }
 
 /* ---- in-flight I/O ---- */
@@ -377,9 +365,7 @@ static long cancel_pending_outside(void *arg)
 
 Test(cancel, repeated_nowait_is_harmless)
 {
-    ev_reset();
-    run_main(cancel_pending_outside, NULL);
-    cr_assert_str_eq(evlog, "kid:sleep=ECANCELED");
+    expect_log(cancel_pending_outside, NULL, "kid:sleep=ECANCELED");
 }
 
 static long polls_and_returns(void *arg)

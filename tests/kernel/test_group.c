@@ -236,9 +236,7 @@ static long all_join_waits(void *arg)
 
 Test(group, wait_all_join_waits_for_every_member, .timeout = 30)
 {
-    ev_reset();
-    run_main(all_join_waits, NULL);
-    cr_assert_str_eq(evlog, "B:end C:end A:end joined=0");
+    expect_log(all_join_waits, NULL, "B:end C:end A:end joined=0");
 }
 
 static long all_failure(void *arg)
@@ -272,9 +270,7 @@ static long all_failure(void *arg)
 
 Test(group, wait_all_failure_cancels_the_rest, .timeout = 30)
 {
-    ev_reset();
-    run_main(all_failure, NULL);
-    cr_assert_str_eq(evlog, "A:end B:end C:ECANCELED D:ECANCELED joined=TASKFAILED");
+    expect_log(all_failure, NULL, "A:end B:end C:ECANCELED D:ECANCELED joined=TASKFAILED");
 }
 
 static long next_result_failure(void *arg)
@@ -300,9 +296,7 @@ static long next_result_failure(void *arg)
 
 Test(group, next_result_reports_a_failure, .timeout = 30)
 {
-    ev_reset();
-    run_main(next_result_failure, NULL);
-    cr_assert_str_eq(evlog, "OK:end F:end");
+    expect_log(next_result_failure, NULL, "OK:end F:end");
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -336,9 +330,7 @@ static long any_first(void *arg)
 
 Test(group, wait_any_first_to_end_decides, .timeout = 30)
 {
-    ev_reset();
-    run_main(any_first, NULL);
-    cr_assert_str_eq(evlog, "B:end A:ECANCELED C:ECANCELED joined=0");
+    expect_log(any_first, NULL, "B:end A:ECANCELED C:ECANCELED joined=0");
 }
 
 static long object_first_nonzero(void *arg)
@@ -371,9 +363,7 @@ static long object_first_nonzero(void *arg)
 
 Test(group, wait_object_first_nonzero_result_decides, .timeout = 30)
 {
-    ev_reset();
-    run_main(object_first_nonzero, NULL);
-    cr_assert_str_eq(evlog, "A:end B:end C:end D:ECANCELED joined=0");
+    expect_log(object_first_nonzero, NULL, "A:end B:end C:end D:ECANCELED joined=0");
 }
 
 static long object_none_nonzero(void *arg)
@@ -396,9 +386,7 @@ static long object_none_nonzero(void *arg)
 
 Test(group, wait_object_without_a_result_waits_for_all, .timeout = 30)
 {
-    ev_reset();
-    run_main(object_none_nonzero, NULL);
-    cr_assert_str_eq(evlog, "A:end B:end");
+    expect_log(object_none_nonzero, NULL, "A:end B:end");
 }
 
 static long none_cancels(void *arg)
@@ -439,10 +427,8 @@ static long none_cancels(void *arg)
 
 Test(group, wait_none_cancels_every_member, .timeout = 30)
 {
-    ev_reset();
-    run_main(none_cancels, NULL);
-    cr_assert_str_eq(evlog, "A:ECANCELED B:ECANCELED C:ECANCELED joined=0 "
-                            "D:ECANCELED E:ECANCELED joined=0");
+    expect_log(none_cancels, NULL, "A:ECANCELED B:ECANCELED C:ECANCELED joined=0 "
+                                 "D:ECANCELED E:ECANCELED joined=0");
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -487,10 +473,7 @@ static long cancelled_from_outside(void *arg)
 
 Test(group, member_cancelled_from_outside_reports_taskcancelled, .timeout = 30)
 {
-    ev_reset();
-    run_main(cancelled_from_outside, NULL);
-    cr_assert_str_eq(evlog,
-                     "main:next killer:cancel V:ECANCELED killer:done main:got=TASKCANCELLED");
+    expect_log(cancelled_from_outside, NULL, "main:next killer:cancel V:ECANCELED killer:done main:got=TASKCANCELLED");
 }
 
 static long daemon_member(void *arg)
@@ -516,9 +499,7 @@ static long daemon_member(void *arg)
 
 Test(group, daemon_member_is_not_waited_for_and_cancelled_at_join, .timeout = 30)
 {
-    ev_reset();
-    run_main(daemon_member, NULL);
-    cr_assert_str_eq(evlog, "N:end Dm:ECANCELED joined=0");
+    expect_log(daemon_member, NULL, "N:end Dm:ECANCELED joined=0");
 }
 
 static long only_daemons(void *arg)
@@ -542,9 +523,7 @@ static long only_daemons(void *arg)
 
 Test(group, only_daemons_left_is_enoent, .timeout = 30)
 {
-    ev_reset();
-    run_main(only_daemons, NULL);
-    cr_assert_str_eq(evlog, "main:enoent Dm:ECANCELED");
+    expect_log(only_daemons, NULL, "main:enoent Dm:ECANCELED");
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -574,9 +553,7 @@ static long destroy_running(void *arg)
 
 Test(group, destroy_cancels_running_members_and_waits, .timeout = 30)
 {
-    ev_reset();
-    run_main(destroy_running, NULL);
-    cr_assert_str_eq(evlog, "C:end A:cleaned A:ECANCELED B:cleaned B:ECANCELED destroyed");
+    expect_log(destroy_running, NULL, "C:end A:cleaned A:ECANCELED B:cleaned B:ECANCELED destroyed");
 }
 
 static long destroy_unjoined_and_unstarted(void *arg)
@@ -597,9 +574,7 @@ static long destroy_unjoined_and_unstarted(void *arg)
 
 Test(group, destroy_cancels_members_that_never_ran, .timeout = 30)
 {
-    ev_reset();
-    run_main(destroy_unjoined_and_unstarted, NULL);
-    cr_assert_str_eq(evlog, "A:ECANCELED B:ECANCELED destroyed");
+    expect_log(destroy_unjoined_and_unstarted, NULL, "A:ECANCELED B:ECANCELED destroyed");
 }
 
 static long owner_destroys_after_cancel(void *arg)
@@ -634,10 +609,8 @@ static long destroy_by_cancelled_owner(void *arg)
 
 Test(group, destroy_by_a_cancelled_owner_still_waits, .timeout = 30)
 {
-    ev_reset();
-    run_main(destroy_by_cancelled_owner, NULL);
-    cr_assert_str_eq(evlog, "main:cancel owner:sleep=ECANCELED A:cleaned A:ECANCELED "
-                            "B:cleaned B:ECANCELED owner:destroyed main:cancelled");
+    expect_log(destroy_by_cancelled_owner, NULL, "main:cancel owner:sleep=ECANCELED A:cleaned A:ECANCELED "
+                                 "B:cleaned B:ECANCELED owner:destroyed main:cancelled");
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -687,10 +660,8 @@ static long cancel_owner_in_join(void *arg)
 
 Test(group, owner_cancelled_in_join_cancels_members, .timeout = 30)
 {
-    ev_reset();
-    run_main(cancel_owner_in_join, NULL);
-    cr_assert_str_eq(evlog, "main:cancel M3:ECANCELED M1:cleaned M1:ECANCELED M2:cleaned "
-                            "M2:ECANCELED owner:join=ECANCELED main:cancelled");
+    expect_log(cancel_owner_in_join, NULL, "main:cancel M3:ECANCELED M1:cleaned M1:ECANCELED M2:cleaned "
+                                 "M2:ECANCELED owner:join=ECANCELED main:cancelled");
 }
 
 static long owner_join_times_out(void *arg)
@@ -914,9 +885,7 @@ static long cancel_remaining_in_task(void *arg)
 
 Test(group, cancel_remaining_cancels_and_waits, .timeout = 30)
 {
-    ev_reset();
-    run_main(cancel_remaining_in_task, NULL);
-    cr_assert_str_eq(evlog, "A:end C:ECANCELED B:cleaned B:ECANCELED cancelled");
+    expect_log(cancel_remaining_in_task, NULL, "A:end C:ECANCELED B:cleaned B:ECANCELED cancelled");
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -943,9 +912,7 @@ static long retained_member(void *arg)
 
 Test(group, retained_member_outlives_destroy, .timeout = 30)
 {
-    ev_reset();
-    run_main(retained_member, NULL);
-    cr_assert_str_eq(evlog, "B:end A:ECANCELED");
+    expect_log(retained_member, NULL, "B:end A:ECANCELED");
 }
 
 static long bad_mode(void *arg)
@@ -1022,7 +989,5 @@ static long cross_main_a(void *arg)
 
 Test(group, another_kernels_group_is_eperm, .timeout = 30)
 {
-    ev_reset();
-    run_main(cross_main_a, NULL);
-    cr_assert_str_eq(evlog, "M:ECANCELED");
+    expect_log(cross_main_a, NULL, "M:ECANCELED");
 }

@@ -55,10 +55,8 @@ static long parent_and_child(void *arg)
 
 Test(local, inherited_copy_changes_stay_on_their_side, .timeout = 30)
 {
-    ev_reset();
-    run_main(parent_and_child, NULL);
-    cr_assert_str_eq(evlog, "parent:set=v1 parent:set=v3 child:got=v1 parent:sees=v3 "
-                            "child:sees=v2 parent:joined=v3");
+    expect_log(parent_and_child, NULL, "parent:set=v1 parent:set=v3 child:got=v1 parent:sees=v3 "
+                                 "child:sees=v2 parent:joined=v3");
 }
 
 static long child_reports(void *arg)
@@ -83,9 +81,7 @@ static long spawned_before_set(void *arg)
 
 Test(local, child_spawned_before_the_set_does_not_see_it, .timeout = 30)
 {
-    ev_reset();
-    run_main(spawned_before_set, NULL);
-    cr_assert_str_eq(evlog, "child:a=NULL child:a=v1");
+    expect_log(spawned_before_set, NULL, "child:a=NULL child:a=v1");
 }
 
 /* ---- NULL erases ---- */
@@ -114,9 +110,7 @@ static long erase(void *arg)
 
 Test(local, null_erases, .timeout = 30)
 {
-    ev_reset();
-    run_main(erase, NULL);
-    cr_assert_str_eq(evlog, "child:a=NULL");
+    expect_log(erase, NULL, "child:a=NULL");
 }
 
 /* ---- several keys ---- */
@@ -164,10 +158,8 @@ static long several_keys(void *arg)
 
 Test(local, several_keys, .timeout = 30)
 {
-    ev_reset();
-    run_main(several_keys, NULL);
-    cr_assert_str_eq(evlog, "child:a=v4,b=v2,c=v3 child:a=NULL,b=v2,c=v5 "
-                            "parent:a=v4,b=v2,c=v3");
+    expect_log(several_keys, NULL, "child:a=v4,b=v2,c=v3 child:a=NULL,b=v2,c=v5 "
+                                 "parent:a=v4,b=v2,c=v3");
 }
 
 #define NKEYS 40
@@ -248,10 +240,8 @@ static long three_generations(void *arg)
 
 Test(local, grandchild_inherits_the_childs_value, .timeout = 30)
 {
-    ev_reset();
-    run_main(three_generations, NULL);
-    cr_assert_str_eq(evlog, "grandchild:a=v2,b=v4,c=v3 child:a=v2,b=v5,c=v3 "
-                            "main:a=v1,b=NULL,c=v3");
+    expect_log(three_generations, NULL, "grandchild:a=v2,b=v4,c=v3 child:a=v2,b=v5,c=v3 "
+                                 "main:a=v1,b=NULL,c=v3");
 }
 
 /* ---- group members and spawn_ex children inherit too ---- */
@@ -277,9 +267,7 @@ static long group_inherits(void *arg)
 
 Test(local, group_members_and_spawn_ex_children_inherit, .timeout = 30)
 {
-    ev_reset();
-    run_main(group_inherits, NULL);
-    cr_assert_str_eq(evlog, "child:a=v4 child:a=v4 child:a=v5");
+    expect_log(group_inherits, NULL, "child:a=v4 child:a=v4 child:a=v5");
 }
 
 /* ---- outside a task ---- */

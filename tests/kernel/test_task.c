@@ -33,9 +33,7 @@ static long spawn_does_not_switch(void *arg)
 
 Test(task, spawn_queues_without_switching)
 {
-    ev_reset();
-    run_main(spawn_does_not_switch, NULL);
-    cr_assert_str_eq(evlog, "main:spawned child:run main:joined=7");
+    expect_log(spawn_does_not_switch, NULL, "main:spawned child:run main:joined=7");
 }
 
 static long fails(void *arg)
@@ -106,9 +104,7 @@ static long yields_interleave(void *arg)
 
 Test(task, yield_alternates_fifo)
 {
-    ev_reset();
-    run_main(yields_interleave, NULL);
-    cr_assert_str_eq(evlog, "a0 b0 a1 b1 a2 b2");
+    expect_log(yields_interleave, NULL, "a0 b0 a1 b1 a2 b2");
 }
 
 static long sleeper(void *arg)
@@ -137,9 +133,7 @@ static long sleeps_in_deadline_order(void *arg)
 
 Test(task, sleepers_wake_in_deadline_order)
 {
-    ev_reset();
-    run_main(sleeps_in_deadline_order, NULL);
-    cr_assert_str_eq(evlog, "0 0.01 0.02 0.03");
+    expect_log(sleeps_in_deadline_order, NULL, "0 0.01 0.02 0.03");
 }
 
 static long bad_sleep(void *arg)
@@ -257,9 +251,7 @@ static long spawns_three_and_returns(void *arg)
 
 Test(task, shutdown_cancels_newest_first)
 {
-    ev_reset();
-    run_main(spawns_three_and_returns, NULL);
-    cr_assert_str_eq(evlog, "main:done third:cancelled second:cancelled first:cancelled");
+    expect_log(spawns_three_and_returns, NULL, "main:done third:cancelled second:cancelled first:cancelled");
 }
 
 static curio_task *persistent;

@@ -39,11 +39,8 @@ static long expires_and_sticks(void *arg)
 
 Test(timeout, expiry_is_sticky_until_close)
 {
-    ev_reset();
-    run_main(expires_and_sticks, NULL);
-    cr_assert_str_eq(evlog,
-                     "sleep=ETIMEDOUT yield=ETIMEDOUT sleep0=ETIMEDOUT check=ETIMEDOUT "
-                     "close=ETIMEDOUT after=ok");
+    expect_log(expires_and_sticks, NULL, "sleep=ETIMEDOUT yield=ETIMEDOUT sleep0=ETIMEDOUT check=ETIMEDOUT "
+                                 "close=ETIMEDOUT after=ok");
 }
 
 static long not_expired(void *arg)
@@ -72,9 +69,7 @@ static long ignore_after(void *arg)
 
 Test(timeout, ignore_after_swallows_but_says_expired)
 {
-    ev_reset();
-    run_main(ignore_after, NULL);
-    cr_assert_str_eq(evlog, "sleep=ETIMEDOUT close=ok");
+    expect_log(ignore_after, NULL, "sleep=ETIMEDOUT close=ok");
 }
 
 /* Three deep: outer(a) > middle(b) > inner(c), each with its own deadline. */
@@ -99,9 +94,7 @@ static long innermost_expires(void *arg)
 
 Test(timeout, nested_three_deep_inner_expires)
 {
-    ev_reset();
-    run_main(innermost_expires, NULL);
-    cr_assert_str_eq(evlog, "sleep=ETIMEDOUT inner=ETIMEDOUT middle=ok outer=ok");
+    expect_log(innermost_expires, NULL, "sleep=ETIMEDOUT inner=ETIMEDOUT middle=ok outer=ok");
 }
 
 static long outermost_expires(void *arg)
@@ -112,9 +105,7 @@ static long outermost_expires(void *arg)
 
 Test(timeout, nested_three_deep_outer_expires)
 {
-    ev_reset();
-    run_main(outermost_expires, NULL);
-    cr_assert_str_eq(evlog, "sleep=ETIMEDOUT inner=OUTER middle=OUTER outer=ETIMEDOUT");
+    expect_log(outermost_expires, NULL, "sleep=ETIMEDOUT inner=OUTER middle=OUTER outer=ETIMEDOUT");
 }
 
 static long middle_expires(void *arg)
@@ -125,9 +116,7 @@ static long middle_expires(void *arg)
 
 Test(timeout, nested_three_deep_middle_expires)
 {
-    ev_reset();
-    run_main(middle_expires, NULL);
-    cr_assert_str_eq(evlog, "sleep=ETIMEDOUT inner=OUTER middle=ETIMEDOUT outer=ok");
+    expect_log(middle_expires, NULL, "sleep=ETIMEDOUT inner=OUTER middle=ETIMEDOUT outer=ok");
 }
 
 /* A helper that opens a scope and returns without closing it: its timeout escapes. */
@@ -152,9 +141,7 @@ static long leaks(void *arg)
 
 Test(timeout, nested_three_deep_inner_leaked)
 {
-    ev_reset();
-    run_main(leaks, NULL);
-    cr_assert_str_eq(evlog, "helper=ETIMEDOUT middle=LEAKED outer=ok after=ok");
+    expect_log(leaks, NULL, "helper=ETIMEDOUT middle=LEAKED outer=ok after=ok");
 }
 
 static long wrong_order(void *arg)
@@ -183,9 +170,7 @@ static long already_expired(void *arg)
 
 Test(timeout, negative_seconds_expire_at_once)
 {
-    ev_reset();
-    run_main(already_expired, NULL);
-    cr_assert_str_eq(evlog, "yield=ETIMEDOUT close=ETIMEDOUT");
+    expect_log(already_expired, NULL, "yield=ETIMEDOUT close=ETIMEDOUT");
 }
 
 static long slow(void *arg)
@@ -243,9 +228,7 @@ static long join_times_out(void *arg)
 
 Test(timeout, join_times_out_and_task_goes_on)
 {
-    ev_reset();
-    run_main(join_times_out, NULL);
-    cr_assert_str_eq(evlog, "join=ETIMEDOUT close=ETIMEDOUT state=TIME_SLEEP");
+    expect_log(join_times_out, NULL, "join=ETIMEDOUT close=ETIMEDOUT state=TIME_SLEEP");
 }
 
 static long read_times_out(void *arg)
@@ -302,10 +285,8 @@ static long deferred_by_disable(void *arg)
 
 Test(timeout, disable_cancellation_defers_outer_deadlines)
 {
-    ev_reset();
-    run_main(deferred_by_disable, NULL);
-    cr_assert_str_eq(evlog, "shielded=ok inner=ETIMEDOUT innerclose=ETIMEDOUT ncclose=ok "
-                            "after=ETIMEDOUT close=ETIMEDOUT");
+    expect_log(deferred_by_disable, NULL, "shielded=ok inner=ETIMEDOUT innerclose=ETIMEDOUT ncclose=ok "
+                                 "after=ETIMEDOUT close=ETIMEDOUT");
 }
 
 static long cancel_beats_timeout(void *arg)
@@ -332,9 +313,7 @@ static long cancel_inside_scope(void *arg)
 
 Test(timeout, cancellation_inside_a_scope_is_not_a_timeout)
 {
-    ev_reset();
-    run_main(cancel_inside_scope, NULL);
-    cr_assert_str_eq(evlog, "kid:sleep=ECANCELED kid:close=ok");
+    expect_log(cancel_inside_scope, NULL, "kid:sleep=ECANCELED kid:close=ok");
 }
 
 /* Many tasks each under its own scope, expiring in deadline order. */
@@ -365,9 +344,7 @@ static long many_scopes(void *arg)
 
 Test(timeout, scopes_expire_in_deadline_order)
 {
-    ev_reset();
-    run_main(many_scopes, NULL);
-    cr_assert_str_eq(evlog, "0.01 0.02 0.03 0.04 0.05");
+    expect_log(many_scopes, NULL, "0.01 0.02 0.03 0.04 0.05");
 }
 
 /* The scope lives in a frame that is gone by the time the outer scope closes. */
@@ -398,9 +375,7 @@ static long leaks_from_dead_frame(void *arg)
 
 Test(timeout, leaked_scope_in_a_returned_frame)
 {
-    ev_reset();
-    run_main(leaks_from_dead_frame, NULL);
-    cr_assert_str_eq(evlog, "helper=ETIMEDOUT outer=LEAKED after=ok");
+    expect_log(leaks_from_dead_frame, NULL, "helper=ETIMEDOUT outer=LEAKED after=ok");
 }
 
 static long busy_past_deadline(void *arg)
@@ -424,9 +399,7 @@ static long busy_past_deadline(void *arg)
 
 Test(timeout, deadline_passed_without_blocking_still_counts)
 {
-    ev_reset();
-    run_main(busy_past_deadline, NULL);
-    cr_assert_str_eq(evlog, "close=ETIMEDOUT ignore=ok");
+    expect_log(busy_past_deadline, NULL, "close=ETIMEDOUT ignore=ok");
 }
 
 static long no_deadline(void *arg)
