@@ -425,4 +425,10 @@ CURIO_API ssize_t curio_write(int fd, const void *buf, size_t n);
 #ifdef __cplusplus
 }
 #endif
+
+/* The layers above the kernel, each in its own header (include <curio.h>, not these). */
+#include "curio/sync.h"
+#include "curio/io.h"
+#include "curio/net.h"
+
 #endif /* CURIO_H */
