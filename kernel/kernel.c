@@ -112,13 +112,15 @@ void curio_kernel_destroy(curio_kernel *k)
     pthread_mutex_lock(&k->post_lock);
     for (curio__post *p = k->posts_head, *n; p; p = n) {
         n = p->next;
-        free(p);
+        if (p->heap)
+            free(p);
     }
     pthread_mutex_unlock(&k->post_lock);
     pthread_mutex_destroy(&k->post_lock);
     curio__stacks_destroy(k);
     curio__overflow_handler_release(k);
     free(k->heap);
+    free(k->claims);
     curio__tls_kernel = NULL;
     free(k);
 }

@@ -38,6 +38,10 @@ typedef struct curio__op {
     int interrupt;            /* -ECANCELED/-ETIMEDOUT once an ASYNC_CANCEL was queued */
     bool done;
     bool linked_timeout;      /* an IOSQE_IO_LINK + LINK_TIMEOUT pair was submitted */
+    bool claimed;             /* holds claim_fd's claim_dir (curio__op_begin_fd); released
+                                 by curio__op_wait */
+    uint8_t claim_dir;
+    int claim_fd;
     struct __kernel_timespec ts; /* the linked timeout's absolute deadline; read at submit */
     int64_t deadline;
 } curio__op;
@@ -137,7 +141,14 @@ typedef struct curio__post {
     struct curio__post *next;
     void (*fn)(void *);
     void *arg;
+    bool heap;                   /* made by curio_kernel_post (freed after fn ran); else
+                                    owned by the poster (curio__post_node) */
 } curio__post;
+
+/* Who waits on each direction of a descriptor (kernel/fdclaim.c). */
+typedef struct curio__fd_claims {
+    curio__task *by[2];          /* [CURIO__FD_READ], [CURIO__FD_WRITE]; NULL: free */
+} curio__fd_claims;
 
 struct curio_kernel {
     struct io_uring ring;
@@ -177,6 +188,10 @@ struct curio_kernel {
     /* stacks */
     struct curio__stack_pool *stacks;
     void *altstack;              /* the signal stack this kernel gave its thread, or NULL */
+
+    /* descriptors being waited on, indexed by fd (kernel/fdclaim.c) */
+    curio__fd_claims *claims;
+    size_t nclaims;
 
     bool running;                /* inside curio_kernel_run */
 };
@@ -235,6 +250,10 @@ CURIO__HIDDEN void curio__interrupt(curio__task *t, int err);
  * the caller prepares the SQE and calls curio__op_wait, which returns the operation's
  * result, or -ECANCELED/-ETIMEDOUT if it was cancelled before it completed. */
 CURIO__HIDDEN int curio__op_begin(curio__op *op, struct io_uring_sqe **sqe);
+/* The same for an operation on one direction of a descriptor: also claims it (see
+ * fdclaim.c; -EBUSY if another task waits there) until curio__op_wait returns. */
+CURIO__HIDDEN int curio__op_begin_fd(curio__op *op, struct io_uring_sqe **sqe, int fd,
+                                     int dir);
 CURIO__HIDDEN int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state);
 CURIO__HIDDEN struct io_uring_sqe *curio__sqe(curio_kernel *k);
 
@@ -260,6 +279,19 @@ CURIO__HIDDEN void curio__ring_exit(curio_kernel *k);
  * and then no later than `deadline` (CURIO__NO_DEADLINE: no limit). */
 CURIO__HIDDEN void curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline);
 CURIO__HIDDEN void curio__posts_run(curio_kernel *k);
+/* curio_kernel_post with a node the caller owns and keeps valid until p->fn has run on the
+ * kernel's thread (so it cannot fail: for completions that must not be lost). */
+CURIO__HIDDEN void curio__post_node(curio_kernel *k, curio__post *p);
+
+/* --- one waiter per direction per descriptor (fdclaim.c) --- */
+enum { CURIO__FD_READ = 0, CURIO__FD_WRITE = 1 };
+/* Claim direction dir of fd for self for the length of one blocking call. Returns 0
+ * (claimed: unclaim when done), 1 (self already holds it: do not unclaim), -EBUSY
+ * (another task is waiting there: Curio's ResourceBusy), -EBADF (fd < 0) or -ENOMEM. */
+CURIO__HIDDEN int curio__fd_claim(curio__task *self, int fd, int dir);
+CURIO__HIDDEN void curio__fd_unclaim(curio__task *self, int fd, int dir);
+/* The task holding direction dir of fd, or NULL (for the monitor and for close). */
+CURIO__HIDDEN curio__task *curio__fd_claimant(curio_kernel *k, int fd, int dir);
 
 /* --- tasks (task.c) --- */
 CURIO__HIDDEN int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out,

@@ -178,9 +178,16 @@ int curio_kernel_post(curio_kernel *k, void (*fn)(void *), void *arg)
     curio__post *p = malloc(sizeof(*p));
     if (!p)
         return -ENOMEM;
-    p->next = NULL;
     p->fn = fn;
     p->arg = arg;
+    p->heap = true;
+    curio__post_node(k, p);
+    return 0;
+}
+
+void curio__post_node(curio_kernel *k, curio__post *p)
+{
+    p->next = NULL;
     pthread_mutex_lock(&k->post_lock);
     if (k->posts_tail)
         k->posts_tail->next = p;
@@ -195,7 +202,6 @@ int curio_kernel_post(curio_kernel *k, void (*fn)(void *), void *arg)
         ssize_t w = write(k->wake_fd, &one, sizeof one);
         (void)w; /* EAGAIN means the counter is already non-zero: the kernel wakes anyway */
     }
-    return 0;
 }
 
 void curio__posts_run(curio_kernel *k)
@@ -207,9 +213,13 @@ void curio__posts_run(curio_kernel *k)
     k->posts_head = k->posts_tail = NULL;
     pthread_mutex_unlock(&k->post_lock);
     while (p) {
+        /* Read the node before fn runs: a caller-owned node may be reused or freed by
+         * whoever fn wakes. */
         curio__post *n = p->next;
+        bool heap = p->heap;
         p->fn(p->arg);
-        free(p);
+        if (heap)
+            free(p);
         p = n;
     }
 }

@@ -131,7 +131,24 @@ int curio__op_begin(curio__op *op, struct io_uring_sqe **sqe)
     op->done = false;
     op->interrupt = 0;
     op->linked_timeout = false;
+    op->claimed = false;
     *sqe = curio__sqe(self->k);
+    return 0;
+}
+
+int curio__op_begin_fd(curio__op *op, struct io_uring_sqe **sqe, int fd, int dir)
+{
+    curio__task *self = curio__self();
+    int rc = curio__trap_check(self);
+    if (rc < 0)
+        return rc;
+    rc = curio__fd_claim(self, fd, dir);
+    if (rc < 0)
+        return rc;
+    curio__op_begin(op, sqe); /* cannot fail: the check above passed */
+    op->claimed = rc == 0;
+    op->claim_fd = fd;
+    op->claim_dir = (uint8_t)dir;
     return 0;
 }
 
@@ -154,6 +171,8 @@ int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state)
     self->state = state;
     curio__suspend(self);
     self->op = NULL;
+    if (op->claimed)
+        curio__fd_unclaim(self, op->claim_fd, op->claim_dir);
     int res = op->res;
     if (res == -ECANCELED || res == -EINTR) {
         if (op->interrupt) {

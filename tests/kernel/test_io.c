@@ -113,3 +113,53 @@ static long regular_file(void *arg)
 }
 
 Test(io, regular_file_uses_file_position) { run_main(regular_file, NULL); }
+
+/* Curio's ResourceBusy: while one task waits to read a descriptor, a second reader gets
+ * -EBUSY at once; writing is the other direction and is not affected; once the first
+ * reader's call has returned (with data, or cancelled) the descriptor is free again. */
+struct busy {
+    int rfd, wfd;
+};
+
+static long first_reader(void *arg)
+{
+    struct busy *b = arg;
+    char c;
+    ssize_t n = curio_read(b->rfd, &c, 1);
+    ev("first=%zd", n);
+    n = curio_read(b->rfd, &c, 1);
+    ev("again=%zd", n);
+    return 0;
+}
+
+static long resource_busy(void *arg)
+{
+    (void)arg;
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    struct busy b = {p[0], p[1]};
+    curio_task *t = curio_spawn(first_reader, &b);
+    curio_yield(); /* t is now blocked reading p[0] */
+    char c;
+    ev("second=%zd", curio_read(p[0], &c, 1));
+    ev("write=%zd", curio_write(p[1], "x", 1));
+    while (strstr(evlog, "first=") == NULL)
+        curio_yield();
+    curio_yield();                      /* t is blocked in its second read */
+    ev("busy=%zd", curio_read(p[0], &c, 1));
+    cr_assert_eq(curio_cancel(t), 0);
+    cr_assert_eq(curio_write(p[1], "y", 1), 1);
+    ev("after=%zd", curio_read(p[0], &c, 1)); /* the claim went with the cancelled call */
+    ev("c=%c", c);
+    curio_task_release(t);
+    close(p[0]);
+    close(p[1]);
+    return 0;
+}
+
+Test(io, second_reader_is_busy_until_the_first_returns)
+{
+    ev_reset();
+    run_main(resource_busy, NULL);
+    cr_assert_str_eq(evlog, "second=-16 write=1 first=1 busy=-16 again=-125 after=1 c=y");
+}
