@@ -48,6 +48,8 @@
 #error "include <curio.h>, not <curio/sync.h>"
 #endif
 
+#include <pthread.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -293,6 +295,83 @@ CURIO_API int curio_queue_join(curio_queue *q);
 CURIO_API size_t curio_queue_size(const curio_queue *q);
 CURIO_API bool curio_queue_empty(const curio_queue *q);
 CURIO_API bool curio_queue_full(const curio_queue *q);
+
+/* ------------------------------------------------------------------------------------ */
+/* UniversalQueue and UniversalEvent                                                    */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * Thread-safe versions (Curio's UniversalQueue and UniversalEvent): one object shared by
+ * tasks of any number of kernels and by plain pthreads, in any mix, at the same time.
+ *
+ *  - In a task, a call that has to wait is a blocking call (cancellation point, timeout
+ *    scopes), and other tasks of its kernel run meanwhile. A task is woken from another
+ *    thread through its kernel's post mechanism, with a wake-up record on its own stack,
+ *    so a wake-up cannot fail or be lost.
+ *  - On a thread without a kernel, a call that has to wait blocks the thread.
+ *  - On a kernel's thread outside its tasks (main() around curio_kernel_run, a posted
+ *    function), a call that would have to wait returns -EPERM rather than stall the
+ *    kernel. Calls that need not wait work everywhere.
+ *
+ * The _timeout forms give up after `seconds` (a pthread's only way to time out; in a task
+ * they work like a timeout scope around the call, and scopes and cancellation apply as
+ * well): -ETIMEDOUT. 0 means "only if there is no need to wait"; negative or NaN is
+ * -EINVAL; INFINITY never gives up.
+ *
+ * An interrupted wait and the other side racing to satisfy it (a task timed out or
+ * cancelled at the moment another thread hands it an item, a lock-free moment no caller
+ * can order): an item handed to a getter that was interrupted goes back to the queue, at
+ * the front (to the first waiting getter, if any), and get returns the interruption; a
+ * put, join or event wait that was satisfied succeeds, and the interruption is delivered
+ * at the next blocking call. Every item is delivered exactly once. (Only if memory runs
+ * out while an unbounded queue would take the item back does get keep it and succeed.)
+ *
+ * Items and ownership are as for curio_queue. The queue is FIFO. Because a returned item
+ * goes back in front of whatever was put meanwhile, a bounded queue may briefly hold
+ * maxsize + 1 items; puts wait until it is below maxsize again.
+ *
+ * create/destroy: destroy only once no thread or task can still call the object (join
+ * your threads first): -EBUSY (and nothing is freed) while anything waits on it.
+ */
+typedef struct curio_universal_queue curio_universal_queue;
+typedef struct curio_universal_event curio_universal_event;
+
+/* Returns 0 and *out, or -EINVAL, -ENOMEM. Callable anywhere. */
+CURIO_API int curio_universal_queue_create(curio_universal_queue **out, size_t maxsize);
+CURIO_API int curio_universal_queue_destroy(curio_universal_queue *q);
+
+/* Put, waiting while full (task state QUEUE_PUT). The item goes straight to the first
+ * waiting getter, if any. Returns 0, -ECANCELED, -ETIMEDOUT, -EPERM (see above), -ENOMEM
+ * (an unbounded queue could not grow), -EINVAL. */
+CURIO_API int curio_universal_queue_put(curio_universal_queue *q, void *item);
+CURIO_API int curio_universal_queue_put_timeout(curio_universal_queue *q, void *item,
+                                                double seconds);
+/* Get, waiting while empty (task state QUEUE_GET). Returns 0 and *item, or -ECANCELED,
+ * -ETIMEDOUT, -EPERM, -ENOMEM, -EINVAL (*item untouched). */
+CURIO_API int curio_universal_queue_get(curio_universal_queue *q, void **item);
+CURIO_API int curio_universal_queue_get_timeout(curio_universal_queue *q, void **item,
+                                                double seconds);
+/* As curio_queue_task_done / join (task state QUEUE_JOIN). */
+CURIO_API int curio_universal_queue_task_done(curio_universal_queue *q);
+CURIO_API int curio_universal_queue_join(curio_universal_queue *q);
+CURIO_API int curio_universal_queue_join_timeout(curio_universal_queue *q, double seconds);
+/* Snapshots: other threads may change them at once. */
+CURIO_API size_t curio_universal_queue_size(curio_universal_queue *q);
+CURIO_API bool curio_universal_queue_empty(curio_universal_queue *q);
+CURIO_API bool curio_universal_queue_full(curio_universal_queue *q);
+
+/* An event shared by tasks and threads. Returns 0 and *out, -EINVAL, -ENOMEM. */
+CURIO_API int curio_universal_event_create(curio_universal_event **out);
+CURIO_API int curio_universal_event_destroy(curio_universal_event *e);
+/* Set it and wake every waiter (tasks and threads). Never blocks on anything but the
+ * object's own short-held mutex. Returns 0, -EINVAL. */
+CURIO_API int curio_universal_event_set(curio_universal_event *e);
+CURIO_API int curio_universal_event_clear(curio_universal_event *e);
+CURIO_API bool curio_universal_event_is_set(curio_universal_event *e);
+/* Wait until set (task state EVENT_WAIT). Returns 0, -ECANCELED, -ETIMEDOUT, -EPERM,
+ * -ENOMEM, -EINVAL. */
+CURIO_API int curio_universal_event_wait(curio_universal_event *e);
+CURIO_API int curio_universal_event_wait_timeout(curio_universal_event *e, double seconds);
 
 #ifdef __cplusplus
 }
