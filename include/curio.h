@@ -430,5 +430,6 @@ CURIO_API ssize_t curio_write(int fd, const void *buf, size_t n);
 #include "curio/sync.h"
 #include "curio/io.h"
 #include "curio/net.h"
+#include "curio/proc.h"
 
 #endif /* CURIO_H */

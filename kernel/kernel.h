@@ -283,6 +283,41 @@ CURIO__HIDDEN void curio__posts_run(curio_kernel *k);
  * kernel's thread (so it cannot fail: for completions that must not be lost). */
 CURIO__HIDDEN void curio__post_node(curio_kernel *k, curio__post *p);
 
+/* --- the worker-thread pool (thread.c) --- */
+typedef struct curio__job {
+    /* public: set by the caller */
+    void (*work)(struct curio__job *j);   /* runs on a pool thread */
+    void (*orphan)(struct curio__job *j); /* NULL: the waiting task always waits for work to
+                                             finish, even when interrupted (j may live on
+                                             its stack). Else, if the task is interrupted
+                                             while work runs, curio__job_run returns at once
+                                             and the pool thread calls orphan(j) after work;
+                                             on any other failure (interrupted while
+                                             queued, -EPERM, -EAGAIN) orphan(j) is called
+                                             at once by curio__job_run and work never runs:
+                                             for an orphanable job, any failure means j is
+                                             no longer the caller's. j must be heap memory
+                                             orphan frees, and work must touch nothing else
+                                             the task owns. */
+    bool ran;                             /* set by curio__job_run: work ran to its end */
+    /* private */
+    struct curio__job *next, *prev;       /* the pool's queue, under its lock */
+    curio_kernel *k;
+    curio__task *task;
+    _Atomic int state;                    /* QUEUED, RUNNING, DONE, ORPHANED (thread.c) */
+    bool finished;                        /* the completion post has run (kernel thread) */
+    curio__post post;
+} curio__job;
+/* Run j->work on a pool thread while the calling task waits (state: what the monitor
+ * shows). 0: work ran to its end and j is the caller's again; this includes a task
+ * cancelled or timed out meanwhile when j has no orphan: the call waited for work and the
+ * interruption arrives at the next blocking call, as for an I/O result that raced with a
+ * cancel. -ECANCELED/-ETIMEDOUT: work never ran (interrupted while queued), or j was
+ * orphaned; for an orphanable j every failure means j is no longer the caller's (orphan
+ * has been or will be called). j->ran is true exactly when 0
+ * is returned. -EPERM outside a task; -EAGAIN if no pool thread could be started. */
+CURIO__HIDDEN int curio__job_run(curio__job *j, const char *state);
+
 /* --- one waiter per direction per descriptor (fdclaim.c) --- */
 enum { CURIO__FD_READ = 0, CURIO__FD_WRITE = 1 };
 /* Claim direction dir of fd for self for the length of one blocking call. Returns 0

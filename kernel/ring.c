@@ -194,14 +194,16 @@ void curio__post_node(curio_kernel *k, curio__post *p)
     else
         k->posts_head = p;
     k->posts_tail = p;
-    pthread_mutex_unlock(&k->post_lock);
     /* Only the poster that raises the flag writes: the kernel lowers it before it takes
-     * the list, so a post that misses this batch always raises it again. */
+     * the list, so a post that misses this batch always raises it again. The write happens
+     * under the lock: the kernel cannot take this post (and so cannot wake, finish and be
+     * destroyed by the task waiting for it) before the poster is done with k. */
     if (!atomic_exchange_explicit(&k->posted, true, memory_order_acq_rel)) {
         uint64_t one = 1;
         ssize_t w = write(k->wake_fd, &one, sizeof one);
         (void)w; /* EAGAIN means the counter is already non-zero: the kernel wakes anyway */
     }
+    pthread_mutex_unlock(&k->post_lock);
 }
 
 void curio__posts_run(curio_kernel *k)

@@ -45,7 +45,10 @@ struct curio__stack_pool {
     unsigned cur_used;
 };
 
-static size_t page_size; /* set once (pthread_once: kernels may start on several threads) */
+static size_t page_size;        /* set once, by the first kernel created in the process */
+static pthread_once_t page_size_once = PTHREAD_ONCE_INIT;
+
+static void page_size_init(void) { page_size = (size_t)sysconf(_SC_PAGESIZE); }
 /* Guarded stacks alive in the process: VMAs are a per-process resource shared by all
  * kernels, so the budget is too. */
 static _Atomic long guarded_live;
@@ -65,12 +68,9 @@ static long default_guard_budget(void)
     return b > 0 ? b : 0;
 }
 
-static void read_page_size(void) { page_size = (size_t)sysconf(_SC_PAGESIZE); }
-
 int curio__stacks_create(curio_kernel *k)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, read_page_size);
+    pthread_once(&page_size_once, page_size_init); /* kernels may start on two threads */
     long unset = -1;
     long want = k->opts.guarded_stacks ? (long)k->opts.guarded_stacks : default_guard_budget();
     atomic_compare_exchange_strong(&guard_budget, &unset, want);

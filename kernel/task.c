@@ -22,6 +22,21 @@ static int copy_locals(curio__task *t, const curio__task *parent)
     return 0;
 }
 
+/* Clear a pooled record with plain 16-byte stores: for 312 bytes, `rep stos` (what gcc
+ * makes of memset here) has a start-up cost of its own that was a tenth of a spawn. */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+static void clear_record(curio__task *t)
+{
+    typedef long long v2 __attribute__((vector_size(16), may_alias));
+    v2 *p = (v2 *)(void *)t;
+    size_t i, n = sizeof(*t) / sizeof(v2);
+#pragma GCC unroll 32
+    for (i = 0; i < n; i++)
+        p[i] = (v2){0, 0};
+    if (sizeof(*t) % sizeof(v2))
+        memset(p + n, 0, sizeof(*t) % sizeof(v2));
+}
+
 int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out, curio_task_fn fn,
                  void *arg, const curio_spawn_options *o)
 {
@@ -31,7 +46,7 @@ int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out, curio_
     if (t) {
         k->free_tasks = t->ready_next;
         k->nfree_tasks--;
-        memset(t, 0, sizeof(*t));
+        clear_record(t);
     } else if (!(t = calloc(1, sizeof(*t)))) {
         return -ENOMEM;
     }
@@ -89,8 +104,10 @@ static void task_free(curio__task *t)
 {
     curio_kernel *k = t->k;
     k->ntasks--;
-    free(t->locals);
-    free(t->scopes);
+    if (t->locals)
+        free(t->locals);
+    if (t->scopes)
+        free(t->scopes);
     if (k->nfree_tasks < k->opts.stack_cache) {
         t->ready_next = k->free_tasks;
         k->free_tasks = t;
