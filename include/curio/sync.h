@@ -373,6 +373,47 @@ CURIO_API bool curio_universal_event_is_set(curio_universal_event *e);
 CURIO_API int curio_universal_event_wait(curio_universal_event *e);
 CURIO_API int curio_universal_event_wait_timeout(curio_universal_event *e, double seconds);
 
+/* ------------------------------------------------------------------------------------ */
+/* abide: a pthread mutex shared with threads                                           */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * Take a pthread mutex that plain threads also use, without blocking the kernel (Curio's
+ * `async with abide(lock)`):
+ *
+ *     static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;   // shared with threads
+ *     if (curio_abide_lock(&m) == 0) { ... critical section ...; curio_abide_unlock(&m); }
+ *
+ * The mutex ends up owned by the kernel's thread (a pthread mutex belongs to the thread
+ * that locked it), so release it with curio_abide_unlock (or pthread_mutex_unlock) from
+ * the same task, and never hold it across the task's end. The task may block while it
+ * holds it; other tasks of the kernel go on running, and one of them that abides the same
+ * mutex waits like any other contender.
+ *
+ * How it waits: a trylock on the kernel's thread; while the mutex is busy, a thread of the
+ * pool waits for it to become free (locks and at once unlocks it), and the task tries
+ * again. So the task takes it only on its own thread and never blocks the kernel. What it
+ * guarantees:
+ *  - Cancellation and timeouts: the wait is a blocking call (state LOCK_ACQUIRE) and
+ *    returns -ECANCELED/-ETIMEDOUT promptly, without the mutex. The pool thread may still
+ *    be waiting for the mutex then (it gives up within 10 ms, or takes and releases it
+ *    once if it becomes free first): the mutex must stay valid that long.
+ *  - No fairness: threads that lock the mutex in a tight loop may take it many times
+ *    before the task does; tasks abiding the same mutex are not served in order either.
+ *  - The mutex must not be recursive (a recursive trylock by the kernel's thread would let
+ *    two tasks hold it at once), nor robust or priority-protected.
+ *  - Taking a mutex the calling task already holds waits forever, as pthread_mutex_lock
+ *    would (until cancelled or timed out here).
+ * A free mutex is taken at once, without being a cancellation point. Returns 0 (held),
+ * -ECANCELED, -ETIMEDOUT, -EPERM (outside a task), -EINVAL (NULL), -ENOMEM, -EAGAIN (no
+ * pool thread could be started), or the negated pthread error of pthread_mutex_trylock
+ * (or of the pool thread's pthread_mutex_timedlock) other than EBUSY/ETIMEDOUT.
+ */
+CURIO_API int curio_abide_lock(pthread_mutex_t *m);
+/* pthread_mutex_unlock(m) as a curio result: 0, -EPERM (an error-checking mutex the
+ * caller's thread does not hold), -EINVAL. Never blocks. */
+CURIO_API int curio_abide_unlock(pthread_mutex_t *m);
+
 #ifdef __cplusplus
 }
 #endif
