@@ -9,9 +9,10 @@
  *
  *  - Results are 0 (or a count) or a negative code, as everywhere in curio. A blocking call
  *    returns -ECANCELED / -ETIMEDOUT when the task is cancelled or an enclosing timeout
- *    scope expires, and -EPERM when it would have to wait outside a task. A call whose wait
- *    is already over (an event that is set, a lock that is free, a queue with an item)
- *    returns at once without waiting and is then not a cancellation point, as in Curio.
+ *    scope expires, and -EPERM outside a task (the universal objects, which plain threads
+ *    use too, have their own rule below). A call whose wait is already over (an event that
+ *    is set, a lock that is free, a queue with an item) returns at once without waiting
+ *    and is then not a cancellation point, as in Curio.
  *  - Releasing never blocks and is never a cancellation point: set, clear, release,
  *    notify, task_done, and a put that does not have to wait.
  *  - Hand-off: whatever a waiter waits for goes to the first waiter in line at the moment
@@ -39,8 +40,10 @@
  *    wait is a blocking call as above; on a thread without a kernel it blocks the thread.
  *
  * Lifetimes: an object must outlive every call on it; while a task waits, the object is
- * in use. Nothing here allocates except the queues (create, and growing an unbounded
- * queue's storage).
+ * in use. Memory: queues allocate at creation and grow their storage as items arrive (a
+ * bounded queue up to maxsize), universal objects at creation, abide one small record per
+ * wait on a busy mutex; nothing else allocates, except that a wait inside a timeout scope
+ * may need the kernel's timer heap to grow (-ENOMEM, the wait not begun).
  */
 #ifndef CURIO_SYNC_H
 #define CURIO_SYNC_H
@@ -271,8 +274,8 @@ CURIO_API int curio_queue_destroy(curio_queue *q);
 
 /* Put an item, waiting while the queue is full (blocking: QUEUE_PUT). If a task waits in
  * get, the item goes straight to the first such task. Returns 0, -ECANCELED, -ETIMEDOUT,
- * -ENOMEM (an unbounded queue could not grow), -EPERM (would wait outside a task; another
- * thread's queue), -EINVAL. */
+ * -ENOMEM (the storage could not grow, or no room for a scope's deadline), -EPERM
+ * (outside a task; another thread's queue), -EINVAL. */
 CURIO_API int curio_queue_put(curio_queue *q, void *item);
 /* The same with a priority; -EINVAL on a FIFO or LIFO queue. */
 CURIO_API int curio_queue_put_prio(curio_queue *q, void *item, int priority);
@@ -280,8 +283,9 @@ CURIO_API int curio_queue_put_prio(curio_queue *q, void *item, int priority);
  * If a task waits in put on a full queue, its item moves into the queue as the first such
  * task's put completes. Returns 0, -ECANCELED, -ETIMEDOUT, -ENOMEM, -EPERM, -EINVAL. */
 CURIO_API int curio_queue_get(curio_queue *q, void **item);
-/* put and get that never wait (not Curio's, but handy in posted functions and to drain a
- * queue): as above, or -EAGAIN when they would have to wait. */
+/* put and get that never wait and are never cancellation points (not Curio's, but handy
+ * in posted functions, outside tasks on the queue's thread, and to drain a queue): as
+ * above, or -EAGAIN when they would have to wait. */
 CURIO_API int curio_queue_put_nowait(curio_queue *q, void *item);
 CURIO_API int curio_queue_get_nowait(curio_queue *q, void **item);
 /* Mark one item done; the last one wakes every task in join. Never blocks. Returns 0,
@@ -319,8 +323,8 @@ CURIO_API bool curio_queue_full(const curio_queue *q);
  * -EINVAL; INFINITY never gives up.
  *
  * An interrupted wait and the other side racing to satisfy it (a task timed out or
- * cancelled at the moment another thread hands it an item, a lock-free moment no caller
- * can order): an item handed to a getter that was interrupted goes back to the queue, at
+ * cancelled at the moment another thread hands it an item; no caller can order the two):
+ * an item handed to a getter that was interrupted goes back to the queue, at
  * the front (to the first waiting getter, if any), and get returns the interruption; a
  * put, join or event wait that was satisfied succeeds, and the interruption is delivered
  * at the next blocking call. Every item is delivered exactly once. (Only if memory runs
@@ -342,7 +346,7 @@ CURIO_API int curio_universal_queue_destroy(curio_universal_queue *q);
 
 /* Put, waiting while full (task state QUEUE_PUT). The item goes straight to the first
  * waiting getter, if any. Returns 0, -ECANCELED, -ETIMEDOUT, -EPERM (see above), -ENOMEM
- * (an unbounded queue could not grow), -EINVAL. */
+ * (the ring could not grow, or no room for a scope's deadline), -EINVAL. */
 CURIO_API int curio_universal_queue_put(curio_universal_queue *q, void *item);
 CURIO_API int curio_universal_queue_put_timeout(curio_universal_queue *q, void *item,
                                                 double seconds);
