@@ -1,0 +1,613 @@
+/*
+ * UniversalQueue: pthreads and tasks (of one or several kernels) on one queue. The how-to's
+ * pthread producer and task consumer with join; a task producer and a pthread consumer
+ * through a bounded queue; pthread timeouts; task timeouts and cancellation; and, built
+ * step by step so that the order is certain, the races the design is about: an item
+ * handed to a getter that has just been cancelled goes back to the front of the queue
+ * (or to the next getter), a put completed for a putter that has just been cancelled
+ * stands.
+ *
+ * Only the kernel's thread writes the event log; other threads record what they saw in
+ * their own variables, checked after they are joined.
+ */
+#include "synctest.h"
+
+#include "../../sync/universal.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#define I(n) ((void *)(intptr_t)(n))
+#define N(p) ((int)(intptr_t)(p))
+
+static curio_universal_queue *q;
+
+static size_t getters(void)
+{
+    size_t g;
+    curio__universal_queue_waiting(q, &g, NULL, NULL);
+    return g;
+}
+
+static size_t putters(void)
+{
+    size_t p;
+    curio__universal_queue_waiting(q, NULL, &p, NULL);
+    return p;
+}
+
+/* From a task: yield (and now and then sleep) until cond() holds, for at most 5 s. */
+static void task_until(bool (*cond)(void))
+{
+    int64_t t0 = curio_clock();
+    while (!cond()) {
+        cr_assert_lt(secs_since(t0), 5.0, "condition never came true");
+        cr_assert_gt(curio_sleep(0.0002), 0);
+    }
+}
+
+/* From a plain thread (the test's own, outside any kernel). */
+static void thread_until(bool (*cond)(void))
+{
+    int64_t t0 = curio_clock();
+    while (!cond()) {
+        cr_assert_lt(secs_since(t0), 5.0, "condition never came true");
+        nanosleep(&(struct timespec){0, 100000}, NULL);
+    }
+}
+
+static bool one_getter(void) { return getters() == 1; }
+static bool one_putter(void) { return putters() == 1; }
+
+/* ---- the how-to: a pthread producer, a task consumer ---- */
+
+static atomic_int done_count;      /* task_done calls by the consumer */
+static int done_seen_by_producer;  /* written by the producer thread, read after its join */
+static int producer_rc;
+
+static void *thread_producer(void *arg)
+{
+    int n = (int)(intptr_t)arg;
+    producer_rc = 0;
+    for (int i = 0; i < n; i++)
+        producer_rc |= curio_universal_queue_put(q, I(i));
+    producer_rc |= curio_universal_queue_join(q);
+    done_seen_by_producer = atomic_load(&done_count);
+    return NULL;
+}
+
+static long task_consumer(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        void *item;
+        int rc = curio_universal_queue_get(q, &item);
+        if (rc < 0) {
+            ev("consumer:%s", rcname(rc));
+            return rc;
+        }
+        ev("got%d", N(item));
+        atomic_fetch_add(&done_count, 1);
+        cr_assert_eq(curio_universal_queue_task_done(q), 0);
+    }
+}
+
+static long howto(void *arg)
+{
+    (void)arg;
+    atomic_store(&done_count, 0);
+    cr_assert_eq(curio_universal_queue_create(&q, 0), 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, thread_producer, I(10)), 0);
+    curio_task *c = curio_spawn(task_consumer, NULL);
+    while (atomic_load(&done_count) < 10)
+        cr_assert_gt(curio_sleep(0.001), 0);
+    cr_assert_eq(pthread_join(th, NULL), 0);
+    cr_assert_eq(producer_rc, 0);
+    cr_assert_eq(done_seen_by_producer, 10, "join returned before the last task_done");
+    cr_assert_eq(curio_cancel(c), 0);
+    curio_task_release(c);
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+    return 0;
+}
+
+Test(universal_queue, howto_thread_producer_task_consumer, .timeout = 30)
+{
+    expect_log(howto, NULL,
+               "got0 got1 got2 got3 got4 got5 got6 got7 got8 got9 consumer:ECANCELED");
+}
+
+/* ---- a task producer, a pthread consumer, a bounded queue ---- */
+
+static int thread_got[20], thread_got_n, thread_rc;
+
+static void *thread_consumer(void *arg)
+{
+    int n = (int)(intptr_t)arg;
+    thread_got_n = 0;
+    thread_rc = 0;
+    for (int i = 0; i < n; i++) {
+        void *item;
+        nanosleep(&(struct timespec){0, 200000}, NULL); /* slower than the task */
+        thread_rc |= curio_universal_queue_get(q, &item);
+        thread_got[thread_got_n++] = N(item);
+        thread_rc |= curio_universal_queue_task_done(q);
+    }
+    return NULL;
+}
+
+static long task_to_thread(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(curio_universal_queue_create(&q, 2), 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, thread_consumer, I(20)), 0);
+    int waited = 0;
+    for (int i = 0; i < 20; i++) {
+        if (curio_universal_queue_full(q))
+            waited++;
+        cr_assert_eq(curio_universal_queue_put(q, I(i)), 0);
+        cr_assert_leq(curio_universal_queue_size(q), 2);
+    }
+    cr_assert_gt(waited, 0, "the producer never found the queue full");
+    cr_assert_eq(curio_universal_queue_join(q), 0);
+    cr_assert_eq(thread_got_n, 20, "join returned before the last task_done");
+    cr_assert_eq(pthread_join(th, NULL), 0);
+    cr_assert_eq(thread_rc, 0);
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq(thread_got[i], i);
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+    return 0;
+}
+
+Test(universal_queue, task_producer_thread_consumer_bounded, .timeout = 30)
+{
+    run_main(task_to_thread, NULL);
+}
+
+/* ---- pthreads time out ---- */
+
+Test(universal_queue, thread_timeouts, .timeout = 30)
+{
+    cr_assert_eq(curio_universal_queue_create(&q, 1), 0);
+    void *item = I(-1);
+    int64_t t0 = curio_clock();
+    cr_assert_eq(curio_universal_queue_get_timeout(q, &item, 0.01), -ETIMEDOUT);
+    cr_assert_geq(secs_since(t0), 0.01);
+    cr_assert_eq(N(item), -1);
+    cr_assert_eq(curio_universal_queue_get_timeout(q, &item, 0), -ETIMEDOUT, "0: no wait");
+    cr_assert_eq(curio_universal_queue_join_timeout(q, 0.001), 0, "nothing unfinished");
+    cr_assert_eq(curio_universal_queue_put_timeout(q, I(1), 0), 0, "room: no wait needed");
+    t0 = curio_clock();
+    cr_assert_eq(curio_universal_queue_put_timeout(q, I(2), 0.01), -ETIMEDOUT);
+    cr_assert_geq(secs_since(t0), 0.01);
+    t0 = curio_clock();
+    cr_assert_eq(curio_universal_queue_join_timeout(q, 0.01), -ETIMEDOUT);
+    cr_assert_geq(secs_since(t0), 0.01);
+    cr_assert_eq(curio_universal_queue_put_timeout(q, I(2), -1), -EINVAL);
+    cr_assert_eq(curio_universal_queue_get_timeout(q, &item, NAN), -EINVAL);
+    cr_assert_eq(curio_universal_queue_join_timeout(q, -0.5), -EINVAL);
+    size_t g, p, j;
+    curio__universal_queue_waiting(q, &g, &p, &j);
+    cr_assert_eq(g + p + j, 0, "timed-out waiters left their lines");
+    cr_assert_eq(curio_universal_queue_size(q), 1);
+    cr_assert_eq(curio_universal_queue_get_timeout(q, &item, INFINITY), 0);
+    cr_assert_eq(N(item), 1, "only the item that was put");
+    cr_assert(curio_universal_queue_empty(q));
+    cr_assert_eq(curio_universal_queue_task_done(q), 0);
+    cr_assert_eq(curio_universal_queue_task_done(q), -EINVAL);
+    cr_assert_eq(curio_universal_queue_join(q), 0);
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+}
+
+/* ---- tasks: timeouts and cancellation ---- */
+
+static long task_wait(void *arg)
+{
+    /* "get", "get_t" (the _timeout form), "put", "join", under a 5 ms scope except get_t */
+    const char *what = arg;
+    curio_scope s;
+    bool scoped = strcmp(what, "get_t") != 0;
+    if (scoped)
+        cr_assert_eq(curio_timeout_after(&s, 0.005), 0);
+    void *item = I(-1);
+    int rc = !strcmp(what, "get")   ? curio_universal_queue_get(q, &item)
+           : !strcmp(what, "get_t") ? curio_universal_queue_get_timeout(q, &item, 0.005)
+           : !strcmp(what, "put")   ? curio_universal_queue_put(q, I(99))
+                                    : curio_universal_queue_join(q);
+    if (scoped)
+        cr_assert_eq(curio_scope_close(&s), rc == -ETIMEDOUT ? -ETIMEDOUT : 0);
+    cr_assert_eq(N(item), -1);
+    ev("%s:%s", what, rcname(rc));
+    return rc;
+}
+
+static long task_block(void *arg)
+{
+    const char *what = arg;
+    void *item;
+    int rc = !strcmp(what, "get") ? curio_universal_queue_get(q, &item)
+           : !strcmp(what, "put") ? curio_universal_queue_put(q, I(98))
+                                  : curio_universal_queue_join(q);
+    ev("%s:%s", what, rcname(rc));
+    return rc;
+}
+
+static long task_interrupts(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(curio_universal_queue_create(&q, 1), 0);
+    curio_task *t1 = curio_spawn(task_wait, "get");
+    curio_task *t2 = curio_spawn(task_wait, "get_t");
+    curio_task *c = curio_spawn(task_block, "get");
+    yield_until_state(c, "QUEUE_GET");
+    cr_assert_eq(getters(), 3);
+    cr_assert_eq(curio_cancel(c), 0);
+    cr_assert_eq(curio_task_wait(t1) + curio_task_wait(t2), 0);
+    cr_assert_eq(getters(), 0);
+    cr_assert_eq(curio_universal_queue_put(q, I(1)), 0);
+    curio_task *t3 = curio_spawn(task_wait, "put");
+    curio_task *c2 = curio_spawn(task_block, "put");
+    yield_until_state(c2, "QUEUE_PUT");
+    cr_assert_eq(curio_cancel(c2), 0);
+    cr_assert_eq(curio_task_wait(t3), 0);
+    curio_task *t4 = curio_spawn(task_wait, "join");
+    curio_task *c3 = curio_spawn(task_block, "join");
+    yield_until_state(c3, "QUEUE_JOIN");
+    cr_assert_eq(curio_cancel(c3), 0);
+    cr_assert_eq(curio_task_wait(t4), 0);
+    size_t g, p, j;
+    curio__universal_queue_waiting(q, &g, &p, &j);
+    cr_assert_eq(g + p + j, 0);
+    void *item;
+    cr_assert_eq(curio_universal_queue_get(q, &item), 0);
+    cr_assert_eq(N(item), 1);
+    cr_assert(curio_universal_queue_empty(q));
+    cr_assert_eq(curio_universal_queue_task_done(q), 0);
+    cr_assert_eq(curio_universal_queue_task_done(q), -EINVAL);
+    curio_task *t[] = {t1, t2, c, t3, c2, t4, c3};
+    for (int i = 0; i < 7; i++)
+        curio_task_release(t[i]);
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+    return 0;
+}
+
+Test(universal_queue, task_waits_under_timeout_and_cancel, .timeout = 30)
+{
+    expect_log(task_interrupts, NULL,
+               "get:ECANCELED get:ETIMEDOUT get_t:ETIMEDOUT put:ECANCELED put:ETIMEDOUT "
+               "join:ECANCELED join:ETIMEDOUT");
+}
+
+/* ---- the races, made certain ---- */
+
+static void *put_from_thread(void *arg)
+{
+    thread_rc = curio_universal_queue_put(q, arg);
+    return NULL;
+}
+
+static void *get_from_thread(void *arg)
+{
+    void **out = arg;
+    thread_rc = curio_universal_queue_get(q, out);
+    return NULL;
+}
+
+static void put_on_thread(void *item)
+{
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, put_from_thread, item), 0);
+    cr_assert_eq(pthread_join(th, NULL), 0); /* the kernel is held meanwhile: nothing runs */
+    cr_assert_eq(thread_rc, 0);
+}
+
+static long get_then_yield(void *arg)
+{
+    const char *name = arg;
+    void *item = I(-1);
+    int rc = curio_universal_queue_get(q, &item);
+    int next = curio_yield();
+    ev("%s:%s%d,%s", name, rcname(rc), N(item), rcname(next));
+    return rc < 0 ? rc : next;
+}
+
+/* getter a is cancelled (not yet run, still in line), then a thread puts 7: 7 is handed
+ * to a, which gives it back to the front, ahead of 8 put meanwhile. */
+static long handed_to_cancelled_getter(void *cross_thread)
+{
+    cr_assert_eq(curio_universal_queue_create(&q, 0), 0);
+    curio_task *a = curio_spawn(get_then_yield, "a");
+    yield_until_state(a, "QUEUE_GET");
+    curio_cancel_nowait(a);
+    cr_assert_eq(getters(), 1, "a is still in line");
+    if (cross_thread)
+        put_on_thread(I(7));
+    else
+        cr_assert_eq(curio_universal_queue_put(q, I(7)), 0); /* same kernel: no post */
+    cr_assert_eq(getters(), 0, "handed to a");
+    cr_assert_eq(curio_universal_queue_put(q, I(8)), 0);
+    ev("main:put");
+    cr_assert_eq(curio_task_wait(a), 0);
+    cr_assert(curio_task_cancelled(a));
+    void *x, *y;
+    cr_assert_eq(curio_universal_queue_get(q, &x), 0);
+    cr_assert_eq(curio_universal_queue_get(q, &y), 0);
+    ev("main:%d,%d", N(x), N(y));
+    cr_assert(curio_universal_queue_empty(q));
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(curio_universal_queue_task_done(q), 0);
+    cr_assert_eq(curio_universal_queue_task_done(q), -EINVAL, "7 was counted once");
+    curio_task_release(a);
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+    return 0;
+}
+
+Test(universal_queue, item_handed_to_a_cancelled_getter_goes_back_to_the_front, .timeout = 30)
+{
+    expect_log(handed_to_cancelled_getter, "thread",
+               "main:put a:ECANCELED-1,ECANCELED main:7,8");
+}
+
+Test(universal_queue, same_for_a_put_by_a_task_of_the_same_kernel, .timeout = 30)
+{
+    expect_log(handed_to_cancelled_getter, NULL, "main:put a:ECANCELED-1,ECANCELED main:7,8");
+}
+
+/* The same with b in line behind a: the item given back goes to b. */
+static long handed_on_to_the_next_getter(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(curio_universal_queue_create(&q, 0), 0);
+    curio_task *a = curio_spawn(get_then_yield, "a");
+    curio_task *b = curio_spawn(get_then_yield, "b");
+    yield_until_state(b, "QUEUE_GET");
+    curio_cancel_nowait(a);
+    put_on_thread(I(7));
+    cr_assert_eq(getters(), 1, "b still waits");
+    cr_assert_eq(curio_task_wait(a), 0);
+    cr_assert_eq(curio_task_wait(b), 0);
+    cr_assert(curio_universal_queue_empty(q));
+    curio_task_release(a);
+    curio_task_release(b);
+    cr_assert_eq(curio_universal_queue_task_done(q), 0);
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+    return 0;
+}
+
+Test(universal_queue, item_given_back_goes_to_the_next_getter, .timeout = 30)
+{
+    /* b runs first: a, having given 7 back to b, still waits for the wake-up the thread
+     * posted for it, which the kernel runs after its ready tasks. */
+    expect_log(handed_on_to_the_next_getter, NULL, "b:ok7,ok a:ECANCELED-1,ECANCELED");
+}
+
+/* A putter on a full queue is cancelled; then a thread's get moves its item in: the put
+ * completed, so it returns 0 and the cancellation comes at its next blocking call. */
+static long put_then_yield(void *arg)
+{
+    int rc = curio_universal_queue_put(q, arg);
+    int next = curio_yield();
+    ev("p:%s,%s", rcname(rc), rcname(next));
+    return 0;
+}
+
+static long put_completed_for_a_cancelled_putter(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(curio_universal_queue_create(&q, 1), 0);
+    cr_assert_eq(curio_universal_queue_put(q, I(1)), 0);
+    curio_task *p = curio_spawn(put_then_yield, I(2));
+    yield_until_state(p, "QUEUE_PUT");
+    curio_cancel_nowait(p);
+    void *got = NULL;
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, get_from_thread, &got), 0);
+    cr_assert_eq(pthread_join(th, NULL), 0);
+    cr_assert_eq(thread_rc, 0);
+    cr_assert_eq(N(got), 1);
+    cr_assert_eq(curio_task_wait(p), 0);
+    void *item;
+    cr_assert_eq(curio_universal_queue_get_timeout(q, &item, 0), 0);
+    cr_assert_eq(N(item), 2, "the cancelled putter's item is in");
+    curio_task_release(p);
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+    return 0;
+}
+
+Test(universal_queue, put_completed_for_a_cancelled_putter_stands, .timeout = 30)
+{
+    expect_log(put_completed_for_a_cancelled_putter, NULL, "p:ok,ECANCELED");
+}
+
+/* ---- several kernels and a pthread share one queue ---- */
+
+#define SHARED_ITEMS 3000
+static atomic_uchar seen[SHARED_ITEMS];
+static atomic_int dups;
+
+static long kernel_consumer(void *arg)
+{
+    (void)arg;
+    long n = 0;
+    for (;;) {
+        void *item;
+        int rc = curio_universal_queue_get(q, &item);
+        if (rc < 0)
+            return rc;
+        if (N(item) < 0)
+            return n;
+        if (atomic_fetch_add(&seen[N(item)], 1))
+            atomic_fetch_add(&dups, 1);
+        n++;
+        if (n % 7 == 0)
+            curio_yield();
+    }
+}
+
+static long kernel_main(void *arg)
+{
+    /* two consumer tasks on this kernel; each stops at its own sentinel */
+    (void)arg;
+    curio_task *a = curio_spawn(kernel_consumer, NULL);
+    curio_task *b = curio_spawn(kernel_consumer, NULL);
+    long ra = -1, rb = -1;
+    if (curio_join(a, &ra) < 0 || curio_join(b, &rb) < 0)
+        return -1;
+    curio_task_release(a);
+    curio_task_release(b);
+    return ra < 0 || rb < 0 ? -1 : ra + rb;
+}
+
+static void *kernel_thread(void *arg)
+{
+    long *r = arg;
+    int rc = curio_run(kernel_main, NULL, NULL, r);
+    if (rc < 0)
+        *r = rc;
+    return NULL;
+}
+
+static void *thread_consumer_until_sentinel(void *arg)
+{
+    long *n = arg;
+    for (;;) {
+        void *item;
+        if (curio_universal_queue_get(q, &item) < 0) {
+            *n = -1;
+            return NULL;
+        }
+        if (N(item) < 0)
+            return NULL;
+        if (atomic_fetch_add(&seen[N(item)], 1))
+            atomic_fetch_add(&dups, 1);
+        ++*n;
+    }
+}
+
+Test(universal_queue, tasks_of_two_kernels_and_a_thread_share_it, .timeout = 30)
+{
+    cr_assert_eq(curio_universal_queue_create(&q, 16), 0);
+    memset(seen, 0, sizeof seen);
+    atomic_store(&dups, 0);
+    long r1 = 0, r2 = 0, r3 = 0;
+    pthread_t k1, k2, t3;
+    cr_assert_eq(pthread_create(&k1, NULL, kernel_thread, &r1), 0);
+    cr_assert_eq(pthread_create(&k2, NULL, kernel_thread, &r2), 0);
+    cr_assert_eq(pthread_create(&t3, NULL, thread_consumer_until_sentinel, &r3), 0);
+    for (int i = 0; i < SHARED_ITEMS; i++)
+        cr_assert_eq(curio_universal_queue_put(q, I(i)), 0);
+    for (int i = 0; i < 5; i++) /* 4 consumer tasks + 1 thread */
+        cr_assert_eq(curio_universal_queue_put(q, I(-1)), 0);
+    cr_assert_eq(pthread_join(k1, NULL), 0);
+    cr_assert_eq(pthread_join(k2, NULL), 0);
+    cr_assert_eq(pthread_join(t3, NULL), 0);
+    cr_assert_geq(r1, 0);
+    cr_assert_geq(r2, 0);
+    cr_assert_geq(r3, 0);
+    cr_assert_eq(r1 + r2 + r3, SHARED_ITEMS);
+    cr_assert_eq(atomic_load(&dups), 0);
+    for (int i = 0; i < SHARED_ITEMS; i++)
+        cr_assert_eq(atomic_load(&seen[i]), 1, "item %d", i);
+    cr_assert(curio_universal_queue_empty(q));
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+}
+
+/* ---- outside tasks, destroy, NULL ---- */
+
+Test(universal_queue, on_a_kernel_thread_outside_tasks_waiting_is_refused, .timeout = 30)
+{
+    cr_assert_eq(curio_universal_queue_create(&q, 1), 0);
+    curio_kernel *k;
+    cr_assert_eq(curio_kernel_create(&k, NULL), 0);
+    void *item;
+    cr_assert_eq(curio_universal_queue_get(q, &item), -EPERM, "would stall the kernel");
+    cr_assert_eq(curio_universal_queue_put(q, I(1)), 0, "needs no wait");
+    cr_assert_eq(curio_universal_queue_put(q, I(2)), -EPERM);
+    cr_assert_eq(curio_universal_queue_join(q), -EPERM);
+    cr_assert_eq(curio_universal_queue_get(q, &item), 0);
+    cr_assert_eq(N(item), 1);
+    cr_assert_eq(curio_universal_queue_task_done(q), 0);
+    cr_assert_eq(curio_universal_queue_join(q), 0);
+    curio_kernel_destroy(k);
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+}
+
+static void *blocked_getter(void *arg)
+{
+    (void)arg;
+    void *item;
+    thread_rc = curio_universal_queue_get(q, &item);
+    return NULL;
+}
+
+Test(universal_queue, destroy_refuses_while_a_thread_waits, .timeout = 30)
+{
+    cr_assert_eq(curio_universal_queue_create(&q, 0), 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, blocked_getter, NULL), 0);
+    thread_until(one_getter);
+    cr_assert_eq(curio_universal_queue_destroy(q), -EBUSY);
+    cr_assert_eq(curio_universal_queue_put(q, NULL), 0);
+    cr_assert_eq(pthread_join(th, NULL), 0);
+    cr_assert_eq(thread_rc, 0);
+    for (int i = 0; i < 100; i++) /* dropped by destroy; the ring is freed (ASan) */
+        cr_assert_eq(curio_universal_queue_put(q, I(i)), 0);
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+}
+
+Test(universal_queue, null_arguments)
+{
+    void *item;
+    cr_assert_eq(curio_universal_queue_create(NULL, 0), -EINVAL);
+    cr_assert_eq(curio_universal_queue_destroy(NULL), -EINVAL);
+    cr_assert_eq(curio_universal_queue_put(NULL, NULL), -EINVAL);
+    cr_assert_eq(curio_universal_queue_put_timeout(NULL, NULL, 1), -EINVAL);
+    cr_assert_eq(curio_universal_queue_get(NULL, &item), -EINVAL);
+    cr_assert_eq(curio_universal_queue_get_timeout(NULL, &item, 1), -EINVAL);
+    cr_assert_eq(curio_universal_queue_task_done(NULL), -EINVAL);
+    cr_assert_eq(curio_universal_queue_join(NULL), -EINVAL);
+    cr_assert_eq(curio_universal_queue_join_timeout(NULL, 1), -EINVAL);
+    cr_assert_eq(curio_universal_queue_size(NULL), 0);
+    cr_assert(!curio_universal_queue_empty(NULL));
+    cr_assert(!curio_universal_queue_full(NULL));
+    cr_assert_eq(curio_universal_queue_create(&q, 0), 0);
+    cr_assert_eq(curio_universal_queue_get(q, NULL), -EINVAL);
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+}
+
+/* A thread waits in get while a task of a kernel puts, and the other way round, with the
+ * thread's line checked before the put so that it really was waiting. */
+static long task_puts_to_waiting_thread(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(curio_universal_queue_create(&q, 1), 0);
+    void *got = NULL;
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, get_from_thread, &got), 0);
+    task_until(one_getter);
+    cr_assert_eq(curio_universal_queue_put(q, I(5)), 0);
+    cr_assert_eq(pthread_join(th, NULL), 0);
+    cr_assert_eq(thread_rc, 0);
+    cr_assert_eq(N(got), 5);
+    /* Full: a thread's put waits until this task's get makes room. */
+    cr_assert_eq(curio_universal_queue_put(q, I(6)), 0);
+    cr_assert_eq(pthread_create(&th, NULL, put_from_thread, I(7)), 0);
+    task_until(one_putter);
+    void *item;
+    cr_assert_eq(curio_universal_queue_get(q, &item), 0);
+    cr_assert_eq(N(item), 6);
+    cr_assert_eq(pthread_join(th, NULL), 0);
+    cr_assert_eq(thread_rc, 0);
+    cr_assert_eq(curio_universal_queue_get(q, &item), 0);
+    cr_assert_eq(N(item), 7);
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+    return 0;
+}
+
+Test(universal_queue, thread_waiters_woken_by_a_task, .timeout = 30)
+{
+    run_main(task_puts_to_waiting_thread, NULL);
+}
+
