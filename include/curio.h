@@ -406,22 +406,6 @@ CURIO_API curio_task *curio_group_task(const curio_group *g, size_t i);
  * Call it from a task of the group's kernel; never fails. */
 CURIO_API void curio_group_destroy(curio_group *g);
 
-/* ------------------------------------------------------------------------------------ */
-/* File descriptors (the io/ layer starts here)                                         */
-/* ------------------------------------------------------------------------------------ */
-
-/*
- * read(2)/write(2) on any descriptor through io_uring (states READ_WAIT/WRITE_WAIT).
- * buf must stay valid until the call returns; it does not return while the kernel may
- * still touch buf, even when cancelled or timed out. If the operation completed in the same
- * instant as a cancellation, its result is returned (no byte is lost) and the cancellation
- * is delivered at the next blocking call; the same holds for a timeout. At most
- * UINT32_MAX bytes move per call (a short count). Returns bytes transferred, 0 at EOF, or
- * negative (-EBADF, -EPIPE, ...).
- */
-CURIO_API ssize_t curio_read(int fd, void *buf, size_t n);
-CURIO_API ssize_t curio_write(int fd, const void *buf, size_t n);
-
 #ifdef __cplusplus
 }
 #endif

@@ -18,6 +18,10 @@ const char *curio_strerror(int err)
         return "An inner timeout expired and was not handled";
     case CURIO_ETASKFAILED:
         return "A task group member failed";
+    case CURIO_EINCOMPLETE:
+        return "End of stream before the requested bytes";
+    case CURIO_EUNFLUSHED:
+        return "Unsent buffered bytes were discarded";
     }
     const char *s = err < 0 ? strerrordesc_np(-err) : NULL;
     return s ? s : "Unknown error";

@@ -1,0 +1,156 @@
+/*
+ * io/io.h - the io layer's private interface: the stream's layout and the internal calls
+ * the files of io/ (and the layers above: net/) share. Nothing here is exported.
+ *
+ * Locking model. Every public call on a stream that may suspend first "enters" it for one
+ * or both directions: the entering task becomes s->reader and/or s->writer, and another
+ * task that wants the same direction gets -EBUSY (Curio's ResourceBusy) instead of
+ * interleaving with it. A file enters both directions for positioned calls, because
+ * reads and writes share its position. `users` counts every task inside a call on s;
+ * closing a stream that has users only marks it (closing) and interrupts the reader and
+ * writer with -EBADF; the last user to leave frees it. So no call ever touches a freed
+ * stream, and a close never has to wait for, or fail because of, another task.
+ */
+#ifndef CURIO_IO_PRIVATE_H
+#define CURIO_IO_PRIVATE_H
+
+#include "../kernel/kernel.h"
+
+#include <sys/uio.h>
+
+enum { CURIO__IN_READ = 1, CURIO__IN_WRITE = 2, CURIO__IN_BOTH = 3 };
+
+struct curio_stream {
+    int fd;
+    bool socket;            /* recv/send (MSG_NOSIGNAL) instead of read/write */
+    bool keep_fd;           /* close leaves fd open */
+    bool closing;           /* closed while users > 0: the last user to leave frees it */
+    bool in_blocking;       /* handed out by the blocking() escape: every call is -EBUSY */
+    bool is_file;           /* the stream is the first member of a curio_file */
+    int saved_fl;           /* fcntl flags to restore on unblock (stream blocking()) */
+    unsigned users;         /* tasks inside a call on this stream */
+    curio__task *reader;    /* the task in a read-side call, or NULL */
+    curio__task *writer;    /* the task in a write-side call, or NULL */
+
+    /* Read buffer. Bytes [rstart, rend) of rbuf are unread; [rstart, rscan) is known to
+     * hold no '\n' (so a long line is scanned once, not once per refill). rbuf is NULL
+     * until the first read that needs it; rcap is rsize, or more while a long line is
+     * being collected (at most max_line + 1: one byte past the limit tells a line of
+     * exactly max_line bytes from a longer one). */
+    char *rbuf;
+    size_t rcap, rstart, rend, rscan;
+    size_t rsize;           /* the buffer's normal size (options.buffer_size) */
+    size_t max_line;
+
+    /* Write buffer: bytes [wstart, wlen) of wbuf are accepted and not yet sent.
+     * wcap == 0: unbuffered. */
+    char *wbuf;
+    size_t wcap, wstart, wlen;
+};
+
+struct curio_file {
+    curio_stream s;         /* first member: a file is freed as its stream */
+    int accmode;            /* O_RDONLY, O_WRONLY or O_RDWR */
+};
+
+/* ---- entering and leaving (the claims described above) ---- */
+
+/* Enter s for the directions in dirs (CURIO__IN_*). -EINVAL (NULL), -EPERM (outside a
+ * task), -EBUSY (another task holds one of them, or s is in blocking mode), -EBADF (s is
+ * being closed). Never a cancellation point by itself. */
+static inline int curio__stream_enter(curio_stream *s, unsigned dirs)
+{
+    if (!s)
+        return -EINVAL;
+    curio__task *self = curio__self();
+    if (!self)
+        return -EPERM;
+    if (s->closing)
+        return -EBADF;
+    if (s->in_blocking)
+        return -EBUSY;
+    if ((dirs & CURIO__IN_READ) && s->reader && s->reader != self)
+        return -EBUSY;
+    if ((dirs & CURIO__IN_WRITE) && s->writer && s->writer != self)
+        return -EBUSY;
+    if (dirs & CURIO__IN_READ)
+        s->reader = self;
+    if (dirs & CURIO__IN_WRITE)
+        s->writer = self;
+    s->users++;
+    return 0;
+}
+
+CURIO__HIDDEN void curio__stream_destroy(curio_stream *s);
+
+/* Leave what curio__stream_enter entered and return rc, or -EBADF if s was closed
+ * meanwhile (then it may be freed: do not touch s afterwards). */
+static inline ssize_t curio__stream_leave(curio_stream *s, unsigned dirs, ssize_t rc)
+{
+    if (dirs & CURIO__IN_READ)
+        s->reader = NULL;
+    if (dirs & CURIO__IN_WRITE)
+        s->writer = NULL;
+    s->users--;
+    if (__builtin_expect(s->closing, 0)) {
+        rc = -EBADF;
+        if (s->users == 0)
+            curio__stream_destroy(s);
+    }
+    return rc;
+}
+
+/* Set up a stream in place (s zeroed by the caller). */
+CURIO__HIDDEN void curio__stream_init(curio_stream *s, int fd, bool socket,
+                                      const curio_stream_options *o);
+
+/* ---- the stream's operations (stream.c): one io_uring operation each ---- */
+
+/* One read (recv on sockets) of up to n bytes into buf. Returns the count, 0 at end, or
+ * negative; -EBADF once the stream is closing (the result is then dropped). */
+CURIO__HIDDEN ssize_t curio__stream_recv(curio_stream *s, void *buf, size_t n);
+/* One gathering write (send/sendmsg on sockets) of iov[0..cnt), cnt >= 1. */
+CURIO__HIDDEN ssize_t curio__stream_sendv(curio_stream *s, const struct iovec *iov, int cnt);
+
+/* ---- reading (read.c, lines.c); the caller has entered for reading ---- */
+
+static inline size_t curio__buffered(const curio_stream *s) { return s->rend - s->rstart; }
+
+/* Drop the buffered bytes (files rewind their descriptor over them first). */
+static inline void curio__rbuf_drop(curio_stream *s) { s->rstart = s->rend = s->rscan = 0; }
+
+/* One read into the buffer's free space, making room first (compacting, or growing up to
+ * max_line + 1), and sending the write buffer first if this task can. Returns the bytes
+ * added, 0 at end of stream, or negative (-ENOMEM). */
+CURIO__HIDDEN ssize_t curio__refill(curio_stream *s);
+CURIO__HIDDEN ssize_t curio__read_in(curio_stream *s, void *buf, size_t n);
+CURIO__HIDDEN ssize_t curio__read_all_in(curio_stream *s, char **data, size_t *len);
+CURIO__HIDDEN ssize_t curio__readline_in(curio_stream *s, char *buf, size_t cap);
+CURIO__HIDDEN ssize_t curio__readline_ref_in(curio_stream *s, const char **line);
+CURIO__HIDDEN int curio__readlines_in(curio_stream *s, char ***lines, size_t *count);
+
+/* ---- writing (write.c); the caller has entered for writing ---- */
+
+/* Send the write buffer's unsent bytes, then all of iov[0..cnt). *done = the bytes of iov
+ * that went out. Returns 0 or negative. */
+CURIO__HIDDEN int curio__send_all(curio_stream *s, const struct iovec *iov, int cnt,
+                                  size_t *done);
+CURIO__HIDDEN ssize_t curio__write_in(curio_stream *s, const struct iovec *iov, int cnt,
+                                      size_t *done);
+
+/* ---- files (file.c) ---- */
+
+/* Enter f for a positioned call (both directions), and leave it, as for streams. */
+CURIO__HIDDEN int curio__file_enter(curio_file *f);
+CURIO__HIDDEN ssize_t curio__file_leave(curio_file *f, ssize_t rc);
+/* Move the descriptor back over the buffered bytes and drop them; -ESPIPE (they stay) on
+ * a descriptor that cannot seek. */
+CURIO__HIDDEN int curio__file_unread(curio_file *f);
+
+/* ---- descriptors (fd.c) ---- */
+
+/* Close fd and return 0 or the error. Inside a task through io_uring inside a
+ * disable_cancellation scope (so it always happens); elsewhere with close(2). */
+CURIO__HIDDEN int curio__fd_close(int fd);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * io/stream.c - a buffered stream's life (open, close, the blocking() escape) and its two
+ * io_uring operations, one read and one gathering write, on which everything else is built.
+ */
+#include "io.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#define DEFAULT_BUFFER (64 * 1024)
+
+/* One operation moves at most this much: the kernel's own cap on a read or write
+ * (MAX_RW_COUNT, INT_MAX rounded down to a page), so a count always fits the CQE. */
+#define MAX_OP_BYTES 0x7ffff000u
+
+void curio__stream_init(curio_stream *s, int fd, bool socket, const curio_stream_options *o)
+{
+    curio_stream_options d = {0};
+    if (!o)
+        o = &d;
+    s->fd = fd;
+    s->socket = socket;
+    s->keep_fd = o->keep_fd;
+    s->rsize = o->buffer_size ? o->buffer_size : DEFAULT_BUFFER;
+    s->max_line = o->max_line > s->rsize ? o->max_line : s->rsize;
+    s->wcap = o->write_buffer;
+    s->saved_fl = -1;
+}
+
+int curio_stream_open(curio_stream **out, int fd, const curio_stream_options *opts)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return -EBADF;
+    curio_stream *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    curio__stream_init(s, fd, S_ISSOCK(st.st_mode), opts);
+    *out = s;
+    return 0;
+}
+
+int curio_stream_fd(const curio_stream *s) { return s ? s->fd : -1; }
+
+size_t curio_stream_buffered(const curio_stream *s) { return s ? curio__buffered(s) : 0; }
+
+/* Free s now; nobody is inside a call on it. Returns what close should report. */
+static int destroy(curio_stream *s)
+{
+    int rc = s->wlen > s->wstart ? CURIO_EUNFLUSHED : 0;
+    if (!s->keep_fd) {
+        int c = curio__fd_close(s->fd);
+        if (c < 0 && rc == 0)
+            rc = c;
+    }
+    free(s->rbuf);
+    free(s->wbuf);
+    free(s); /* a curio_file's stream is its first member: this frees the file */
+    return rc;
+}
+
+void curio__stream_destroy(curio_stream *s) { destroy(s); }
+
+int curio_stream_close(curio_stream *s)
+{
+    if (!s)
+        return 0;
+    if (s->closing)
+        return -EBADF;
+    if (s->users == 0)
+        return destroy(s);
+    /* Tasks are inside calls on s: wake the blocked reader and writer (their operation is
+     * cancelled and its own completion still awaited, so no buffer is left in flight);
+     * every user returns -EBADF and the last one out frees s. Other users (a pread, an
+     * fsync) finish on their own. */
+    s->closing = true;
+    int rc = s->wlen > s->wstart ? CURIO_EUNFLUSHED : 0;
+    if (s->reader)
+        curio__interrupt(s->reader, -EBADF);
+    if (s->writer && s->writer != s->reader)
+        curio__interrupt(s->writer, -EBADF);
+    return rc;
+}
+
+/* ---- the blocking() escape ---- */
+
+int curio_stream_blocking(curio_stream *s)
+{
+    int rc = curio__stream_enter(s, CURIO__IN_BOTH);
+    if (rc < 0)
+        return rc;
+    if (curio__buffered(s))
+        return (int)curio__stream_leave(s, CURIO__IN_BOTH, -EBUSY);
+    if (s->wlen > s->wstart) {
+        size_t done;
+        rc = curio__send_all(s, NULL, 0, &done);
+        if (rc < 0)
+            return (int)curio__stream_leave(s, CURIO__IN_BOTH, rc);
+    }
+    int fl = fcntl(s->fd, F_GETFL);
+    if (fl < 0)
+        return (int)curio__stream_leave(s, CURIO__IN_BOTH, -errno);
+    if ((fl & O_NONBLOCK) && fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+        return (int)curio__stream_leave(s, CURIO__IN_BOTH, -errno);
+    s->saved_fl = fl;
+    rc = (int)curio__stream_leave(s, CURIO__IN_BOTH, s->fd);
+    if (rc >= 0)
+        s->in_blocking = true;
+    return rc;
+}
+
+void curio_stream_unblock(curio_stream *s)
+{
+    if (!s || !s->in_blocking)
+        return;
+    if (s->saved_fl >= 0 && (s->saved_fl & O_NONBLOCK))
+        fcntl(s->fd, F_SETFL, s->saved_fl);
+    s->saved_fl = -1;
+    s->in_blocking = false;
+}
+
+/* ---- the two operations ---- */
+
+ssize_t curio__stream_recv(curio_stream *s, void *buf, size_t n)
+{
+    curio__op op;
+    struct io_uring_sqe *sqe;
+    int rc = curio__op_begin_fd(&op, &sqe, s->fd, CURIO__FD_READ);
+    if (rc < 0)
+        return rc;
+    unsigned len = n > MAX_OP_BYTES ? MAX_OP_BYTES : (unsigned)n;
+    if (s->socket)
+        io_uring_prep_recv(sqe, s->fd, buf, len, 0);
+    else
+        io_uring_prep_read(sqe, s->fd, buf, len, (uint64_t)-1);
+    ssize_t r = curio__op_wait(&op, sqe, "READ_WAIT");
+    return __builtin_expect(s->closing, 0) ? -EBADF : r;
+}
+
+ssize_t curio__stream_sendv(curio_stream *s, const struct iovec *iov, int cnt)
+{
+    curio__op op;
+    struct io_uring_sqe *sqe;
+    int rc = curio__op_begin_fd(&op, &sqe, s->fd, CURIO__FD_WRITE);
+    if (rc < 0)
+        return rc;
+    struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
+    if (cnt == 1) {
+        unsigned len = iov->iov_len > MAX_OP_BYTES ? MAX_OP_BYTES : (unsigned)iov->iov_len;
+        if (s->socket)
+            io_uring_prep_send(sqe, s->fd, iov->iov_base, len, MSG_NOSIGNAL);
+        else
+            io_uring_prep_write(sqe, s->fd, iov->iov_base, len, (uint64_t)-1);
+    } else if (s->socket) {
+        io_uring_prep_sendmsg(sqe, s->fd, &msg, MSG_NOSIGNAL);
+    } else {
+        io_uring_prep_writev(sqe, s->fd, iov, (unsigned)cnt, (uint64_t)-1);
+    }
+    /* msg and the iovecs live in this frame and the caller's until the completion. */
+    ssize_t r = curio__op_wait(&op, sqe, "WRITE_WAIT");
+    return __builtin_expect(s->closing, 0) ? -EBADF : r;
+}
