@@ -19,6 +19,7 @@ struct curio_socket {
     bool server_owned;     /* a server's client: curio_socket_close only closes the fd, the
                               server frees the handle when the handler returns */
     bool free_pending;     /* released while users > 0: the last one out frees it */
+    curio_stream *stream;  /* as_stream's (keep_fd), closed with the descriptor; or NULL */
 };
 
 /* A handle around fd (not closed on failure). 0 or -ENOMEM. */

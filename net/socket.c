@@ -142,6 +142,26 @@ int curio_socket_shutdown(curio_socket *s, int how)
     return fd < 0 ? fd : sys(shutdown(fd, how));
 }
 
+/* ---- as_stream() ---- */
+
+int curio_socket_as_stream(curio_socket *s, curio_stream **out, const curio_stream_options *opts)
+{
+    int fd = fd_of(s);
+    if (fd < 0 || !out)
+        return fd < 0 ? fd : -EINVAL;
+    if (!s->stream) {
+        curio_stream_options o = {0};
+        if (opts)
+            o = *opts;
+        o.keep_fd = true; /* the socket keeps its descriptor */
+        int rc = curio_stream_open(&s->stream, fd, &o);
+        if (rc < 0)
+            return rc;
+    }
+    *out = s->stream;
+    return 0;
+}
+
 /* ---- blocking() ---- */
 
 static bool waited_on(int fd)
@@ -156,7 +176,7 @@ int curio_socket_blocking(curio_socket *s)
     int fd = fd_of(s);
     if (fd < 0)
         return fd;
-    if (s->lent || waited_on(fd))
+    if (s->lent || waited_on(fd) || (s->stream && curio_stream_buffered(s->stream)))
         return -EBUSY;
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0)
@@ -208,6 +228,12 @@ static void close_fd(curio_socket *s)
     if (fd < 0)
         return;
     s->fd = -1;
+    /* The stream holds the number too: it goes first (its tasks get -EBADF, and the last
+     * of them frees it), so that it can never reach a socket that reuses the number. */
+    if (s->stream) {
+        curio_stream_close(s->stream);
+        s->stream = NULL;
+    }
     interrupt_waiters(fd);
     close(fd); /* on Linux the descriptor is gone even when this reports an error */
 }

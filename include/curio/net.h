@@ -165,11 +165,26 @@ CURIO_API int curio_socket_shutdown(curio_socket *s, int how);
 CURIO_API int curio_socket_close(curio_socket *s);
 
 /*
+ * Curio's as_stream(): a buffered stream over the socket (see "Streams" in curio/io.h) for
+ * read_exactly, readline and line iteration, write and writelines. The stream belongs to
+ * the socket: the first call makes it, with opts (NULL: the defaults; keep_fd is ignored,
+ * the socket keeps its descriptor); later calls return the same stream and ignore opts.
+ * Closing the socket closes and frees the stream (a task blocked in one of its calls gets
+ * -EBADF); do not close it with curio_stream_close yourself. Bytes the stream has read
+ * ahead are not seen by curio_recv on the socket, and bytes left in a write buffer
+ * (opts->write_buffer) are dropped when the socket is closed: flush first. Never blocks.
+ * Returns 0 and *out, or -EBADF (closed), -EINVAL, -ENOMEM.
+ */
+CURIO_API int curio_socket_as_stream(curio_socket *s, curio_stream **out,
+                                     const curio_stream_options *opts);
+
+/*
  * Curio's blocking(): hand the descriptor to ordinary blocking code (a library, a thread
  * through curio_run_in_thread). Returns the descriptor, in blocking mode, or -EBUSY (a task
- * is waiting on s), -EBADF (closed), -EINVAL. Until curio_socket_unblock, curio's calls on s
- * return -EBUSY; the code using the descriptor must not close it. Never blocks itself, but
- * whatever the caller then does with the descriptor blocks the whole kernel.
+ * is waiting on s, or its stream holds unread bytes), -EBADF (closed), -EINVAL. Until
+ * curio_socket_unblock, curio's calls on s return -EBUSY; the code using the descriptor
+ * must not close it. Never blocks itself, but whatever the caller then does with the
+ * descriptor blocks the whole kernel.
  */
 CURIO_API int curio_socket_blocking(curio_socket *s);
 /* Give it back (restoring O_NONBLOCK if the socket had it). Returns 0, or -EINVAL if s was

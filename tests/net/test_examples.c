@@ -22,6 +22,22 @@ typedef struct proc {
     size_t len;
 } proc;
 
+/* Servers started by the test running now: stopped by the suite's fini also when an
+ * assertion fails half-way (they would otherwise outlive the test). */
+static pid_t started[8];
+static int nstarted;
+
+static void kill_started(void)
+{
+    for (int i = 0; i < nstarted; i++) {
+        if (started[i] > 0 && kill(started[i], SIGKILL) == 0)
+            waitpid(started[i], NULL, 0);
+    }
+    nstarted = 0;
+}
+
+TestSuite(examples, .fini = kill_started);
+
 static const char *example(const char *name)
 {
     char var[64];
@@ -32,6 +48,13 @@ static const char *example(const char *name)
     const char *path = getenv(var);
     cr_assert_not_null(path, "%s is not set (run through meson test)", var);
     return path;
+}
+
+static void forget(pid_t pid)
+{
+    for (int i = 0; i < nstarted; i++)
+        if (started[i] == pid)
+            started[i] = 0;
 }
 
 static void start(proc *p, const char *name, const char *const *args)
@@ -51,6 +74,8 @@ static void start(proc *p, const char *name, const char *const *args)
     int rc = posix_spawn(&p->pid, argv[0], &fa, NULL, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     cr_assert_eq(rc, 0, "spawn %s: %s", argv[0], strerror(rc));
+    if (nstarted < 8)
+        started[nstarted++] = p->pid;
     close(pfd[1]);
     p->out = pfd[0];
     p->len = 0;
@@ -105,6 +130,7 @@ static void stop(proc *p)
     cr_assert_eq(kill(p->pid, SIGTERM), 0);
     int status;
     cr_assert_eq(waitpid(p->pid, &status, 0), p->pid);
+    forget(p->pid);
     cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
               "the server ran until stopped (status %#x); output: %s", status, p->buf);
     close(p->out);
@@ -126,6 +152,7 @@ static int run_to_end(proc *p, const char *name, const char *const *args)
     close(p->out);
     int status;
     cr_assert_eq(waitpid(p->pid, &status, 0), p->pid);
+    forget(p->pid);
     cr_assert(WIFEXITED(status), "%s died (status %#x)", name, status);
     return WEXITSTATUS(status);
 }
@@ -161,7 +188,7 @@ static void echo_server_test(const char *name, const char *extra)
     echo_line(a, "Hello\n");
     echo_line(b, "Is anyone there?\n");
     echo_line(a, "Bye\n");
-    static char big[100000];
+    static char big[60000]; /* under the line servers' default max_line (64 KiB) */
     memset(big, 'x', sizeof big - 2);
     big[sizeof big - 2] = '\n';
     echo_line(b, big);
@@ -174,6 +201,31 @@ static void echo_server_test(const char *name, const char *extra)
 
 Test(examples, echo_server, .timeout = 30) { echo_server_test("echo_server", NULL); }
 Test(examples, echo_tcp_server, .timeout = 30) { echo_server_test("echo_tcp_server", NULL); }
+Test(examples, echo_stream, .timeout = 30) { echo_server_test("echo_stream", NULL); }
+Test(examples, echo_lines, .timeout = 30) { echo_server_test("echo_lines", NULL); }
+
+/* Line iteration: half a line is not echoed; the rest completes it. */
+Test(examples, echo_lines_waits_for_whole_lines, .timeout = 30)
+{
+    const char *args[] = {"127.0.0.1", "0", NULL};
+    proc p;
+    start(&p, "echo_lines", args);
+    int fd = client(listening_port(&p));
+    cr_assert_eq(write_full(fd, "par", 3), 0);
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    cr_assert_eq(poll(&pf, 1, 100), 0, "nothing comes back before the newline");
+    cr_assert_eq(write_full(fd, "tial\nnext\nla", 12), 0);
+    char buf[32];
+    cr_assert_eq(read_full(fd, buf, 13), 13);
+    cr_assert_eq(memcmp(buf, "partial\nnext\n", 13), 0);
+    cr_assert_eq(shutdown(fd, SHUT_WR), 0);
+    cr_assert_eq(read_full(fd, buf, sizeof buf), 2, "the last line, without its newline");
+    cr_assert_eq(memcmp(buf, "la", 2), 0);
+    close(fd);
+    expect_output(&p, "Connection closed\n");
+    stop(&p);
+}
+
 Test(examples, echo_blocking, .timeout = 30) { echo_server_test("echo_blocking", NULL); }
 Test(examples, echo_blocking_in_thread, .timeout = 30)
 {
