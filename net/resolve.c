@@ -77,6 +77,8 @@ static char *copy_in(char **dst, const char *s)
 int curio_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
                       struct addrinfo **res)
 {
+    if (res)
+        *res = NULL;
     int rc = curio__trap_check(curio__self());
     if (rc < 0)
         return rc;

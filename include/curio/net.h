@@ -9,8 +9,8 @@
  *    layer below: curio_accept, curio_connect, curio_recv, curio_send, curio_sendall ...
  *    They are blocking calls in the sense of <curio.h>: tasks only (-EPERM elsewhere),
  *    cancellation points, -ETIMEDOUT inside an expired scope. Calls that never block are
- *    named curio_socket_* (open, bind, listen, options, names, shutdown, close) and work
- *    anywhere, also outside tasks.
+ *    named curio_socket_* (open, bind, listen, options, names, shutdown, close ...) and
+ *    curio_addr_*, and work anywhere, also outside tasks.
  *  - Every blocking call is one io_uring operation (sendall: one per short write), made on
  *    the calling task's stack: no allocation, no copy, no extra system call. A buffer passed
  *    in must stay valid until the call returns; no call returns while the kernel may still
@@ -96,10 +96,12 @@ CURIO_API int curio_addr_format(const curio_addr *a, char *buf, size_t cap);
  * (Curio's curio.socket.getaddrinfo). Arguments and *res as for getaddrinfo; free *res with
  * freeaddrinfo. Blocking (state RESOLVE_WAIT). A cancellation or timeout returns at once,
  * even if the name server never answers: the thread finishes the look-up on its own and
- * frees what it found. Returns 0, -EINVAL (host and service both NULL, or res NULL),
- * -ENOENT (no such name: EAI_NONAME, EAI_NODATA), -EAGAIN (EAI_AGAIN: try later, or no
+ * frees what it found. Only the flags, family, socktype and protocol of hints are read.
+ * Returns 0, -EINVAL (host and service both NULL, res NULL, EAI_BADFLAGS), -ENOENT (no
+ * such name: EAI_NONAME, EAI_NODATA, EAI_ADDRFAMILY), -EAGAIN (EAI_AGAIN: try later, or no
  * thread could be started), -ENOMEM, -EAFNOSUPPORT (EAI_FAMILY), -ESOCKTNOSUPPORT
- * (EAI_SOCKTYPE, EAI_SERVICE), -EIO (EAI_FAIL and others), -ECANCELED, -ETIMEDOUT, -EPERM.
+ * (EAI_SOCKTYPE, EAI_SERVICE), -errno (EAI_SYSTEM), -EIO (EAI_FAIL and others),
+ * -ECANCELED, -ETIMEDOUT, -EPERM. *res is NULL after any error.
  */
 CURIO_API int curio_getaddrinfo(const char *host, const char *service,
                                 const struct addrinfo *hints, struct addrinfo **res);
