@@ -145,6 +145,24 @@ static inline size_t fill_socket(int fd)
     }
 }
 
+/* A non-blocking connect to a: true once established (within 200 ms), false while its SYN
+ * goes unanswered (the listener's accept queue is full). *fd gets the socket either way. */
+static inline bool connect_completes(const curio_addr *a, int *fd)
+{
+    *fd = socket(a->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (connect(*fd, &a->u.sa, a->len) == 0)
+        return true;
+    if (errno != EINPROGRESS)
+        return false;
+    struct pollfd pf = {.fd = *fd, .events = POLLOUT};
+    if (poll(&pf, 1, 200) != 1)
+        return false;
+    int err = -1;
+    socklen_t len = sizeof err;
+    getsockopt(*fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    return err == 0;
+}
+
 /* Small socket buffers keep the transfers of the tests short. */
 static inline void small_buffers(int fd)
 {

@@ -35,12 +35,8 @@ static curio_socket *full_listener(int *port, int fill[4], int *nfill)
     *nfill = 0;
     for (;;) {
         cr_assert_lt(*nfill, 4);
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        fill[(*nfill)++] = fd;
-        if (connect(fd, &a.u.sa, a.len) < 0) {
-            cr_assert_eq(errno, EINPROGRESS);
-            return ls; /* this one's SYN was dropped: the queue is full */
-        }
+        if (!connect_completes(&a, &fill[(*nfill)++]))
+            return ls; /* this one's SYN went unanswered: the queue is full */
     }
 }
 

@@ -732,3 +732,68 @@ Test(server, emfile_in_accept_backs_off_logs_once_and_recovers)
     run_main(emfile, NULL);
     cr_assert_eq(count_fds(), fds);
 }
+
+/* ---- backlog and stack_size ---- */
+
+/* Connections the kernel completes on ls (nobody accepting) before a SYN is dropped. */
+static int queued_before_full(curio_socket *ls, int max, int *fds)
+{
+    curio_addr a;
+    curio_socket_getsockname(ls, &a);
+    int n = 0;
+    for (; n < max; n++) {
+        if (!connect_completes(&a, &fds[n])) {
+            close(fds[n]);
+            break;
+        }
+    }
+    return n;
+}
+
+Test(server, backlog_option_sizes_the_accept_queue)
+{
+    int fds[16];
+    curio_server_options o = {.backlog = 1};
+    curio_socket *ls;
+    cr_assert_eq(curio_tcp_server_socket(&ls, "127.0.0.1", 0, &o), 0);
+    int n = queued_before_full(ls, 16, fds);
+    cr_assert_leq(n, 2, "backlog 1 queues at most 2 (Linux allows backlog + 1): %d", n);
+    while (n > 0)
+        close(fds[--n]);
+    curio_socket_close(ls);
+    cr_assert_eq(curio_tcp_server_socket(&ls, "127.0.0.1", 0, NULL), 0);
+    n = queued_before_full(ls, 16, fds);
+    cr_assert_eq(n, 16, "the default (100) takes 16");
+    while (n > 0)
+        close(fds[--n]);
+    curio_socket_close(ls);
+}
+
+static long big_frame_body(curio_socket *c, struct state *st)
+{
+    (void)st;
+    volatile char frame[512 * 1024]; /* four times the default stack */
+    for (size_t i = 0; i < sizeof frame; i += 4096)
+        frame[i] = (char)i;
+    char x = frame[4096];
+    (void)x;
+    return curio_sendall(c, "big\n", 4, 0, NULL) == 4 ? 0 : -EIO;
+}
+
+static long stack_size_option(void *arg)
+{
+    (void)arg;
+    struct state st = {.body = big_frame_body};
+    struct server_task s = {.st = &st, .opts = {.stack_size = 1 << 20}};
+    curio_task *t = start(&s);
+    struct client c = {.port = st.port};
+    peer p;
+    peer_start(&p, waits_for_eof, &c);
+    cr_assert_eq(peer_join(&p), 4);
+    cr_assert_eq(curio_cancel(t), 0);
+    cr_assert_eq(st.nlog, 0, "%s", st.log);
+    curio_task_release(t);
+    return 0;
+}
+
+Test(server, stack_size_option_sizes_the_client_tasks) { run_main(stack_size_option, NULL); }
