@@ -1,5 +1,34 @@
 /*
- * curio/net.h - included by <curio.h>; do not include it directly.
+ * curio/net.h - sockets, addresses and name resolution, servers and connections (Curio's
+ * curio.socket, tcp_server, unix_server, open_connection). Included by <curio.h>; do not
+ * include it directly.
+ *
+ * Conventions of this layer, on top of those of <curio.h>:
+ *
+ *  - Names. Calls that may block are verbs of their own, like the read and write of the
+ *    layer below: curio_accept, curio_connect, curio_recv, curio_send, curio_sendall ...
+ *    They are blocking calls in the sense of <curio.h>: tasks only (-EPERM elsewhere),
+ *    cancellation points, -ETIMEDOUT inside an expired scope. Calls that never block are
+ *    named curio_socket_* (open, bind, listen, options, names, shutdown, close ...) and
+ *    curio_addr_*, and work anywhere, also outside tasks.
+ *  - Every blocking call is one io_uring operation (sendall: one per short write), made on
+ *    the calling task's stack: no allocation, no copy, no extra system call. A buffer passed
+ *    in must stay valid until the call returns; no call returns while the kernel may still
+ *    touch it, even when cancelled or timed out. A call whose operation completed in the
+ *    same instant as a cancellation or timeout returns its real result (no byte, datagram
+ *    or descriptor is lost) and the cancellation arrives at the next blocking call.
+ *  - One waiter per direction (Curio's ResourceBusy): while a task waits to receive (or
+ *    accept) on a socket, another task's receive on it returns -EBUSY at once; the same for
+ *    sending (and connect). The two directions are independent: one task may receive while
+ *    another sends.
+ *  - Sockets are opaque handles. The handle that curio_socket_open, curio_accept,
+ *    curio_open_connection ... return belongs to the caller, who closes it once with
+ *    curio_socket_close; that closes the descriptor and frees the handle. A server's client
+ *    socket belongs to the server (see "Servers").
+ *  - Signals: every send is made with MSG_NOSIGNAL, so a peer that went away is -EPIPE and
+ *    never SIGPIPE. Nothing in this layer changes process-wide state.
+ *  - Descriptors are made close-on-exec and stay in blocking mode: io_uring never blocks on
+ *    them, and the blocking() escape needs no mode change.
  */
 #ifndef CURIO_NET_H
 #define CURIO_NET_H
@@ -7,9 +36,333 @@
 #error "include <curio.h>, not <curio/net.h>"
 #endif
 
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ------------------------------------------------------------------------------------ */
+/* Addresses                                                                            */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * A socket address of any family, a value type (Curio's address tuples). len is the number
+ * of bytes of u in use, 0 for "no address". Fill one with curio_addr_ip or curio_addr_unix,
+ * or directly (set u and len), or let accept, recvfrom, getsockname ... fill it in.
+ */
+typedef struct curio_addr {
+    socklen_t len;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+        struct sockaddr_un un;
+        struct sockaddr_storage storage;
+    } u;
+} curio_addr;
+
+/* Room curio_addr_format needs for any address, with its NUL. */
+#define CURIO_ADDR_STRLEN 128
+
+/*
+ * A numeric IP address and port: "127.0.0.1", "::1", "[::1]", "fe80::1%eth0" (a scope by
+ * interface name or number). NULL or "" is 0.0.0.0 (any IPv4 interface, Curio's ''); "::"
+ * is any IPv6 interface. No name is looked up (see curio_getaddrinfo). Returns 0, or
+ * -EINVAL (a is NULL, or ip is not a numeric address), -ENXIO (unknown interface).
+ */
+CURIO_API int curio_addr_ip(curio_addr *a, const char *ip, uint16_t port);
+
+/* A Unix domain address: a path, or "@name" for Linux's abstract namespace (no file is
+ * made). Returns 0, -EINVAL (NULL, or empty), -ENAMETOOLONG (longer than sun_path). */
+CURIO_API int curio_addr_unix(curio_addr *a, const char *path);
+
+/* The port of an IPv4 or IPv6 address, or -EAFNOSUPPORT for other families. */
+CURIO_API int curio_addr_port(const curio_addr *a);
+
+/*
+ * Text for logs: "127.0.0.1:25000", "[::1]:25000", "/run/app.sock", "@name" (abstract),
+ * "(unnamed)" (an unbound Unix socket), "(none)" (len 0), "(family N)" otherwise. buf of
+ * cap bytes (CURIO_ADDR_STRLEN is always enough) gets the NUL-terminated text. Returns its
+ * length, -EINVAL (a or buf NULL), or -ENOSPC (cap too small; buf holds what fitted).
+ */
+CURIO_API int curio_addr_format(const curio_addr *a, char *buf, size_t cap);
+
+/*
+ * getaddrinfo(3) on a worker thread, so that the kernel never stops for a name server
+ * (Curio's curio.socket.getaddrinfo). Arguments and *res as for getaddrinfo; free *res with
+ * freeaddrinfo. Blocking (state RESOLVE_WAIT). A cancellation or timeout returns at once,
+ * even if the name server never answers: the thread finishes the look-up on its own and
+ * frees what it found. Only the flags, family, socktype and protocol of hints are read.
+ * Returns 0, -EINVAL (host and service both NULL, res NULL, EAI_BADFLAGS), -ENOENT (no
+ * such name: EAI_NONAME, EAI_NODATA, EAI_ADDRFAMILY), -EAGAIN (EAI_AGAIN: try later, or no
+ * thread could be started), -ENOMEM, -EAFNOSUPPORT (EAI_FAMILY), -ESOCKTNOSUPPORT
+ * (EAI_SOCKTYPE, EAI_SERVICE), -errno (EAI_SYSTEM), -EIO (EAI_FAIL and others),
+ * -ECANCELED, -ETIMEDOUT, -EPERM. *res is NULL after any error.
+ */
+CURIO_API int curio_getaddrinfo(const char *host, const char *service,
+                                const struct addrinfo *hints, struct addrinfo **res);
+
+/* ------------------------------------------------------------------------------------ */
+/* Sockets                                                                              */
+/* ------------------------------------------------------------------------------------ */
+
+typedef struct curio_socket curio_socket;
+
+/* A new socket, as socket(2) (family AF_INET, AF_INET6, AF_UNIX ...; type SOCK_STREAM,
+ * SOCK_DGRAM ..., optionally or'ed with SOCK_NONBLOCK; SOCK_CLOEXEC is always added).
+ * Returns 0 and *out, or -errno of socket(2), -EINVAL, -ENOMEM. */
+CURIO_API int curio_socket_open(curio_socket **out, int family, int type, int protocol);
+
+/* Adopt a socket descriptor made elsewhere (inherited, from socketpair(2) ...): the handle
+ * now owns fd and closing it closes fd. Returns 0, -ENOTSOCK, -EBADF, -EINVAL, -ENOMEM (fd
+ * is then still the caller's). */
+CURIO_API int curio_socket_wrap(curio_socket **out, int fd);
+
+/* A connected pair, as socketpair(2) (Curio's socketpair; usually AF_UNIX, SOCK_STREAM).
+ * Returns 0 and out[0], out[1], or negative. */
+CURIO_API int curio_socketpair(int family, int type, curio_socket *out[2]);
+
+/* The descriptor, for calls this layer does not wrap; -1 once closed. Do not close it and
+ * do not do blocking I/O on it yourself (see curio_socket_blocking). */
+CURIO_API int curio_socket_fd(const curio_socket *s);
+
+/* bind(2) and listen(2). backlog <= 0 means 100 (Curio's default). Return 0 or -errno
+ * (-EADDRINUSE, -EACCES ...), -EBADF once closed, -EINVAL for NULL. */
+CURIO_API int curio_socket_bind(curio_socket *s, const curio_addr *a);
+CURIO_API int curio_socket_listen(curio_socket *s, int backlog);
+
+/* setsockopt(2)/getsockopt(2). Return 0 or -errno. */
+CURIO_API int curio_socket_setsockopt(curio_socket *s, int level, int name, const void *val,
+                                      socklen_t len);
+CURIO_API int curio_socket_getsockopt(curio_socket *s, int level, int name, void *val,
+                                      socklen_t *len);
+
+/* The local and the peer address (getsockname(2)/getpeername(2)). Return 0 or -errno
+ * (-ENOTCONN for a peer that is not there). */
+CURIO_API int curio_socket_getsockname(const curio_socket *s, curio_addr *a);
+CURIO_API int curio_socket_getpeername(const curio_socket *s, curio_addr *a);
+
+/* shutdown(2): SHUT_RD, SHUT_WR (the half-close: the peer reads end of stream, and can
+ * still send) or SHUT_RDWR. Never blocks; a task waiting to receive on s sees end of
+ * stream. Returns 0 or -errno (-ENOTCONN). */
+CURIO_API int curio_socket_shutdown(curio_socket *s, int how);
+
+/*
+ * Close the socket and free the handle. Never blocks and never fails for a valid handle;
+ * s must not be used again. Another task blocked in a call on s at that moment is woken:
+ * its operation is cancelled through io_uring and that call returns -EBADF, or, if the
+ * operation had completed already, its real result; the handle is freed once such calls
+ * have returned. Use curio_socket_shutdown first to let the peer read end of stream while
+ * data still drains. (A socket with SO_LINGER set to a non-zero time is the exception to
+ * "never blocks": close(2) itself then waits.)
+ * A server's client socket (the one a handler gets) may be closed by its handler too: that
+ * closes the descriptor and leaves the handle to the server, which frees it when the
+ * handler returns; calls on it then return -EBADF.
+ * Returns 0, or -EINVAL for NULL.
+ */
+CURIO_API int curio_socket_close(curio_socket *s);
+
+/*
+ * Curio's as_stream(): a buffered stream over the socket (see "Streams" in curio/io.h) for
+ * read_exactly, readline and line iteration, write and writelines. The stream belongs to
+ * the socket: the first call makes it, with opts (NULL: the defaults; keep_fd is ignored,
+ * the socket keeps its descriptor); later calls return the same stream and ignore opts.
+ * Closing the socket closes and frees the stream (a task blocked in one of its calls gets
+ * -EBADF); do not close it with curio_stream_close yourself. Bytes the stream has read
+ * ahead are not seen by curio_recv on the socket, and bytes left in a write buffer
+ * (opts->write_buffer) are dropped when the socket is closed: flush first. Never blocks.
+ * Returns 0 and *out, or -EBADF (closed), -EINVAL, -ENOMEM.
+ */
+CURIO_API int curio_socket_as_stream(curio_socket *s, curio_stream **out,
+                                     const curio_stream_options *opts);
+
+/*
+ * Curio's blocking(): hand the descriptor to ordinary blocking code (a library, a thread
+ * through curio_run_in_thread). Returns the descriptor, in blocking mode, or -EBUSY (a task
+ * is waiting on s, or its stream holds unread bytes), -EBADF (closed), -EINVAL. Until
+ * curio_socket_unblock, curio's calls on s return -EBUSY; the code using the descriptor
+ * must not close it. Never blocks itself, but whatever the caller then does with the
+ * descriptor blocks the whole kernel.
+ */
+CURIO_API int curio_socket_blocking(curio_socket *s);
+/* Give it back (restoring O_NONBLOCK if the socket had it). Returns 0, or -EINVAL if s was
+ * not lent. */
+CURIO_API int curio_socket_unblock(curio_socket *s);
+
+/* ------------------------------------------------------------------------------------ */
+/* Blocking calls on sockets                                                            */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * Wait for a connection on a listening socket (state READ_WAIT). Returns 0 with *client
+ * (the caller's, see curio_socket_close) and, if peer is non-NULL, the peer's address; or
+ * -EMFILE/-ENFILE (out of descriptors), -ECONNABORTED, -EINVAL (not listening), -EBADF,
+ * -EBUSY (another task is accepting on ls), -ECANCELED, -ETIMEDOUT, -EPERM, -ENOMEM.
+ */
+CURIO_API int curio_accept(curio_socket *ls, curio_socket **client, curio_addr *peer);
+
+/*
+ * Connect to a (state WRITE_WAIT). Returns 0, or -ECONNREFUSED, -ENETUNREACH, -ETIMEDOUT
+ * (a scope's deadline, or the system's own connect timeout), -ECANCELED, -EBUSY,
+ * -EISCONN, -EAFNOSUPPORT ... After a connect that failed, timed out or was cancelled the
+ * socket's state is undefined: close it.
+ */
+CURIO_API int curio_connect(curio_socket *s, const curio_addr *a);
+
+/*
+ * Receive up to n bytes into buf (state READ_WAIT); flags as for recv(2) (MSG_PEEK,
+ * MSG_WAITALL ...; 0 usually). Returns the count, 0 at end of stream (the peer closed or
+ * shut down its side; also for n == 0), or -ECONNRESET (peer reset), -ENOTCONN, -EBADF
+ * (closed, also by another task while this one waited), -EBUSY, -ECANCELED, -ETIMEDOUT,
+ * -EPERM. This is also Curio's recv_into: C always receives into the caller's buffer.
+ */
+CURIO_API ssize_t curio_recv(curio_socket *s, void *buf, size_t n, int flags);
+
+/*
+ * Send from buf (state WRITE_WAIT) in one operation, which may send fewer than n bytes.
+ * Returns the count sent, or -EPIPE (the peer is gone), -ECONNRESET, -EBADF, -EBUSY,
+ * -ECANCELED, -ETIMEDOUT, -EPERM.
+ */
+CURIO_API ssize_t curio_send(curio_socket *s, const void *buf, size_t n, int flags);
+
+/*
+ * Send all n bytes (state WRITE_WAIT): one operation in the usual case (io_uring keeps
+ * sending until all went or it is interrupted), more only after a short write. Returns n,
+ * or a negative code as curio_send. *sent (if non-NULL) is set in every case to the bytes
+ * handed to the kernel before the call returned: after -ECANCELED or -ETIMEDOUT exactly
+ * those bytes reach the peer and none after (Curio's bytes_sent on the exception).
+ */
+CURIO_API ssize_t curio_sendall(curio_socket *s, const void *buf, size_t n, int flags,
+                                size_t *sent);
+
+/*
+ * Datagrams (and any socket): receive one, storing the sender's address in *from (if
+ * non-NULL; len 0 when the socket has no peer addresses, as a connected stream). A datagram
+ * longer than n is cut to n bytes (MSG_TRUNC in flags returns its real length). sendto
+ * sends to *to (NULL: the connected peer). States READ_WAIT/WRITE_WAIT. Returns as
+ * curio_recv and curio_send (-EMSGSIZE for a datagram too big to send).
+ */
+CURIO_API ssize_t curio_recvfrom(curio_socket *s, void *buf, size_t n, int flags,
+                                 curio_addr *from);
+CURIO_API ssize_t curio_sendto(curio_socket *s, const void *buf, size_t n, int flags,
+                               const curio_addr *to);
+
+/*
+ * recvmsg(2)/sendmsg(2): scatter/gather, ancillary data (SCM_RIGHTS ...). msg and every
+ * buffer it points to must stay valid until the call returns; on return recvmsg has set
+ * msg_namelen, msg_controllen and msg_flags as recvmsg(2) does. Received descriptors are
+ * the caller's (MSG_CMSG_CLOEXEC in flags makes them close-on-exec). Returns as curio_recv
+ * and curio_send.
+ */
+CURIO_API ssize_t curio_recvmsg(curio_socket *s, struct msghdr *msg, int flags);
+CURIO_API ssize_t curio_sendmsg(curio_socket *s, const struct msghdr *msg, int flags);
+
+/* ------------------------------------------------------------------------------------ */
+/* Connections                                                                          */
+/* ------------------------------------------------------------------------------------ */
+
+/* Options for curio_open_connection(). Zero-initialise; zero means default. */
+typedef struct curio_connect_options {
+    const curio_addr *source; /* bind to this local address before connecting (Curio's
+                                 source_addr; port 0 lets the system choose); only the
+                                 resolved addresses of its family are tried; default none */
+    int family;               /* AF_INET or AF_INET6 to try only that family; default
+                                 AF_UNSPEC (both) */
+} curio_connect_options;
+
+/*
+ * A TCP connection to host:port (Curio's open_connection). host is a numeric address
+ * (connected at once) or a name, resolved with curio_getaddrinfo on a worker thread; every
+ * address it returns is tried in order until one connects. Blocking (RESOLVE_WAIT, then
+ * WRITE_WAIT); timeouts and cancellation apply to the whole of it and return at once, also
+ * during the look-up. Returns 0 and *out (the caller's socket), or the error of the last
+ * address tried (-ECONNREFUSED ...), a look-up error (-ENOENT: no such host), -EINVAL
+ * (host NULL or empty), -EAFNOSUPPORT (no address of the source's or the asked family),
+ * -ECANCELED, -ETIMEDOUT, -EPERM, -ENOMEM. opts may be NULL.
+ */
+CURIO_API int curio_open_connection(curio_socket **out, const char *host, uint16_t port,
+                                    const curio_connect_options *opts);
+
+/* A connection to the Unix domain socket at path ("@name": abstract), state WRITE_WAIT.
+ * Returns 0 and *out, or -ENOENT, -ECONNREFUSED (nobody listens), -ENAMETOOLONG, and the
+ * errors of curio_connect. */
+CURIO_API int curio_open_unix_connection(curio_socket **out, const char *path);
+
+/* ------------------------------------------------------------------------------------ */
+/* Servers                                                                              */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * A server's handler (Curio's client_connected_task): runs in a task of its own for each
+ * connection, with the client socket, the peer's address and the server's arg. The socket
+ * and the address belong to the server and are valid until the handler returns; then the
+ * server closes the socket (the handler need not, but may). The return value is the task's:
+ * a negative one other than -ECANCELED is logged as a failure and the server goes on.
+ */
+typedef long (*curio_client_fn)(curio_socket *client, const curio_addr *addr, void *arg);
+
+/* Options for the server calls. Zero-initialise; zero means default. */
+typedef struct curio_server_options {
+    int backlog;           /* listen(2) backlog; default 100 (Curio's) */
+    bool no_reuse_address; /* default false: SO_REUSEADDR is set (Curio's reuse_address=True) */
+    bool reuse_port;       /* set SO_REUSEPORT (several servers on one port); default false */
+    size_t stack_size;     /* stack of each client task; default the kernel's */
+    /* Called in the server task once it listens, before its first accept, with the
+     * listening address (port 0 becomes the one chosen) and the server's arg; it may block.
+     * This is how a caller learns the port, or that it may connect. Default none. */
+    void (*on_listen)(const curio_addr *addr, void *arg);
+    /* Where the server's messages go (a failed handler, accept running out of descriptors
+     * and recovering), one line without its newline, with the server's arg. Default: stderr,
+     * prefixed with "curio: ". */
+    void (*log)(const char *message, void *arg);
+} curio_server_options;
+
+/*
+ * A listening TCP socket on host:port (Curio's tcp_server_socket): host NULL or "" is every
+ * IPv4 interface (Curio's ''), "::" every IPv6 one, a numeric address that address, and a
+ * name the first address curio_getaddrinfo finds for it (a blocking call: tasks only). Sets
+ * SO_REUSEADDR (unless no_reuse_address) and SO_REUSEPORT (if reuse_port), binds, listens.
+ * Returns 0 and *out (the caller's), or -EADDRINUSE, -EACCES, -EINVAL, a look-up error,
+ * -ENOMEM ... opts may be NULL (only backlog and the reuse flags are read).
+ */
+CURIO_API int curio_tcp_server_socket(curio_socket **out, const char *host, uint16_t port,
+                                      const curio_server_options *opts);
+
+/* The same for a Unix domain socket at path ("@name": abstract). The file is neither
+ * removed before nor after: a stale one makes this -EADDRINUSE. */
+CURIO_API int curio_unix_server_socket(curio_socket **out, const char *path,
+                                       const curio_server_options *opts);
+
+/*
+ * Serve connections on the listening socket ls (Curio's run_server), until cancelled or
+ * timed out: accept each connection, spawn a task running handler(client, addr, arg), and
+ * close the client when it returns. A failing handler is logged. Running out of
+ * descriptors (-EMFILE, -ENFILE, also -ENOBUFS, -ENOMEM) does not stop the server: it logs
+ * once, backs off (10 ms doubling to 1 s, a cancellation point) and goes on accepting, and
+ * logs again when accepting works again. Transient errors of a connection that died while
+ * queued (-ECONNABORTED ...) are skipped.
+ * When the server is cancelled or its scope expires, it cancels every client task, waits
+ * until they all ended and their sockets are closed, closes ls and returns -ECANCELED or
+ * -ETIMEDOUT. It returns early only on an error of ls itself (-EBADF when another task
+ * closed it, -EINVAL ...), after the same wind-down. ls becomes the server's (it is closed
+ * in every case); arg must stay valid until the call returns. Returns -EINVAL (ls or
+ * handler NULL), -EPERM outside a task, -ENOMEM. opts may be NULL; it is copied.
+ */
+CURIO_API int curio_run_server(curio_socket *ls, curio_client_fn handler, void *arg,
+                               const curio_server_options *opts);
+
+/* curio_tcp_server_socket, then curio_run_server (Curio's tcp_server). Returns the
+ * socket's errors, or curio_run_server's. */
+CURIO_API int curio_tcp_server(const char *host, uint16_t port, curio_client_fn handler,
+                               void *arg, const curio_server_options *opts);
+
+/* curio_unix_server_socket, then curio_run_server (Curio's unix_server). */
+CURIO_API int curio_unix_server(const char *path, curio_client_fn handler, void *arg,
+                                const curio_server_options *opts);
 
 #ifdef __cplusplus
 }

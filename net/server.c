@@ -1,0 +1,337 @@
+/*
+ * net/server.c - Curio's tcp_server / unix_server: listening sockets, and the accept loop
+ * that runs each connection's handler in a task of its own.
+ *
+ * The server keeps its live connections in a list of its own rather than a task group: a
+ * group keeps every member's record until it is destroyed, which a server that runs for
+ * months cannot afford. Each connection record is heap memory linked into the list while
+ * its task runs; the task unlinks it as it ends, so a linked record's task is alive (the
+ * server needs no handle on it). The server state is heap memory too: it normally outlives
+ * every client (the server waits for them), and if that wait could not be made safe the
+ * last client frees it.
+ */
+#include "net.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct conn {
+    struct conn *prev, *next;    /* the server's live connections */
+    struct server *srv;
+    curio_task *task;            /* alive while linked (no handle held) */
+    curio_socket *sock;          /* server-owned: closed and freed after the handler */
+    curio_addr addr;             /* the peer's, written by accept */
+};
+
+struct server {
+    curio_socket *ls;
+    curio_client_fn handler;
+    void *arg;
+    curio_server_options opts;
+    struct conn *conns;
+    size_t nconns;
+    bool running;                /* the server task is still inside curio_run_server */
+    curio__waitq drained;        /* the server task, waiting for nconns to reach 0 */
+    char where[CURIO_ADDR_STRLEN]; /* the listening address, for messages */
+};
+
+__attribute__((format(printf, 2, 3))) static void srv_log(struct server *srv,
+                                                          const char *fmt, ...)
+{
+    char msg[512];
+    int n = snprintf(msg, sizeof msg, "server %s: ", srv->where);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (srv->opts.log)
+        srv->opts.log(msg, srv->arg);
+    else
+        fprintf(stderr, "curio: %s\n", msg);
+}
+
+/* ---- one connection ---- */
+
+static void conn_unlink(struct conn *c)
+{
+    struct server *srv = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->nconns--;
+}
+
+static long conn_main(void *arg)
+{
+    struct conn *c = arg;
+    struct server *srv = c->srv;
+    long r = srv->handler(c->sock, &c->addr, srv->arg);
+    if (r < 0 && r != -ECANCELED) {
+        char peer[CURIO_ADDR_STRLEN];
+        curio_addr_format(&c->addr, peer, sizeof peer);
+        srv_log(srv, "client %s: handler failed: %s", peer,
+                curio_strerror(r < INT_MIN ? INT_MIN : (int)r));
+    }
+    curio__socket_destroy(c->sock);
+    conn_unlink(c);
+    free(c);
+    if (srv->nconns == 0) {
+        if (srv->running)
+            curio__waitq_wake_all(&srv->drained, 0);
+        else
+            free(srv);
+    }
+    return r;
+}
+
+/* Start c's task and link it; on failure c's socket is closed and c may be reused. */
+static bool conn_start(struct server *srv, struct conn *c)
+{
+    c->srv = srv;
+    c->sock->server_owned = true;
+    curio_spawn_options so = {.stack_size = srv->opts.stack_size};
+    curio_task *t;
+    int rc = curio_spawn_ex(&t, conn_main, c, &so);
+    if (rc < 0) {
+        char peer[CURIO_ADDR_STRLEN];
+        curio_addr_format(&c->addr, peer, sizeof peer);
+        srv_log(srv, "client %s: cannot start its task: %s; connection closed", peer,
+                curio_strerror(rc));
+        curio__socket_destroy(c->sock);
+        return false;
+    }
+    c->task = t;
+    c->prev = NULL;
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    curio_task_release(t); /* the task runs on; its record goes when it ends */
+    return true;
+}
+
+/* ---- the accept loop ---- */
+
+/* Out of descriptors or memory: wait for some to be freed, and keep going. */
+static bool out_of_resources(int rc)
+{
+    return rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM;
+}
+
+/* A connection that died while queued, or a network error of that one connection
+ * (accept(2) asks servers to retry on these). */
+static bool transient(int rc)
+{
+    switch (-rc) {
+    case ECONNABORTED: case EPROTO: case EPERM: case EINTR: case EAGAIN:
+    case ENETDOWN: case ENOPROTOOPT: case EHOSTDOWN: case ENONET: case EHOSTUNREACH:
+    case EOPNOTSUPP: case ENETUNREACH:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int accept_loop(struct server *srv)
+{
+    struct conn *spare = NULL;
+    unsigned failures = 0;
+    double backoff = 0;
+    int rc;
+    for (;;) {
+        if (!spare && !(spare = malloc(sizeof *spare))) {
+            rc = -ENOMEM;
+        } else {
+            rc = curio_accept(srv->ls, &spare->sock, &spare->addr);
+            if (rc == -ETIMEDOUT || rc == -ECANCELED)
+                break; /* the server's own scope or cancellation (accept's only sources) */
+        }
+        if (rc < 0 && out_of_resources(rc)) {
+            if (failures++ == 0)
+                srv_log(srv, "accept failed: %s; retrying with back-off", curio_strerror(rc));
+            backoff = backoff == 0 ? 0.01 : (backoff * 2 > 1 ? 1 : backoff * 2);
+            int64_t s = curio_sleep(backoff);
+            if (s < 0) {
+                rc = (int)s;
+                break;
+            }
+            continue;
+        }
+        if (rc < 0 && transient(rc))
+            continue;
+        if (rc < 0)
+            break;
+        if (failures) {
+            srv_log(srv, "accepting again after %u failed attempts", failures);
+            failures = 0;
+            backoff = 0;
+        }
+        if (conn_start(srv, spare))
+            spare = NULL;
+    }
+    free(spare);
+    return rc;
+}
+
+/* Cancel every client and wait until all have ended (Curio's TaskGroup exit). */
+static void wind_down(struct server *srv)
+{
+    for (struct conn *c = srv->conns; c; c = c->next)
+        curio_cancel_nowait(c->task);
+    curio_scope sc;
+    if (srv->nconns && curio_disable_cancellation(&sc) == 0) {
+        while (srv->nconns)
+            curio__wait_on(&srv->drained, "TASK_JOIN", CURIO__NO_DEADLINE);
+        curio_scope_close(&sc);
+    }
+    srv->running = false;
+    if (srv->nconns == 0)
+        free(srv);
+}
+
+int curio_run_server(curio_socket *ls, curio_client_fn handler, void *arg,
+                     const curio_server_options *opts)
+{
+    int rc = curio__trap_check(curio__self());
+    if (rc == 0 && !handler)
+        rc = -EINVAL;
+    if (rc == 0 && !ls)
+        return -EINVAL;
+    struct server *srv = NULL;
+    if (rc == 0 && !(srv = calloc(1, sizeof *srv)))
+        rc = -ENOMEM;
+    /* The wind-down waits inside a disable_cancellation scope: open one now, so that the
+     * task's scope stack has room for it later and it cannot fail then. */
+    curio_scope sc;
+    if (rc == 0 && (rc = curio_disable_cancellation(&sc)) == 0)
+        curio_scope_close(&sc);
+    if (rc < 0) {
+        free(srv);
+        if (ls)
+            curio__socket_destroy(ls);
+        return rc;
+    }
+    ls->server_owned = true; /* closing it elsewhere stops the server; the handle stays */
+    srv->ls = ls;
+    srv->handler = handler;
+    srv->arg = arg;
+    if (opts)
+        srv->opts = *opts;
+    srv->running = true;
+    curio_addr a;
+    if (curio_socket_getsockname(ls, &a) < 0)
+        a.len = 0;
+    curio_addr_format(&a, srv->where, sizeof srv->where);
+    if (srv->opts.on_listen)
+        srv->opts.on_listen(&a, arg);
+    rc = accept_loop(srv);
+    wind_down(srv); /* frees srv, or leaves it to the last client */
+    curio__socket_destroy(ls);
+    return rc;
+}
+
+/* ---- listening sockets ---- */
+
+static int listen_on(curio_socket **out, const curio_addr *a, const curio_server_options *o,
+                     bool inet)
+{
+    curio_server_options none = {0};
+    if (!o)
+        o = &none;
+    curio_socket *s;
+    int rc = curio_socket_open(&s, a->u.sa.sa_family, SOCK_STREAM, 0);
+    if (rc < 0)
+        return rc;
+    int one = 1;
+    if (inet && !o->no_reuse_address)
+        rc = curio_socket_setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (rc == 0 && o->reuse_port)
+        rc = curio_socket_setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (rc == 0)
+        rc = curio_socket_bind(s, a);
+    if (rc == 0)
+        rc = curio_socket_listen(s, o->backlog);
+    if (rc < 0) {
+        curio_socket_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+/* The first address a name has for a passive (listening) socket. */
+static int resolve_passive(curio_addr *a, const char *host, uint16_t port)
+{
+    char service[8];
+    snprintf(service, sizeof service, "%u", (unsigned)port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res;
+    int rc = curio_getaddrinfo(host, service, &hints, &res);
+    if (rc < 0)
+        return rc;
+    rc = -ENOENT;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_addrlen <= sizeof a->u) {
+            a->len = ai->ai_addrlen;
+            memcpy(&a->u, ai->ai_addr, ai->ai_addrlen);
+            rc = 0;
+            break;
+        }
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
+int curio_tcp_server_socket(curio_socket **out, const char *host, uint16_t port,
+                            const curio_server_options *opts)
+{
+    if (!out)
+        return -EINVAL;
+    curio_addr a;
+    int rc = curio_addr_ip(&a, host, port);
+    if (rc == -EINVAL)
+        rc = resolve_passive(&a, host, port);
+    return rc < 0 ? rc : listen_on(out, &a, opts, true);
+}
+
+int curio_unix_server_socket(curio_socket **out, const char *path,
+                             const curio_server_options *opts)
+{
+    if (!out)
+        return -EINVAL;
+    curio_addr a;
+    int rc = curio_addr_unix(&a, path);
+    return rc < 0 ? rc : listen_on(out, &a, opts, false);
+}
+
+int curio_tcp_server(const char *host, uint16_t port, curio_client_fn handler, void *arg,
+                     const curio_server_options *opts)
+{
+    int rc = curio__trap_check(curio__self());
+    if (rc == 0 && !handler)
+        rc = -EINVAL;
+    curio_socket *ls;
+    if (rc == 0)
+        rc = curio_tcp_server_socket(&ls, host, port, opts);
+    return rc < 0 ? rc : curio_run_server(ls, handler, arg, opts);
+}
+
+int curio_unix_server(const char *path, curio_client_fn handler, void *arg,
+                      const curio_server_options *opts)
+{
+    int rc = curio__trap_check(curio__self());
+    if (rc == 0 && !handler)
+        rc = -EINVAL;
+    curio_socket *ls;
+    if (rc == 0)
+        rc = curio_unix_server_socket(&ls, path, opts);
+    return rc < 0 ? rc : curio_run_server(ls, handler, arg, opts);
+}

@@ -1,0 +1,261 @@
+/*
+ * net/socket.c - the socket handle: making, adopting, options and names, shutdown, the
+ * blocking() escape, and closing.
+ *
+ * Closing while another task waits. That task's operation may still sit in the SQ, not
+ * yet submitted: closing the descriptor first would let the operation find the number
+ * closed, or worse, reused by the next socket or accept. So close interrupts the waiters
+ * (an ASYNC_CANCEL queued behind their operation), submits, and only then closes: by then
+ * each operation holds its own reference to the socket, and its completion (cancelled,
+ * or done after all) reaches its task as usual. The waiters' claims are dropped at once so
+ * that a socket reusing the number is not reported busy meanwhile.
+ */
+#include "net.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+int curio__socket_new(curio_socket **out, int fd, int family, int type)
+{
+    curio_socket *s = malloc(sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    *s = (curio_socket){.fd = fd, .family = family, .type = type};
+    *out = s;
+    return 0;
+}
+
+int curio_socket_open(curio_socket **out, int family, int type, int protocol)
+{
+    if (!out)
+        return -EINVAL;
+    int fd = socket(family, type | SOCK_CLOEXEC, protocol);
+    if (fd < 0)
+        return -errno;
+    int rc = curio__socket_new(out, fd, family, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (rc < 0)
+        close(fd);
+    return rc;
+}
+
+int curio_socket_wrap(curio_socket **out, int fd)
+{
+    if (!out || fd < 0)
+        return fd < 0 ? -EBADF : -EINVAL;
+    int family, type;
+    socklen_t len = sizeof family;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0)
+        return -errno;
+    len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+        return -errno;
+    return curio__socket_new(out, fd, family, type);
+}
+
+int curio_socketpair(int family, int type, curio_socket *out[2])
+{
+    if (!out)
+        return -EINVAL;
+    int sv[2];
+    if (socketpair(family, type | SOCK_CLOEXEC, 0, sv) < 0)
+        return -errno;
+    type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int rc = curio__socket_new(&out[0], sv[0], family, type);
+    if (rc == 0 && (rc = curio__socket_new(&out[1], sv[1], family, type)) < 0)
+        free(out[0]);
+    if (rc < 0) {
+        close(sv[0]);
+        close(sv[1]);
+    }
+    return rc;
+}
+
+int curio_socket_fd(const curio_socket *s) { return s ? s->fd : -1; }
+
+/* The descriptor for a call that does not wait: -EINVAL for NULL, -EBADF once closed. */
+static int fd_of(const curio_socket *s)
+{
+    if (!s)
+        return -EINVAL;
+    return s->fd < 0 ? -EBADF : s->fd;
+}
+
+static int sys(int rc) { return rc < 0 ? -errno : 0; }
+
+int curio_socket_bind(curio_socket *s, const curio_addr *a)
+{
+    int fd = fd_of(s);
+    if (fd < 0 || !a)
+        return fd < 0 ? fd : -EINVAL;
+    return sys(bind(fd, &a->u.sa, a->len));
+}
+
+int curio_socket_listen(curio_socket *s, int backlog)
+{
+    int fd = fd_of(s);
+    if (fd < 0)
+        return fd;
+    return sys(listen(fd, backlog > 0 ? backlog : 100));
+}
+
+int curio_socket_setsockopt(curio_socket *s, int level, int name, const void *val,
+                            socklen_t len)
+{
+    int fd = fd_of(s);
+    return fd < 0 ? fd : sys(setsockopt(fd, level, name, val, len));
+}
+
+int curio_socket_getsockopt(curio_socket *s, int level, int name, void *val, socklen_t *len)
+{
+    int fd = fd_of(s);
+    return fd < 0 ? fd : sys(getsockopt(fd, level, name, val, len));
+}
+
+int curio_socket_getsockname(const curio_socket *s, curio_addr *a)
+{
+    int fd = fd_of(s);
+    if (fd < 0 || !a)
+        return fd < 0 ? fd : -EINVAL;
+    a->len = sizeof a->u;
+    int rc = sys(getsockname(fd, &a->u.sa, &a->len));
+    if (rc < 0)
+        a->len = 0;
+    return rc;
+}
+
+int curio_socket_getpeername(const curio_socket *s, curio_addr *a)
+{
+    int fd = fd_of(s);
+    if (fd < 0 || !a)
+        return fd < 0 ? fd : -EINVAL;
+    a->len = sizeof a->u;
+    int rc = sys(getpeername(fd, &a->u.sa, &a->len));
+    if (rc < 0)
+        a->len = 0;
+    return rc;
+}
+
+int curio_socket_shutdown(curio_socket *s, int how)
+{
+    int fd = fd_of(s);
+    return fd < 0 ? fd : sys(shutdown(fd, how));
+}
+
+/* ---- as_stream() ---- */
+
+int curio_socket_as_stream(curio_socket *s, curio_stream **out, const curio_stream_options *opts)
+{
+    int fd = fd_of(s);
+    if (fd < 0 || !out)
+        return fd < 0 ? fd : -EINVAL;
+    if (!s->stream) {
+        curio_stream_options o = {0};
+        if (opts)
+            o = *opts;
+        o.keep_fd = true; /* the socket keeps its descriptor */
+        int rc = curio_stream_open(&s->stream, fd, &o);
+        if (rc < 0)
+            return rc;
+    }
+    *out = s->stream;
+    return 0;
+}
+
+/* ---- blocking() ---- */
+
+static bool waited_on(int fd)
+{
+    curio_kernel *k = curio__tls_kernel;
+    return k && (curio__fd_claimant(k, fd, CURIO__FD_READ) ||
+                 curio__fd_claimant(k, fd, CURIO__FD_WRITE));
+}
+
+int curio_socket_blocking(curio_socket *s)
+{
+    int fd = fd_of(s);
+    if (fd < 0)
+        return fd;
+    if (s->lent || waited_on(fd) || (s->stream && curio_stream_buffered(s->stream)))
+        return -EBUSY;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    if ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+        return -errno;
+    s->lent = true;
+    s->lent_nonblock = fl & O_NONBLOCK;
+    return fd;
+}
+
+int curio_socket_unblock(curio_socket *s)
+{
+    if (!s || !s->lent)
+        return -EINVAL;
+    s->lent = false;
+    if (s->lent_nonblock && s->fd >= 0) {
+        int fl = fcntl(s->fd, F_GETFL);
+        if (fl >= 0)
+            fcntl(s->fd, F_SETFL, fl | O_NONBLOCK);
+    }
+    return 0;
+}
+
+/* ---- closing ---- */
+
+/* Wake every task blocked on fd (see the top of this file). */
+static void interrupt_waiters(int fd)
+{
+    curio_kernel *k = curio__tls_kernel;
+    if (!k)
+        return;
+    bool any = false;
+    for (int dir = CURIO__FD_READ; dir <= CURIO__FD_WRITE; dir++) {
+        curio__task *t = curio__fd_claimant(k, fd, dir);
+        if (!t || !t->op)
+            continue;
+        curio__interrupt(t, -EBADF);
+        curio__fd_unclaim(t, fd, dir);
+        any = true;
+    }
+    if (any)
+        curio__ring_poll(k, false, CURIO__NO_DEADLINE);
+}
+
+static void close_fd(curio_socket *s)
+{
+    int fd = s->fd;
+    if (fd < 0)
+        return;
+    s->fd = -1;
+    /* The stream holds the number too: it goes first (its tasks get -EBADF, and the last
+     * of them frees it), so that it can never reach a socket that reuses the number. */
+    if (s->stream) {
+        curio_stream_close(s->stream);
+        s->stream = NULL;
+    }
+    interrupt_waiters(fd);
+    close(fd); /* on Linux the descriptor is gone even when this reports an error */
+}
+
+void curio__socket_free(curio_socket *s) { free(s); }
+
+void curio__socket_destroy(curio_socket *s)
+{
+    close_fd(s);
+    if (s->users)
+        s->free_pending = true;
+    else
+        curio__socket_free(s);
+}
+
+int curio_socket_close(curio_socket *s)
+{
+    if (!s)
+        return -EINVAL;
+    if (s->server_owned)
+        close_fd(s);
+    else
+        curio__socket_destroy(s);
+    return 0;
+}

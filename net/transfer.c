@@ -1,0 +1,143 @@
+/*
+ * net/transfer.c - moving data: recv, send, sendall, recvfrom, sendto, recvmsg, sendmsg.
+ *
+ * Each call is one io_uring operation prepared on the caller's stack, holding the socket's
+ * direction for its length (curio__op_begin_fd). The handle's user count keeps it alive
+ * while a task is inside: another task may close the socket meanwhile (net/socket.c).
+ */
+#include "net.h"
+
+#include <limits.h>
+
+/* What one operation moves at most: its result must fit the CQE's int (Linux itself stops
+ * at this, MAX_RW_COUNT). */
+#define MAX_XFER ((size_t)INT_MAX & ~(size_t)4095)
+
+static inline unsigned xfer_len(size_t n) { return (unsigned)(n < MAX_XFER ? n : MAX_XFER); }
+
+/* The checks before an operation; on success an SQE is reserved for it and must be
+ * prepared and waited for. */
+static inline int begin(curio_socket *s, int dir, curio__op *op, struct io_uring_sqe **sqe)
+{
+    if (__builtin_expect(!s, 0))
+        return -EINVAL;
+    if (__builtin_expect(s->lent, 0)) {
+        int rc = curio__trap_check(curio__self());
+        return rc < 0 ? rc : -EBUSY;
+    }
+    return curio__op_begin_fd(op, sqe, s->fd, dir);
+}
+
+static inline ssize_t finish(curio_socket *s, curio__op *op, struct io_uring_sqe *sqe,
+                             const char *state)
+{
+    curio__socket_enter(s);
+    int rc = curio__op_wait(op, sqe, state);
+    curio__socket_leave(s);
+    return rc;
+}
+
+ssize_t curio_recv(curio_socket *s, void *buf, size_t n, int flags)
+{
+    curio__op op;
+    struct io_uring_sqe *sqe;
+    int rc = begin(s, CURIO__FD_READ, &op, &sqe);
+    if (rc < 0)
+        return rc;
+    io_uring_prep_recv(sqe, s->fd, buf, xfer_len(n), flags);
+    return finish(s, &op, sqe, "READ_WAIT");
+}
+
+ssize_t curio_send(curio_socket *s, const void *buf, size_t n, int flags)
+{
+    curio__op op;
+    struct io_uring_sqe *sqe;
+    int rc = begin(s, CURIO__FD_WRITE, &op, &sqe);
+    if (rc < 0)
+        return rc;
+    io_uring_prep_send(sqe, s->fd, buf, xfer_len(n), flags | MSG_NOSIGNAL);
+    return finish(s, &op, sqe, "WRITE_WAIT");
+}
+
+/*
+ * MSG_WAITALL makes io_uring (5.18+) retry a short send on a stream socket itself, so a
+ * large buffer still costs one operation; if the operation is cancelled or times out
+ * after some bytes went, its result is that partial count, and the next round's trap
+ * check reports the interruption. Older kernels ignore the flag on sends and the loop
+ * does the retrying.
+ */
+ssize_t curio_sendall(curio_socket *s, const void *buf, size_t n, int flags, size_t *sent)
+{
+    size_t done = 0;
+    ssize_t rc = 0;
+    if (!s) {
+        rc = -EINVAL;
+    } else if (n == 0) {
+        rc = curio__trap_check(curio__self()); /* still a cancellation point */
+    } else {
+        curio__socket_enter(s); /* s->fd is read again after every round */
+        do {
+            rc = curio_send(s, (const char *)buf + done, n - done, flags | MSG_WAITALL);
+            if (rc > 0)
+                done += (size_t)rc;
+            else if (rc == 0)
+                rc = -EPIPE; /* cannot happen for n > 0; never loop on it */
+        } while (rc > 0 && done < n);
+        curio__socket_leave(s);
+    }
+    if (sent)
+        *sent = done;
+    return rc < 0 ? rc : (ssize_t)done;
+}
+
+ssize_t curio_recvmsg(curio_socket *s, struct msghdr *msg, int flags)
+{
+    curio__op op;
+    struct io_uring_sqe *sqe;
+    if (!msg)
+        return -EINVAL;
+    int rc = begin(s, CURIO__FD_READ, &op, &sqe);
+    if (rc < 0)
+        return rc;
+    io_uring_prep_recvmsg(sqe, s->fd, msg, (unsigned)flags);
+    return finish(s, &op, sqe, "READ_WAIT");
+}
+
+ssize_t curio_sendmsg(curio_socket *s, const struct msghdr *msg, int flags)
+{
+    curio__op op;
+    struct io_uring_sqe *sqe;
+    if (!msg)
+        return -EINVAL;
+    int rc = begin(s, CURIO__FD_WRITE, &op, &sqe);
+    if (rc < 0)
+        return rc;
+    io_uring_prep_sendmsg(sqe, s->fd, msg, (unsigned)(flags | MSG_NOSIGNAL));
+    return finish(s, &op, sqe, "WRITE_WAIT");
+}
+
+ssize_t curio_recvfrom(curio_socket *s, void *buf, size_t n, int flags, curio_addr *from)
+{
+    struct iovec iov = {.iov_base = buf, .iov_len = xfer_len(n)};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (from) {
+        msg.msg_name = &from->u;
+        msg.msg_namelen = sizeof from->u;
+    }
+    ssize_t rc = curio_recvmsg(s, &msg, flags);
+    if (from)
+        from->len = rc >= 0 ? msg.msg_namelen : 0;
+    return rc;
+}
+
+ssize_t curio_sendto(curio_socket *s, const void *buf, size_t n, int flags,
+                     const curio_addr *to)
+{
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = xfer_len(n)};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (to) {
+        msg.msg_name = (void *)&to->u;
+        msg.msg_namelen = to->len;
+    }
+    return curio_sendmsg(s, &msg, flags);
+}
