@@ -20,6 +20,19 @@
 
 enum { CURIO__IN_READ = 1, CURIO__IN_WRITE = 2, CURIO__IN_BOTH = 3 };
 
+/*
+ * A transport that a layer above puts in place of the descriptor's recv/send (net/'s TLS:
+ * a stream over a TLS socket reads and writes plaintext). Each call follows the contract
+ * of curio__stream_recv / curio__stream_sendv below (a blocking call, made inside the
+ * stream's entered call; the count, 0 at end of stream, or negative) and is given the
+ * stream's xport_arg. A stream with a transport refuses the blocking() escape: its
+ * descriptor does not carry the stream's bytes.
+ */
+typedef struct curio__stream_xport {
+    ssize_t (*recv)(void *arg, void *buf, size_t n);
+    ssize_t (*sendv)(void *arg, const struct iovec *iov, int cnt);
+} curio__stream_xport;
+
 struct curio_stream {
     int fd;
     bool socket;            /* recv/send (MSG_NOSIGNAL) instead of read/write */
@@ -31,6 +44,8 @@ struct curio_stream {
     unsigned users;         /* tasks inside a call on this stream */
     curio__task *reader;    /* the task in a read-side call, or NULL */
     curio__task *writer;    /* the task in a write-side call, or NULL */
+    const curio__stream_xport *xport; /* NULL: recv/send or read/write on fd */
+    void *xport_arg;
 
     /* Read buffer. Bytes [rstart, rend) of rbuf are unread; [rstart, rscan) is known to
      * hold no '\n' (so a long line is scanned once, not once per refill). rbuf is NULL

@@ -91,6 +91,8 @@ int curio_stream_close(curio_stream *s)
 
 int curio_stream_blocking(curio_stream *s)
 {
+    if (s && s->xport)
+        return -EOPNOTSUPP; /* the descriptor does not carry the stream's bytes */
     int rc = curio__stream_enter(s, CURIO__IN_BOTH);
     if (rc < 0)
         return rc;
@@ -128,6 +130,10 @@ void curio_stream_unblock(curio_stream *s)
 
 ssize_t curio__stream_recv(curio_stream *s, void *buf, size_t n)
 {
+    if (__builtin_expect(s->xport != NULL, 0)) {
+        ssize_t r = s->xport->recv(s->xport_arg, buf, n);
+        return __builtin_expect(s->closing, 0) ? -EBADF : r;
+    }
     curio__op op;
     struct io_uring_sqe *sqe;
     int rc = curio__op_begin_fd(&op, &sqe, s->fd, CURIO__FD_READ);
@@ -144,6 +150,10 @@ ssize_t curio__stream_recv(curio_stream *s, void *buf, size_t n)
 
 ssize_t curio__stream_sendv(curio_stream *s, const struct iovec *iov, int cnt)
 {
+    if (__builtin_expect(s->xport != NULL, 0)) {
+        ssize_t r = s->xport->sendv(s->xport_arg, iov, cnt);
+        return __builtin_expect(s->closing, 0) ? -EBADF : r;
+    }
     curio__op op;
     struct io_uring_sqe *sqe;
     int rc = curio__op_begin_fd(&op, &sqe, s->fd, CURIO__FD_WRITE);

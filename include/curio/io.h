@@ -162,8 +162,10 @@ CURIO_API int curio_stream_flush(curio_stream *s);
  * The blocking() escape: hand the descriptor to ordinary blocking code. Flushes the write
  * buffer (blocking), clears O_NONBLOCK if it was set, and returns the descriptor, or
  * negative: -EBUSY if unread bytes are buffered (read them first, as Curio refuses too) or
- * another task is using the stream, or a flush error. Until curio_stream_unblock, every
- * other call on s returns -EBUSY. Unblock restores the descriptor's flags; it never blocks.
+ * another task is using the stream, or a flush error; -EOPNOTSUPP for the stream of a TLS
+ * socket (curio/tls.h), whose descriptor carries ciphertext. Until curio_stream_unblock,
+ * every other call on s returns -EBUSY. Unblock restores the descriptor's flags; it never
+ * blocks.
  */
 CURIO_API int curio_stream_blocking(curio_stream *s);
 CURIO_API void curio_stream_unblock(curio_stream *s);
