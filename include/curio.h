@@ -414,6 +414,8 @@ CURIO_API void curio_group_destroy(curio_group *g);
 #include "curio/sync.h"
 #include "curio/io.h"
 #include "curio/net.h"
+#include "curio/tls.h"
+#include "curio/channel.h"
 #include "curio/proc.h"
 
 #endif /* CURIO_H */

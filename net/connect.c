@@ -74,6 +74,20 @@ int curio__connect_any(curio_socket **out, const struct addrinfo *ai,
     return rc;
 }
 
+/* ssl= / ssl_context=: TLS on the new connection before it is handed out. */
+static int tls_on(curio_socket **out, int rc, const curio_connect_options *o,
+                  const char *host)
+{
+    if (rc < 0 || (!o->ssl && !o->ssl_context))
+        return rc;
+    rc = curio__tls_client_start(*out, o, host);
+    if (rc < 0) {
+        curio_socket_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int curio_open_connection(curio_socket **out, const char *host, uint16_t port,
                           const curio_connect_options *opts)
 {
@@ -88,7 +102,7 @@ int curio_open_connection(curio_socket **out, const char *host, uint16_t port,
     if (curio_addr_ip(&a, host, port) == 0) {
         if (!wanted(a.u.sa.sa_family, o))
             return -EAFNOSUPPORT;
-        return connect_to(out, &a, o->source);
+        return tls_on(out, connect_to(out, &a, o->source), o, host);
     }
     char service[8];
     snprintf(service, sizeof service, "%u", (unsigned)port);
@@ -101,7 +115,7 @@ int curio_open_connection(curio_socket **out, const char *host, uint16_t port,
         return rc;
     rc = curio__connect_any(out, res, o);
     freeaddrinfo(res);
-    return rc;
+    return tls_on(out, rc, o, host);
 }
 
 int curio_open_unix_connection(curio_socket **out, const char *path)

@@ -20,6 +20,8 @@ struct curio_socket {
                               server frees the handle when the handler returns */
     bool free_pending;     /* released while users > 0: the last one out frees it */
     curio_stream *stream;  /* as_stream's (keep_fd), closed with the descriptor; or NULL */
+    struct curio__tls *tls; /* the TLS session (net/tls_*.c) once curio_tls_wrap was
+                              called, freed with the handle; NULL for a plain socket */
 };
 
 /* A handle around fd (not closed on failure). 0 or -ENOMEM. */
@@ -39,6 +41,35 @@ static inline void curio__socket_leave(curio_socket *s)
     if (--s->users == 0 && __builtin_expect(s->free_pending, 0))
         curio__socket_free(s);
 }
+
+/*
+ * The TLS hooks (net/tls_socket.c; net/tls_none.c when built without wolfSSL, where
+ * s->tls is never set). The socket calls branch to them when s->tls is set: one
+ * predictable test on the plain path.
+ */
+CURIO__HIDDEN ssize_t curio__tls_recv(curio_socket *s, void *buf, size_t n, int flags);
+CURIO__HIDDEN ssize_t curio__tls_send(curio_socket *s, const void *buf, size_t n, int flags);
+CURIO__HIDDEN ssize_t curio__tls_sendall(curio_socket *s, const void *buf, size_t n,
+                                         size_t *sent);
+/* shutdown(2) of a TLS socket: a close_notify first (never blocks). */
+CURIO__HIDDEN int curio__tls_shutdown(curio_socket *s, int how);
+/* Descriptor fd of s is about to be closed (s->fd is -1 already): a close_notify
+ * without waiting. */
+CURIO__HIDDEN void curio__tls_closing(curio_socket *s, int fd);
+/* The handle is being freed. */
+CURIO__HIDDEN void curio__tls_free(struct curio__tls *t);
+/* The socket's stream was just made: route it through TLS. */
+CURIO__HIDDEN void curio__tls_stream(curio_socket *s);
+/* open_connection's TLS: wrap with o's context (or the default one) and shake hands. */
+CURIO__HIDDEN int curio__tls_client_start(curio_socket *s, const curio_connect_options *o,
+                                          const char *host);
+/* tcp_server's TLS, in the client's task: wrap, and shake hands within timeout seconds
+ * (negative: no limit). */
+CURIO__HIDDEN int curio__tls_server_start(curio_socket *s, curio_tls_context *ctx,
+                                          double timeout);
+/* 0 if ctx may serve (a server context), -EINVAL if not, -ENOTSUP without TLS. */
+CURIO__HIDDEN int curio__tls_context_check_server(const curio_tls_context *ctx);
+CURIO__HIDDEN curio_tls_context *curio__tls_context_retain(curio_tls_context *ctx);
 
 /* Connect a stream socket to each address of the list in turn until one connects
  * (open_connection after its look-up). o must not be NULL. */

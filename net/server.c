@@ -53,6 +53,13 @@ __attribute__((format(printf, 2, 3))) static void srv_log(struct server *srv,
         fprintf(stderr, "curio: %s\n", msg);
 }
 
+/* The server state goes with the last of the server task and its clients. */
+static void srv_free(struct server *srv)
+{
+    curio_tls_context_release(srv->opts.ssl_context);
+    free(srv);
+}
+
 /* ---- one connection ---- */
 
 static void conn_unlink(struct conn *c)
@@ -67,16 +74,37 @@ static void conn_unlink(struct conn *c)
     srv->nconns--;
 }
 
+/* ssl_context: the handshake runs in the client's task before its handler (a failure is
+ * that connection's only). */
+static int tls_start(struct server *srv, struct conn *c)
+{
+    double timeout = srv->opts.ssl_handshake_timeout;
+    int rc = curio__tls_server_start(c->sock, srv->opts.ssl_context, timeout ? timeout : 60);
+    if (rc < 0 && rc != -ECANCELED) {
+        char peer[CURIO_ADDR_STRLEN], why[256];
+        curio_addr_format(&c->addr, peer, sizeof peer);
+        if (rc == -ETIMEDOUT)
+            snprintf(why, sizeof why, "not completed within %g s", timeout ? timeout : 60);
+        else if (curio_tls_error(c->sock, why, sizeof why) == 0)
+            snprintf(why, sizeof why, "%s", curio_strerror(rc));
+        srv_log(srv, "client %s: TLS handshake failed: %s", peer, why);
+    }
+    return rc;
+}
+
 static long conn_main(void *arg)
 {
     struct conn *c = arg;
     struct server *srv = c->srv;
-    long r = srv->handler(c->sock, &c->addr, srv->arg);
-    if (r < 0 && r != -ECANCELED) {
-        char peer[CURIO_ADDR_STRLEN];
-        curio_addr_format(&c->addr, peer, sizeof peer);
-        srv_log(srv, "client %s: handler failed: %s", peer,
-                curio_strerror(r < INT_MIN ? INT_MIN : (int)r));
+    long r = 0; /* a failed handshake is logged by tls_start, and is no handler's failure */
+    if (!srv->opts.ssl_context || tls_start(srv, c) == 0) {
+        r = srv->handler(c->sock, &c->addr, srv->arg);
+        if (r < 0 && r != -ECANCELED) {
+            char peer[CURIO_ADDR_STRLEN];
+            curio_addr_format(&c->addr, peer, sizeof peer);
+            srv_log(srv, "client %s: handler failed: %s", peer,
+                    curio_strerror(r < INT_MIN ? INT_MIN : (int)r));
+        }
     }
     curio__socket_destroy(c->sock);
     conn_unlink(c);
@@ -85,7 +113,7 @@ static long conn_main(void *arg)
         if (srv->running)
             curio__waitq_wake_all(&srv->drained, 0);
         else
-            free(srv);
+            srv_free(srv);
     }
     return r;
 }
@@ -193,7 +221,7 @@ static void wind_down(struct server *srv)
     }
     srv->running = false;
     if (srv->nconns == 0)
-        free(srv);
+        srv_free(srv);
 }
 
 int curio_run_server(curio_socket *ls, curio_client_fn handler, void *arg,
@@ -205,6 +233,8 @@ int curio_run_server(curio_socket *ls, curio_client_fn handler, void *arg,
     if (rc == 0 && !ls)
         return -EINVAL;
     struct server *srv = NULL;
+    if (rc == 0 && opts && opts->ssl_context)
+        rc = curio__tls_context_check_server(opts->ssl_context);
     if (rc == 0 && !(srv = calloc(1, sizeof *srv)))
         rc = -ENOMEM;
     /* The wind-down waits inside a disable_cancellation scope: open one now, so that the
@@ -224,6 +254,7 @@ int curio_run_server(curio_socket *ls, curio_client_fn handler, void *arg,
     srv->arg = arg;
     if (opts)
         srv->opts = *opts;
+    curio__tls_context_retain(srv->opts.ssl_context); /* released by srv_free */
     srv->running = true;
     curio_addr a;
     if (curio_socket_getsockname(ls, &a) < 0)

@@ -139,6 +139,8 @@ int curio_socket_getpeername(const curio_socket *s, curio_addr *a)
 int curio_socket_shutdown(curio_socket *s, int how)
 {
     int fd = fd_of(s);
+    if (fd >= 0 && s->tls)
+        return curio__tls_shutdown(s, how); /* a close_notify first */
     return fd < 0 ? fd : sys(shutdown(fd, how));
 }
 
@@ -157,6 +159,8 @@ int curio_socket_as_stream(curio_socket *s, curio_stream **out, const curio_stre
         int rc = curio_stream_open(&s->stream, fd, &o);
         if (rc < 0)
             return rc;
+        if (s->tls)
+            curio__tls_stream(s); /* the stream moves plaintext through TLS */
     }
     *out = s->stream;
     return 0;
@@ -176,6 +180,8 @@ int curio_socket_blocking(curio_socket *s)
     int fd = fd_of(s);
     if (fd < 0)
         return fd;
+    if (s->tls)
+        return -EOPNOTSUPP; /* the descriptor carries ciphertext */
     if (s->lent || waited_on(fd) || (s->stream && curio_stream_buffered(s->stream)))
         return -EBUSY;
     int fl = fcntl(fd, F_GETFL);
@@ -234,11 +240,18 @@ static void close_fd(curio_socket *s)
         curio_stream_close(s->stream);
         s->stream = NULL;
     }
+    if (s->tls)
+        curio__tls_closing(s, fd); /* a close_notify, if it can go without waiting */
     interrupt_waiters(fd);
     close(fd); /* on Linux the descriptor is gone even when this reports an error */
 }
 
-void curio__socket_free(curio_socket *s) { free(s); }
+void curio__socket_free(curio_socket *s)
+{
+    if (s->tls)
+        curio__tls_free(s->tls);
+    free(s);
+}
 
 void curio__socket_destroy(curio_socket *s)
 {

@@ -111,6 +111,7 @@ CURIO_API int curio_getaddrinfo(const char *host, const char *service,
 /* ------------------------------------------------------------------------------------ */
 
 typedef struct curio_socket curio_socket;
+typedef struct curio_tls_context curio_tls_context; /* see curio/tls.h */
 
 /* A new socket, as socket(2) (family AF_INET, AF_INET6, AF_UNIX ...; type SOCK_STREAM,
  * SOCK_DGRAM ..., optionally or'ed with SOCK_NONBLOCK; SOCK_CLOEXEC is always added).
@@ -272,6 +273,15 @@ typedef struct curio_connect_options {
                                  resolved addresses of its family are tried; default none */
     int family;               /* AF_INET or AF_INET6 to try only that family; default
                                  AF_UNSPEC (both) */
+    /* TLS (Curio's ssl= and server_hostname=; see curio/tls.h). After connecting, the
+     * socket is wrapped and the handshake done before open_connection returns, within
+     * the same timeouts; a failed handshake closes the socket and returns its error. */
+    bool ssl;                 /* TLS with a default client context (ssl=True): the system's
+                                 CAs, the server's name checked; default false */
+    curio_tls_context *ssl_context; /* TLS with this client context (ssl=context); implies
+                                 ssl; default none */
+    const char *server_hostname; /* the name (or address) the server's certificate must be
+                                 for, also sent as SNI; default: host */
 } curio_connect_options;
 
 /*
@@ -282,7 +292,9 @@ typedef struct curio_connect_options {
  * during the look-up. Returns 0 and *out (the caller's socket), or the error of the last
  * address tried (-ECONNREFUSED ...), a look-up error (-ENOENT: no such host), -EINVAL
  * (host NULL or empty), -EAFNOSUPPORT (no address of the source's or the asked family),
- * -ECANCELED, -ETIMEDOUT, -EPERM, -ENOMEM. opts may be NULL.
+ * -ECANCELED, -ETIMEDOUT, -EPERM, -ENOMEM. opts may be NULL. With opts->ssl or
+ * opts->ssl_context also the errors of curio_tls_context_new (for ssl, once per process)
+ * and curio_tls_handshake (CURIO_ETLS_CERT ...), and -EINVAL for a server context.
  */
 CURIO_API int curio_open_connection(curio_socket **out, const char *host, uint16_t port,
                                     const curio_connect_options *opts);
@@ -319,6 +331,13 @@ typedef struct curio_server_options {
      * and recovering), one line without its newline, with the server's arg. Default: stderr,
      * prefixed with "curio: ". */
     void (*log)(const char *message, void *arg);
+    /* TLS (Curio's ssl=context; see curio/tls.h): a server context. Each client's task
+     * wraps its socket and runs the handshake before the handler is called; a failed
+     * handshake is logged (with wolfSSL's reason) and closes that connection only, the
+     * server goes on. Default none: plain TCP. */
+    curio_tls_context *ssl_context;
+    double ssl_handshake_timeout; /* seconds a client has to complete the handshake;
+                                     default 60 (asyncio's); negative: no limit */
 } curio_server_options;
 
 /*
@@ -350,7 +369,9 @@ CURIO_API int curio_unix_server_socket(curio_socket **out, const char *path,
  * -ETIMEDOUT. It returns early only on an error of ls itself (-EBADF when another task
  * closed it, -EINVAL ...), after the same wind-down. ls becomes the server's (it is closed
  * in every case); arg must stay valid until the call returns. Returns -EINVAL (ls or
- * handler NULL), -EPERM outside a task, -ENOMEM. opts may be NULL; it is copied.
+ * handler NULL, an ssl_context that is not a server context), -ENOTSUP (an ssl_context
+ * without TLS built in), -EPERM outside a task, -ENOMEM. opts may be NULL; it is copied
+ * (ssl_context is retained until the call returns).
  */
 CURIO_API int curio_run_server(curio_socket *ls, curio_client_fn handler, void *arg,
                                const curio_server_options *opts);

@@ -1,0 +1,91 @@
+/*
+ * net/tls_priv.h - what the TLS files of net/ share: the context and the session kept on a
+ * socket. Only the files built with wolfSSL include it.
+ *
+ * The session never waits inside wolfSSL. Its I/O callbacks copy from a buffer of
+ * received ciphertext (empty: "want read") and append to a queue of ciphertext to send
+ * (which always accepts), so every wolfSSL call returns without a task switch, and curio
+ * moves the two buffers with io_uring operations of its own between wolfSSL calls. That is
+ * what keeps wolfSSL's state consistent whatever interrupts a task: an operation cut short
+ * only leaves bytes in one of the buffers, never a wolfSSL call half-way through.
+ */
+#ifndef CURIO_NET_TLS_PRIV_H
+#define CURIO_NET_TLS_PRIV_H
+
+#include "net.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+struct curio_tls_context {
+    WOLFSSL_CTX *wctx;
+    _Atomic unsigned refs;       /* the creator's, each wrapped socket's, each server's */
+    bool server;
+    bool verify;                 /* clients: the server's chain is verified */
+    bool check_hostname;         /* clients: and its name (then wrap needs one) */
+    char *alpn;                  /* the ALPN list ("h2,http/1.1"), or NULL */
+};
+
+/* Ciphertext queued for sending: bytes [start, len) of data. A chunk is never moved or
+ * grown while queued: an operation in flight may be reading it, and bytes appended past
+ * what that operation took are not in its way. */
+typedef struct curio__tls_chunk {
+    struct curio__tls_chunk *next;
+    size_t start, len, cap;
+    char data[];
+} curio__tls_chunk;
+
+/* Received ciphertext is read into a buffer of this size, one operation at a time. */
+#define CURIO__TLS_IN_CAP (17u * 1024)
+/* The plaintext of one record, the most one wolfSSL_write turns into one record. */
+#define CURIO__TLS_RECORD 16384u
+/* Plaintext encrypted before the queue is sent: the bytes one send operation carries. */
+#define CURIO__TLS_BATCH (4u * CURIO__TLS_RECORD)
+
+struct curio__tls {
+    WOLFSSL *ssl;
+    curio_tls_context *ctx;      /* retained */
+    curio_socket *sock;          /* the socket it belongs to */
+
+    /* The tasks inside a TLS call, per direction (ResourceBusy as for plain sockets); the
+     * handshake holds both. */
+    curio__task *reader, *writer;
+
+    /* Received ciphertext: [in_start, in_end) of in is not yet taken by wolfSSL. The
+     * buffer is filled only when wolfSSL has taken everything (it said "want read"), so a
+     * receive in flight writes past in_end into space nobody reads. NULL until needed. */
+    char *in;
+    size_t in_start, in_end;
+
+    /* Ciphertext to send, oldest first; out_bytes in all. */
+    curio__tls_chunk *out_head, *out_tail;
+    size_t out_bytes;
+
+    char *stage;                 /* a record's worth of small stream writes gathered into
+                                    one record; NULL until needed */
+
+    int fatal;                   /* a TLS failure (CURIO_ETLS*, -ENOMEM): sticky; 0 */
+    int wolf_error;              /* wolfSSL's code behind fatal */
+    long verify_result;          /* wolfSSL_get_verify_result at the failure */
+    int alert;                   /* the fatal alert received that caused it, or -1 */
+    int rerr;                    /* the transport failed receiving (-ECONNRESET ...) */
+    int werr;                    /* ... or sending (-EPIPE ...); both sticky */
+    int shut_how;                /* shutdown(2) to apply once the queue is empty, or -1 */
+    bool server;
+    bool handshaken;             /* the handshake completed */
+    bool eof;                    /* the transport reached end of stream */
+    bool peer_closed;            /* the peer's close_notify arrived */
+    bool wshut;                  /* our close_notify is queued: no more sends */
+    bool alloc_failed;           /* the send callback could not queue a record */
+    char *alpn;                  /* the ALPN protocol selected, or NULL */
+    char *sni;                   /* servers: the name the client sent as SNI, or NULL */
+};
+
+/* Map a failed wolfSSL call's error to curio's code, record it as the session's sticky
+ * failure (net/tls.c). */
+CURIO__HIDDEN int curio__tls_fail(struct curio__tls *t, int err);
+
+/* The default client context for open_connection's ssl (made once per process). */
+CURIO__HIDDEN int curio__tls_default_client(curio_tls_context **out);
+
+#endif

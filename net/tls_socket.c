@@ -1,0 +1,774 @@
+/*
+ * net/tls_socket.c - TLS sessions on sockets: wrapping, the handshake, receiving and
+ * sending plaintext, the queue of ciphertext, shutdown and close, the stream transport,
+ * and what a session tells about itself.
+ *
+ * Every call here follows one pattern: enter the socket for the direction(s) it needs
+ * (the trap check, ResourceBusy, a user count that keeps the handle alive), call wolfSSL
+ * (which never waits: see tls_priv.h), and in between move ciphertext with io_uring: fill
+ * (one recv into the input buffer) when wolfSSL wants input, flush (sendmsg of the whole
+ * queue, as one operation while it fits eight chunks) when it produced output.
+ */
+#include "tls_priv.h"
+#include "../io/io.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { R = 1, W = 2 }; /* the roles: receiving, sending */
+
+/* Errors that say nothing about the connection: the caller's own interruptions, another
+ * task closing the socket, the descriptor's direction taken by a plain call, no memory.
+ * The others (-ECONNRESET, -EPIPE ...) are the transport's, and sticky. */
+static bool interruption(long rc)
+{
+    return rc == -ETIMEDOUT || rc == -ECANCELED || rc == -EBADF || rc == -EBUSY ||
+           rc == -ENOMEM || rc == -EPERM;
+}
+
+/* ---- entering a socket ---- */
+
+/* Enter s for the roles in want. *took = the roles this call took and gives back in
+ * leave (a role the task holds already, in a nested call, is not taken twice). */
+static int enter(curio_socket *s, unsigned want, unsigned *took)
+{
+    *took = 0;
+    curio__task *self = curio__self();
+    int rc = curio__trap_check(self);
+    if (rc < 0)
+        return rc;
+    struct curio__tls *t = s->tls;
+    if (s->fd < 0)
+        return -EBADF;
+    if (((want & R) && t->reader && t->reader != self) ||
+        ((want & W) && t->writer && t->writer != self))
+        return -EBUSY;
+    if ((want & R) && !t->reader) {
+        t->reader = self;
+        *took |= R;
+    }
+    if ((want & W) && !t->writer) {
+        t->writer = self;
+        *took |= W;
+    }
+    curio__socket_enter(s);
+    return 0;
+}
+
+/* Give back what enter took and return rc; s may be freed by this (closed meanwhile). */
+static ssize_t leave(curio_socket *s, unsigned took, ssize_t rc)
+{
+    struct curio__tls *t = s->tls;
+    if (took & R)
+        t->reader = NULL;
+    if (took & W)
+        t->writer = NULL;
+    curio__socket_leave(s);
+    return rc;
+}
+
+/* ---- moving ciphertext ---- */
+
+/* One receive into the input buffer, after wolfSSL took everything in it. */
+static ssize_t fill(struct curio__tls *t, curio_socket *s)
+{
+    if (!t->in && !(t->in = malloc(CURIO__TLS_IN_CAP)))
+        return -ENOMEM;
+    size_t have = t->in_end - t->in_start;
+    memmove(t->in, t->in + t->in_start, have); /* nothing, as wolfSSL wanted more */
+    t->in_start = 0;
+    t->in_end = have;
+    curio__op op;
+    struct io_uring_sqe *sqe;
+    int rc = curio__op_begin_fd(&op, &sqe, s->fd, CURIO__FD_READ);
+    if (rc < 0)
+        return rc;
+    io_uring_prep_recv(sqe, s->fd, t->in + have, CURIO__TLS_IN_CAP - have, 0);
+    rc = curio__op_wait(&op, sqe, "READ_WAIT");
+    if (rc > 0)
+        t->in_end += (size_t)rc;
+    return rc;
+}
+
+/* The queue's first chunks as an iovec array (at most max entries). */
+static int queued(const struct curio__tls *t, struct iovec *iov, int max)
+{
+    int n = 0;
+    for (const curio__tls_chunk *c = t->out_head; c && n < max; c = c->next)
+        iov[n++] = (struct iovec){(void *)(c->data + c->start), c->len - c->start};
+    return n;
+}
+
+/* n bytes of the queue went out: drop them, and the chunks they emptied. */
+static void consume(struct curio__tls *t, size_t n)
+{
+    t->out_bytes -= n;
+    while (n) {
+        curio__tls_chunk *c = t->out_head;
+        size_t k = c->len - c->start < n ? c->len - c->start : n;
+        c->start += k;
+        n -= k;
+        if (c->start == c->len) {
+            t->out_head = c->next;
+            if (!t->out_head)
+                t->out_tail = NULL;
+            free(c);
+        }
+    }
+}
+
+static void drop_queue(struct curio__tls *t)
+{
+    while (t->out_head) {
+        curio__tls_chunk *c = t->out_head;
+        t->out_head = c->next;
+        free(c);
+    }
+    t->out_tail = NULL;
+    t->out_bytes = 0;
+}
+
+/* A shutdown(2) that waited for the queue to empty. */
+static int apply_shutdown(struct curio__tls *t, curio_socket *s)
+{
+    if (t->shut_how < 0 || s->fd < 0)
+        return 0;
+    int how = t->shut_how;
+    t->shut_how = -1;
+    return shutdown(s->fd, how) < 0 ? -errno : 0;
+}
+
+/* Send the whole queue (the caller holds the write role). Chunks are not moved while an
+ * operation reads them, and what a receive appends meanwhile (a key update's answer) is
+ * sent by the next round of the loop. */
+static int flush(struct curio__tls *t, curio_socket *s)
+{
+    while (t->out_head) {
+        if (t->werr)
+            return t->werr;
+        struct iovec iov[8];
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)queued(t, iov, 8)};
+        curio__op op;
+        struct io_uring_sqe *sqe;
+        int rc = curio__op_begin_fd(&op, &sqe, s->fd, CURIO__FD_WRITE);
+        if (rc < 0)
+            return rc;
+        /* MSG_WAITALL: io_uring (5.18+) retries a short send itself (see curio_sendall). */
+        io_uring_prep_sendmsg(sqe, s->fd, &msg, MSG_NOSIGNAL | MSG_WAITALL);
+        rc = curio__op_wait(&op, sqe, "WRITE_WAIT");
+        if (rc > 0)
+            consume(t, (size_t)rc);
+        else if (rc == 0)
+            rc = -EPIPE; /* no progress: never loop on it */
+        if (rc < 0) {
+            if (!interruption(rc)) {
+                t->werr = rc;
+                drop_queue(t);
+            }
+            return rc;
+        }
+    }
+    return apply_shutdown(t, s);
+}
+
+/* Hand the queue to the kernel without waiting, as much as the socket buffer takes (for
+ * close, shutdown and the alert after a failure: calls that never block). */
+static void push_nowait(struct curio__tls *t, int fd)
+{
+    while (t->out_head && fd >= 0) {
+        struct iovec iov[8];
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)queued(t, iov, 8)};
+        ssize_t r = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return; /* full, or gone: the rest waits for a flush, or goes with the socket */
+        consume(t, (size_t)r);
+    }
+}
+
+/* Send the queue from a receive, unless another task is sending (it sends the queue). */
+static int flush_if_free(struct curio__tls *t, curio_socket *s)
+{
+    curio__task *self = curio__self();
+    if (!t->out_head || t->werr || (t->writer && t->writer != self))
+        return 0;
+    bool took = !t->writer;
+    t->writer = self;
+    int rc = flush(t, s);
+    if (took)
+        t->writer = NULL;
+    return rc;
+}
+
+/* ---- the handshake ---- */
+
+static void note_details(struct curio__tls *t)
+{
+    char *proto;
+    unsigned short len;
+    if (wolfSSL_ALPN_GetProtocol(t->ssl, &proto, &len) == WOLFSSL_SUCCESS && len)
+        t->alpn = strndup(proto, len); /* NULL without memory: then none is reported */
+    if (t->server) {
+        void *name = NULL;
+        unsigned short n = wolfSSL_SNI_GetRequest(t->ssl, WOLFSSL_SNI_HOST_NAME, &name);
+        if (n && name)
+            t->sni = strndup(name, n);
+    }
+}
+
+/* The handshake; the caller holds both roles. */
+static int shake(struct curio__tls *t, curio_socket *s)
+{
+    while (!t->handshaken) {
+        if (t->fatal)
+            return t->fatal;
+        int r = t->server ? wolfSSL_accept(t->ssl) : wolfSSL_connect(t->ssl);
+        if (r == WOLFSSL_SUCCESS) {
+            t->handshaken = true;
+            note_details(t);
+            break;
+        }
+        int err = wolfSSL_get_error(t->ssl, r);
+        if (err != WOLFSSL_ERROR_WANT_READ && err != WOLFSSL_ERROR_WANT_WRITE) {
+            int code = curio__tls_fail(t, err);
+            push_nowait(t, s->fd); /* the alert that tells the peer why */
+            return code;
+        }
+        int rc = flush(t, s);
+        if (rc < 0)
+            return rc;
+        if (t->rerr)
+            return t->rerr;
+        if (t->eof)
+            return -ECONNRESET; /* the peer left in the middle of it */
+        ssize_t f = fill(t, s);
+        if (f == 0) {
+            t->eof = true;
+            return -ECONNRESET;
+        }
+        if (f < 0) {
+            if (!interruption(f))
+                t->rerr = (int)f;
+            return (int)f;
+        }
+    }
+    return flush(t, s); /* the last flight (and a server's session tickets) */
+}
+
+/* The handshake from a receive or a send, which holds one role: it needs both. */
+static int ensure_handshake(curio_socket *s)
+{
+    struct curio__tls *t = s->tls;
+    if (t->handshaken)
+        return 0;
+    curio__task *self = curio__self();
+    if ((t->reader && t->reader != self) || (t->writer && t->writer != self))
+        return -EBUSY;
+    unsigned took = 0;
+    if (!t->reader) {
+        t->reader = self;
+        took |= R;
+    }
+    if (!t->writer) {
+        t->writer = self;
+        took |= W;
+    }
+    int rc = shake(t, s);
+    if (took & R)
+        t->reader = NULL;
+    if (took & W)
+        t->writer = NULL;
+    return rc;
+}
+
+/* ---- receiving ---- */
+
+static ssize_t read_some(curio_socket *s, char *buf, size_t n, bool peek)
+{
+    struct curio__tls *t = s->tls;
+    int len = n > INT_MAX ? INT_MAX : (int)n;
+    for (;;) {
+        if (t->fatal)
+            return t->fatal;
+        if (t->peer_closed)
+            return 0;
+        int r = peek ? wolfSSL_peek(t->ssl, buf, len) : wolfSSL_read(t->ssl, buf, len);
+        if (r > 0)
+            return r;
+        int err = wolfSSL_get_error(t->ssl, r);
+        if (err == WOLFSSL_ERROR_ZERO_RETURN) {
+            t->peer_closed = true; /* its close_notify: end of stream */
+            return 0;
+        }
+        if (err != WOLFSSL_ERROR_WANT_READ) {
+            int code = curio__tls_fail(t, err);
+            push_nowait(t, s->fd);
+            return code;
+        }
+        if (t->rerr)
+            return t->rerr;
+        if (t->eof)
+            return 0; /* closed without a close_notify: end of stream all the same */
+        /* Before waiting for input, send what is queued: a peer waiting for our answer
+         * (a key update, the rest of an interrupted send) would never send more. */
+        int rc = flush_if_free(t, s);
+        if (rc < 0 && interruption(rc))
+            return rc;
+        ssize_t f = fill(t, s);
+        if (f == 0)
+            t->eof = true;
+        else if (f < 0 && interruption(f))
+            return f;
+        else if (f < 0)
+            t->rerr = (int)f;
+    }
+}
+
+ssize_t curio__tls_recv(curio_socket *s, void *buf, size_t n, int flags)
+{
+    unsigned took;
+    int rc = enter(s, R, &took);
+    if (rc < 0)
+        return rc;
+    ssize_t r;
+    if (flags & ~(MSG_PEEK | MSG_WAITALL))
+        r = -EOPNOTSUPP;
+    else if ((r = ensure_handshake(s)) == 0 && n) {
+        size_t got = 0;
+        do {
+            r = read_some(s, (char *)buf + got, n - got, flags & MSG_PEEK);
+            if (r > 0)
+                got += (size_t)r;
+        } while (r > 0 && got < n && (flags & MSG_WAITALL) && !(flags & MSG_PEEK));
+        if (got)
+            r = (ssize_t)got; /* an interruption after some bytes: at the next call */
+    }
+    return leave(s, took, r);
+}
+
+/* ---- sending ---- */
+
+static int writable(const struct curio__tls *t)
+{
+    if (t->fatal)
+        return t->fatal;
+    if (t->werr)
+        return t->werr;
+    return t->wshut ? -EPIPE : 0;
+}
+
+/* A position in an iovec array. */
+typedef struct cursor {
+    const struct iovec *iov;
+    int cnt, i;
+    size_t off;
+} cursor;
+
+static void skip_empty(cursor *c)
+{
+    while (c->i < c->cnt && c->iov[c->i].iov_len == c->off) {
+        c->i++;
+        c->off = 0;
+    }
+}
+
+/* Copy up to max bytes from the cursor into dst, moving it on. */
+static size_t gather(cursor *c, char *dst, size_t max)
+{
+    size_t n = 0;
+    for (skip_empty(c); n < max && c->i < c->cnt; skip_empty(c)) {
+        size_t left = c->iov[c->i].iov_len - c->off;
+        size_t k = left < max - n ? left : max - n;
+        memcpy(dst + n, (const char *)c->iov[c->i].iov_base + c->off, k);
+        c->off += k;
+        n += k;
+    }
+    return n;
+}
+
+/* Encrypt up to limit bytes from the cursor into records, one wolfSSL_write each (no
+ * I/O: the records go to the queue). Pieces shorter than a record that are followed by
+ * more (a stream's writelines) are gathered into one record. *done = bytes encrypted. */
+static int encrypt(struct curio__tls *t, cursor *c, size_t limit, size_t *done)
+{
+    *done = 0;
+    for (skip_empty(c); *done < limit && c->i < c->cnt; skip_empty(c)) {
+        size_t room = limit - *done < CURIO__TLS_RECORD ? limit - *done : CURIO__TLS_RECORD;
+        size_t here = c->iov[c->i].iov_len - c->off;
+        const char *p = (const char *)c->iov[c->i].iov_base + c->off;
+        size_t len;
+        if (here >= room || c->i + 1 == c->cnt) {
+            len = here < room ? here : room;
+            c->off += len;
+        } else {
+            if (!t->stage && !(t->stage = malloc(CURIO__TLS_RECORD)))
+                return -ENOMEM; /* nothing of this record was taken */
+            len = gather(c, t->stage, room);
+            p = t->stage;
+        }
+        int r = wolfSSL_write(t->ssl, p, (int)len);
+        if (r <= 0)
+            return curio__tls_fail(t, wolfSSL_get_error(t->ssl, r));
+        *done += len; /* our send callback takes whole records: r == len */
+    }
+    return 0;
+}
+
+/* Encrypt up to limit bytes at the cursor and send them after what was queued. *done =
+ * the bytes encrypted, which are the connection's from then on (curio/tls.h). */
+static int put(curio_socket *s, cursor *c, size_t limit, size_t *done)
+{
+    struct curio__tls *t = s->tls;
+    *done = 0;
+    int rc = writable(t);
+    if (rc == 0)
+        rc = ensure_handshake(s);
+    if (rc == 0 && t->out_head)
+        rc = flush(t, s); /* what an interrupted call left goes first */
+    if (rc == 0)
+        rc = writable(t); /* a shutdown may have queued its close_notify meanwhile */
+    if (rc == 0)
+        rc = encrypt(t, c, limit, done);
+    if (rc == 0)
+        rc = flush(t, s);
+    return rc;
+}
+
+/* A send's result: bytes encrypted count as sent when only an interruption kept their
+ * ciphertext from going out at once. */
+static ssize_t committed(int rc, size_t done)
+{
+    if (rc == 0 || (done && (rc == -ETIMEDOUT || rc == -ECANCELED)))
+        return (ssize_t)done;
+    return rc;
+}
+
+ssize_t curio__tls_send(curio_socket *s, const void *buf, size_t n, int flags)
+{
+    unsigned took;
+    int rc = enter(s, W, &took);
+    if (rc < 0)
+        return rc;
+    ssize_t r = -EOPNOTSUPP;
+    if (!(flags & ~MSG_NOSIGNAL)) {
+        struct iovec v = {(void *)buf, n};
+        cursor c = {&v, 1, 0, 0};
+        size_t done;
+        rc = put(s, &c, CURIO__TLS_BATCH, &done);
+        r = committed(rc, done);
+    }
+    return leave(s, took, r);
+}
+
+ssize_t curio__tls_sendall(curio_socket *s, const void *buf, size_t n, size_t *sent)
+{
+    size_t total = 0;
+    unsigned took;
+    ssize_t rc = enter(s, W, &took);
+    if (rc == 0) {
+        struct iovec v = {(void *)buf, n};
+        cursor c = {&v, 1, 0, 0};
+        do {
+            size_t done;
+            rc = put(s, &c, CURIO__TLS_BATCH, &done);
+            total += done;
+        } while (rc == 0 && total < n);
+        rc = leave(s, took, rc);
+    }
+    if (sent)
+        *sent = total;
+    return rc < 0 ? rc : (ssize_t)total;
+}
+
+/* ---- the stream transport ---- */
+
+static ssize_t xrecv(void *arg, void *buf, size_t n) { return curio__tls_recv(arg, buf, n, 0); }
+
+static ssize_t xsendv(void *arg, const struct iovec *iov, int cnt)
+{
+    curio_socket *s = arg;
+    unsigned took;
+    int rc = enter(s, W, &took);
+    if (rc < 0)
+        return rc;
+    cursor c = {iov, cnt, 0, 0};
+    size_t done;
+    rc = put(s, &c, CURIO__TLS_BATCH, &done);
+    return leave(s, took, committed(rc, done));
+}
+
+static const curio__stream_xport tls_xport = {xrecv, xsendv};
+
+void curio__tls_stream(curio_socket *s)
+{
+    s->stream->xport = &tls_xport;
+    s->stream->xport_arg = s;
+}
+
+/* ---- wrapping ---- */
+
+static bool waited_on(const curio_socket *s)
+{
+    curio_kernel *k = curio__tls_kernel;
+    return k && (curio__fd_claimant(k, s->fd, CURIO__FD_READ) ||
+                 curio__fd_claimant(k, s->fd, CURIO__FD_WRITE));
+}
+
+/* A numeric address as wolfSSL compares it with the certificate's IP addresses: dotted
+ * IPv4, or all eight groups of an IPv6 address in four hex digits ("::1" is
+ * "0000:...:0001"); brackets and a scope dropped. False for a name. */
+static bool numeric(const char *host, char ip[40])
+{
+    char text[INET6_ADDRSTRLEN];
+    size_t len = strlen(host);
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+        host++;
+        len -= 2;
+    }
+    const char *pct = memchr(host, '%', len);
+    if (pct)
+        len = (size_t)(pct - host);
+    if (len >= sizeof text)
+        return false;
+    memcpy(text, host, len);
+    text[len] = 0;
+    unsigned char a[16];
+    if (inet_pton(AF_INET, text, a) == 1) {
+        memcpy(ip, text, len + 1);
+        return true;
+    }
+    if (inet_pton(AF_INET6, text, a) != 1)
+        return false;
+    for (int i = 0; i < 8; i++)
+        snprintf(ip + 5 * i, 6, "%02x%02x%s", a[2 * i], a[2 * i + 1], i < 7 ? ":" : "");
+    return true;
+}
+
+static int setup(struct curio__tls *t, const curio_tls_context *ctx, const char *host)
+{
+    wolfSSL_SetIOReadCtx(t->ssl, t);
+    wolfSSL_SetIOWriteCtx(t->ssl, t);
+    if (!ctx->server && host && *host) {
+        char ip[40];
+        size_t len = strlen(host);
+        if (numeric(host, ip)) {
+            if (ctx->check_hostname &&
+                wolfSSL_X509_VERIFY_PARAM_set1_ip_asc(wolfSSL_get0_param(t->ssl), ip) !=
+                    WOLFSSL_SUCCESS)
+                return -ENOMEM;
+        } else if (len > 253) {
+            return -EINVAL; /* longer than any DNS name */
+        } else {
+            if (ctx->check_hostname && wolfSSL_check_domain_name(t->ssl, host) != WOLFSSL_SUCCESS)
+                return -ENOMEM;
+            if (wolfSSL_UseSNI(t->ssl, WOLFSSL_SNI_HOST_NAME, host, (unsigned short)len) !=
+                WOLFSSL_SUCCESS)
+                return -ENOMEM;
+        }
+    }
+    if (ctx->alpn) {
+        /* wolfSSL takes the list as char *: give it a copy of its own. */
+        char *list = strdup(ctx->alpn);
+        int rc = list && wolfSSL_UseALPN(t->ssl, list, (unsigned)strlen(list),
+                                         WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) == WOLFSSL_SUCCESS
+                     ? 0
+                     : -ENOMEM;
+        free(list);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int curio_tls_wrap(curio_socket *s, curio_tls_context *ctx, const char *server_hostname)
+{
+    if (!s || !ctx)
+        return -EINVAL;
+    if (s->fd < 0)
+        return -EBADF;
+    if (s->tls)
+        return -EISCONN;
+    if (s->type != SOCK_STREAM)
+        return -EINVAL;
+    if (s->lent || waited_on(s) || (s->stream && curio_stream_buffered(s->stream)))
+        return -EBUSY;
+    if (!ctx->server && ctx->check_hostname && (!server_hostname || !*server_hostname))
+        return -EINVAL;
+    struct curio__tls *t = calloc(1, sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    t->shut_how = -1;
+    t->alert = -1;
+    t->server = ctx->server;
+    t->sock = s;
+    int rc = (t->ssl = wolfSSL_new(ctx->wctx)) ? setup(t, ctx, server_hostname) : -ENOMEM;
+    if (rc < 0) {
+        if (t->ssl)
+            wolfSSL_free(t->ssl);
+        free(t);
+        wolfSSL_ERR_clear_error();
+        return rc;
+    }
+    t->ctx = curio__tls_context_retain(ctx);
+    s->tls = t;
+    if (s->stream)
+        curio__tls_stream(s);
+    return 0;
+}
+
+int curio_tls_handshake(curio_socket *s)
+{
+    if (!s || !s->tls)
+        return -EINVAL;
+    unsigned took;
+    int rc = enter(s, R | W, &took);
+    if (rc < 0)
+        return rc;
+    return (int)leave(s, took, shake(s->tls, s));
+}
+
+int curio_tls_flush(curio_socket *s)
+{
+    if (!s || !s->tls)
+        return -EINVAL;
+    unsigned took;
+    int rc = enter(s, W, &took);
+    if (rc < 0)
+        return rc;
+    struct curio__tls *t = s->tls;
+    rc = t->fatal ? t->fatal : flush(t, s);
+    return (int)leave(s, took, rc);
+}
+
+int curio__tls_client_start(curio_socket *s, const curio_connect_options *o, const char *host)
+{
+    curio_tls_context *ctx = o->ssl_context;
+    int rc = 0;
+    if (!ctx)
+        rc = curio__tls_default_client(&ctx);
+    else if (ctx->server)
+        rc = -EINVAL;
+    if (rc == 0)
+        rc = curio_tls_wrap(s, ctx, o->server_hostname ? o->server_hostname : host);
+    return rc < 0 ? rc : curio_tls_handshake(s);
+}
+
+int curio__tls_server_start(curio_socket *s, curio_tls_context *ctx, double timeout)
+{
+    int rc = curio_tls_wrap(s, ctx, NULL);
+    if (rc < 0)
+        return rc;
+    curio_scope sc;
+    if (timeout >= 0 && (rc = curio_timeout_after(&sc, timeout)) < 0)
+        return rc;
+    rc = curio_tls_handshake(s);
+    if (timeout >= 0)
+        curio_scope_close(&sc); /* an expiry is the handshake's -ETIMEDOUT already */
+    return rc;
+}
+
+/* ---- shutdown, close, free ---- */
+
+/* Queue our close_notify, once, if the session is in a state to send one. */
+static void queue_close_notify(struct curio__tls *t)
+{
+    if (t->wshut)
+        return;
+    t->wshut = true;
+    if (t->handshaken && !t->fatal && !t->werr) {
+        wolfSSL_shutdown(t->ssl); /* queues the alert; says "not done" until the peer's */
+        wolfSSL_ERR_clear_error();
+    }
+}
+
+int curio__tls_shutdown(curio_socket *s, int how)
+{
+    struct curio__tls *t = s->tls;
+    if (how != SHUT_WR && how != SHUT_RDWR)
+        return shutdown(s->fd, how) < 0 ? -errno : 0;
+    queue_close_notify(t);
+    if (t->shut_how != SHUT_RDWR)
+        t->shut_how = how;
+    if (t->writer)
+        return 0; /* the task sending sends the queue, and then shuts down */
+    push_nowait(t, s->fd);
+    return t->out_head && !t->werr ? 0 : apply_shutdown(t, s);
+}
+
+void curio__tls_closing(curio_socket *s, int fd)
+{
+    struct curio__tls *t = s->tls;
+    if (t->writer)
+        return; /* its operation may be reading the queue: not ours to send */
+    queue_close_notify(t);
+    if (!t->werr)
+        push_nowait(t, fd);
+}
+
+void curio__tls_free(struct curio__tls *t)
+{
+    wolfSSL_free(t->ssl);
+    drop_queue(t);
+    free(t->in);
+    free(t->stage);
+    free(t->alpn);
+    free(t->sni);
+    curio_tls_context_release(t->ctx);
+    free(t);
+}
+
+/* ---- what a session tells ---- */
+
+bool curio_tls_active(const curio_socket *s) { return s && s->tls; }
+
+static const struct curio__tls *done_tls(const curio_socket *s)
+{
+    return s && s->tls && s->tls->handshaken ? s->tls : NULL;
+}
+
+const char *curio_tls_version(const curio_socket *s)
+{
+    const struct curio__tls *t = done_tls(s);
+    return t ? wolfSSL_get_version(t->ssl) : NULL;
+}
+
+const char *curio_tls_cipher(const curio_socket *s)
+{
+    const struct curio__tls *t = done_tls(s);
+    return t ? wolfSSL_get_cipher(t->ssl) : NULL;
+}
+
+const char *curio_tls_alpn(const curio_socket *s)
+{
+    const struct curio__tls *t = done_tls(s);
+    return t ? t->alpn : NULL;
+}
+
+const char *curio_tls_server_name(const curio_socket *s)
+{
+    const struct curio__tls *t = done_tls(s);
+    return t ? t->sni : NULL;
+}
+
+int curio_tls_error(const curio_socket *s, char *buf, size_t cap)
+{
+    if (!s || (!buf && cap))
+        return -EINVAL;
+    if (cap)
+        buf[0] = 0;
+    const struct curio__tls *t = s->tls;
+    if (!t || !t->fatal)
+        return 0;
+    char reason[WOLFSSL_MAX_ERROR_SZ];
+    wolfSSL_ERR_error_string_n((unsigned long)t->wolf_error, reason, sizeof reason);
+    if (cap && t->alert >= 0)
+        snprintf(buf, cap, "%s (alert from the peer: %s)", reason,
+                 wolfSSL_alert_desc_string_long(t->alert));
+    else if (cap)
+        snprintf(buf, cap, "%s", reason);
+    return t->wolf_error;
+}
