@@ -22,6 +22,18 @@ const char *curio_strerror(int err)
         return "End of stream before the requested bytes";
     case CURIO_EUNFLUSHED:
         return "Unsent buffered bytes were discarded";
+    case CURIO_ETLS:
+        return "TLS protocol failure";
+    case CURIO_ETLS_CERT:
+        return "The peer's certificate is not trusted";
+    case CURIO_ETLS_EXPIRED:
+        return "The peer's certificate has expired or is not valid yet";
+    case CURIO_ETLS_HOSTNAME:
+        return "The peer's certificate does not match the host name";
+    case CURIO_EAUTH:
+        return "Channel authentication failed";
+    case CURIO_ECLOSED:
+        return "The peer closed the connection";
     }
     const char *s = err < 0 ? strerrordesc_np(-err) : NULL;
     return s ? s : "Unknown error";
