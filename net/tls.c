@@ -25,10 +25,19 @@ static const char system_bundle[] = "/etc/ssl/certs/ca-certificates.crt";
 
 bool curio_tls_available(void) { return true; }
 
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int init_rc;
+/* wolfSSL_Init once per process; a failure (out of memory) is tried again next time. */
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool initialised;
 
-static void init(void) { init_rc = wolfSSL_Init() == WOLFSSL_SUCCESS ? 0 : -ENOMEM; }
+static int init(void)
+{
+    pthread_mutex_lock(&init_lock);
+    if (!initialised)
+        initialised = wolfSSL_Init() == WOLFSSL_SUCCESS;
+    bool ok = initialised;
+    pthread_mutex_unlock(&init_lock);
+    return ok ? 0 : -ENOMEM;
+}
 
 /* ---- wolfSSL's I/O callbacks: copies between the session and its two buffers ---- */
 
@@ -238,9 +247,9 @@ int curio_tls_context_new(curio_tls_context **out, const curio_tls_options *opts
     *out = NULL;
     curio_tls_options none = {0};
     const curio_tls_options *o = opts ? opts : &none;
-    pthread_once(&init_once, init);
-    if (init_rc < 0)
-        return init_rc;
+    int rc = init();
+    if (rc < 0)
+        return rc;
     curio_tls_context *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
@@ -249,7 +258,7 @@ int curio_tls_context_new(curio_tls_context **out, const curio_tls_options *opts
     c->verify = !o->server && !o->no_verify;
     c->check_hostname = c->verify && !o->no_check_hostname;
     WOLFSSL_METHOD *m = o->server ? wolfTLS_server_method() : wolfTLS_client_method();
-    int rc = -ENOMEM;
+    rc = -ENOMEM;
     if (m && (c->wctx = wolfSSL_CTX_new(m))) /* the context owns m from here on */
         rc = configure(c, o);
     if (rc < 0) {
