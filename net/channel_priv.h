@@ -1,0 +1,64 @@
+/*
+ * net/channel_priv.h - what the Channel files of net/ share: SHA-256 and HMAC-SHA256
+ * (channel_hmac.c) and the connection's layout (channel.c, channel_auth.c).
+ */
+#ifndef CURIO_NET_CHANNEL_PRIV_H
+#define CURIO_NET_CHANNEL_PRIV_H
+
+#include "net.h"
+
+/* ---- SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104) ---- */
+
+#define CURIO__SHA256_LEN 32
+
+typedef struct curio__sha256 {
+    uint32_t h[8];
+    uint64_t bytes;              /* hashed so far */
+    uint8_t block[64];           /* a partial block: the first `used` bytes */
+    size_t used;
+} curio__sha256;
+
+CURIO__HIDDEN void curio__sha256_init(curio__sha256 *s);
+CURIO__HIDDEN void curio__sha256_update(curio__sha256 *s, const void *data, size_t n);
+CURIO__HIDDEN void curio__sha256_final(curio__sha256 *s, uint8_t out[CURIO__SHA256_LEN]);
+
+/* HMAC-SHA256 of msg under key (any lengths). */
+CURIO__HIDDEN void curio__hmac_sha256(const void *key, size_t keylen, const void *msg,
+                                      size_t n, uint8_t out[CURIO__SHA256_LEN]);
+
+/* a[0..n) == b[0..n), in time that does not depend on where they differ. */
+CURIO__HIDDEN bool curio__ct_equal(const void *a, const void *b, size_t n);
+
+/* ---- connections ---- */
+
+struct curio_connection {
+    curio_socket *sock;
+    curio_stream *stream;        /* the socket's own (as_stream) */
+    size_t max_message;
+    unsigned users;              /* tasks inside a call on it; freed when the last leaves
+                                    after close (free_pending) */
+    bool free_pending;
+    curio__task *reader, *writer; /* one task per direction (-EBUSY) */
+    int broken;                  /* sticky: a failure after which framing is lost */
+
+    /* Receiving: the message in progress survives an interruption. hdr holds hdr_got
+     * bytes of its header (4, or 4 + 8 for the long form); once have_len, len is its
+     * size, and its first msg_got bytes are in msg (NULL: none yet). */
+    uint8_t hdr[12];
+    size_t hdr_got;
+    bool have_len;
+    uint64_t len;
+    char *msg;
+    size_t msg_got;
+
+    /* Sending: the unsent rest of a committed message, [pending_off, pending_len). */
+    char *pending;
+    size_t pending_off, pending_len;
+};
+
+/* Keep c alive across several calls on it (the authentication): another task may close
+ * it meanwhile, and then the release frees it and returns -EBADF instead of rc. */
+CURIO__HIDDEN int curio__connection_hold(curio_connection *c);
+CURIO__HIDDEN int curio__connection_release(curio_connection *c, int rc);
+
+#endif
