@@ -78,10 +78,12 @@ static ssize_t fill(struct curio__tls *t, curio_socket *s)
 {
     if (!t->in && !(t->in = malloc(CURIO__TLS_IN_CAP)))
         return -ENOMEM;
-    size_t have = t->in_end - t->in_start;
-    memmove(t->in, t->in + t->in_start, have); /* nothing, as wolfSSL wanted more */
+    size_t have = t->in_end - t->in_start; /* none: wolfSSL said it wants more */
+    memmove(t->in, t->in + t->in_start, have);
     t->in_start = 0;
     t->in_end = have;
+    if (have == CURIO__TLS_IN_CAP)
+        return -ENOBUFS; /* cannot happen (see read_some): never mistake it for the end */
     curio__op op;
     struct io_uring_sqe *sqe;
     int rc = curio__op_begin_fd(&op, &sqe, s->fd, CURIO__FD_READ);
@@ -297,6 +299,7 @@ static ssize_t read_some(curio_socket *s, char *buf, size_t n, bool peek)
             return t->fatal;
         if (t->peer_closed)
             return 0;
+        size_t before = t->in_start;
         int r = peek ? wolfSSL_peek(t->ssl, buf, len) : wolfSSL_read(t->ssl, buf, len);
         if (r > 0)
             return r;
@@ -310,6 +313,8 @@ static ssize_t read_some(curio_socket *s, char *buf, size_t n, bool peek)
             push_nowait(t, s->fd);
             return code;
         }
+        if (t->in_start != before && t->in_end > t->in_start)
+            continue; /* it stopped after a handshake message with more input at hand */
         if (t->rerr)
             return t->rerr;
         if (t->eof)
@@ -338,6 +343,8 @@ ssize_t curio__tls_recv(curio_socket *s, void *buf, size_t n, int flags)
     ssize_t r;
     if (flags & ~(MSG_PEEK | MSG_WAITALL))
         r = -EOPNOTSUPP;
+    else if (!buf && n)
+        r = -EFAULT; /* as the plain call's kernel says; wolfSSL would fail the session */
     else if ((r = ensure_handshake(s)) == 0 && n) {
         size_t got = 0;
         do {
@@ -455,7 +462,9 @@ ssize_t curio__tls_send(curio_socket *s, const void *buf, size_t n, int flags)
     if (rc < 0)
         return rc;
     ssize_t r = -EOPNOTSUPP;
-    if (!(flags & ~MSG_NOSIGNAL)) {
+    if (!buf && n) {
+        r = -EFAULT;
+    } else if (!(flags & ~(MSG_NOSIGNAL | MSG_WAITALL))) { /* all of it goes anyway */
         struct iovec v = {(void *)buf, n};
         cursor c = {&v, 1, 0, 0};
         size_t done;
@@ -469,7 +478,7 @@ ssize_t curio__tls_sendall(curio_socket *s, const void *buf, size_t n, size_t *s
 {
     size_t total = 0;
     unsigned took;
-    ssize_t rc = enter(s, W, &took);
+    ssize_t rc = !buf && n ? -EFAULT : enter(s, W, &took);
     if (rc == 0) {
         struct iovec v = {(void *)buf, n};
         cursor c = {&v, 1, 0, 0};

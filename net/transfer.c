@@ -77,7 +77,7 @@ ssize_t curio_send(curio_socket *s, const void *buf, size_t n, int flags)
 ssize_t curio_sendall(curio_socket *s, const void *buf, size_t n, int flags, size_t *sent)
 {
     if (TLS(s)) {
-        if (flags & ~MSG_NOSIGNAL) {
+        if (flags & ~(MSG_NOSIGNAL | MSG_WAITALL)) {
             if (sent)
                 *sent = 0;
             return -EOPNOTSUPP;

@@ -36,10 +36,12 @@
  *    record's plaintext per call (at most 16 KiB), 0 at end of stream: when the peer sent
  *    its close_notify, and also when it closed the TCP connection without one (Python's
  *    suppress_ragged_eofs=True). -ECONNRESET for a reset, CURIO_ETLS* for a TLS failure.
- *  - curio_send: flags 0 or MSG_NOSIGNAL (others: -EOPNOTSUPP). Encrypts up to 64 KiB and
- *    returns when its ciphertext has gone to the kernel (or see above). -EPIPE after
- *    curio_socket_shutdown(SHUT_WR).
+ *  - curio_send: flags 0, MSG_NOSIGNAL or MSG_WAITALL (others: -EOPNOTSUPP). Encrypts up
+ *    to 64 KiB and returns when its ciphertext has gone to the kernel (or see above).
+ *    -EPIPE after curio_socket_shutdown(SHUT_WR).
  *  - curio_sendall: all n bytes, 64 KiB of plaintext per io_uring operation.
+ *  - A NULL buffer with a non-zero count is -EFAULT (as the plain calls' kernel says),
+ *    and leaves the session intact.
  *  - curio_recvfrom, curio_sendto, curio_recvmsg, curio_sendmsg: -EOPNOTSUPP.
  *  - curio_socket_blocking (and the blocking() escape of its stream): -EOPNOTSUPP, the
  *    descriptor carries ciphertext.

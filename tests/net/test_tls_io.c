@@ -469,7 +469,10 @@ static long busy_main(void *arg)
     cr_assert_eq(curio_join(t, NULL), 0);
     curio_task_release(t);
     cr_assert_eq(b.rc, 2);
-    cr_assert_eq(curio_sendall(c->s, "cd", 2, 0, NULL), 2);
+    cr_assert_eq(curio_recv(c->s, NULL, 2, 0), -EFAULT);
+    cr_assert_eq(curio_send(c->s, NULL, 2, 0), -EFAULT);
+    cr_assert_eq(curio_sendall(c->s, NULL, 2, 0, NULL), -EFAULT, "and the session goes on:");
+    cr_assert_eq(curio_send(c->s, "cd", 2, MSG_WAITALL), 2);
     cr_assert_eq(curio_recv(c->s, buf, 2, MSG_PEEK | MSG_WAITALL), 2);
     cr_assert_eq(curio_recv(c->s, buf, 2, MSG_PEEK), 2, "a peek leaves the bytes");
     cr_assert_eq(curio_recv(c->s, buf, 2, MSG_WAITALL), 2);
