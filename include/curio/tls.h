@@ -189,8 +189,8 @@ CURIO_API void curio_tls_context_release(curio_tls_context *ctx);
  * verifies names (the default), and ignored by server contexts (NULL there).
  * The socket's stream, if it already has one, carries TLS from now on too. The context
  * is retained for the socket's life. A TCP socket gets TCP_NODELAY: records already go
- * out gathered, one send per call, and Nagle's algorithm would hold back the last
- * segment of each until the peer's delayed acknowledgement.
+ * out gathered, one send per call, and Nagle's algorithm would hold back a small flight
+ * sent right after another until the peer's delayed acknowledgement.
  * Returns 0, or -EINVAL (s or ctx NULL, not a stream socket, a verifying client context
  * without server_hostname), -EISCONN (s is a TLS socket already), -EBUSY (its stream holds
  * bytes read ahead, or a task is blocked on s), -EBADF (closed), -ENOMEM, -ENOTSUP.
