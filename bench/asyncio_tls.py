@@ -2,7 +2,7 @@
 """asyncio's side of curio's TLS and Channel figures (bench/tls_bench.c; docs/benchmarks.md).
 
     python3 bench/asyncio_tls.py --certs DIR [--loop asyncio|uvloop] [--rounds N]
-                                 [--mbytes N] [--handshakes N] [--repeat R] [--cipher NAME]
+                                 [--mbytes N] [--handshakes N] [--repeat R] [--only NAME]
 
 Prints one JSON object per line, {"impl": ..., "metric": ..., "value": ...}, with the same
 metric names as curio-tls-bench: a server and a client in one event loop over loopback
@@ -12,7 +12,8 @@ TCP, with the ssl module (OpenSSL) and the same certificates:
   tls_handshakes_per_s  connect, handshake, one byte there and back, close
   channel_pingpong_us   multiprocessing's framing (a 4-byte length, then the bytes) over
                         streams on a socketpair; a 64-byte message there and back
-Timed loops keep the best of R runs.
+and "cipher", the TLS 1.3 suite the round trips used (OPENSSL_CONF chooses it: Python
+3.11 cannot). Timed loops keep the best of R runs.
 """
 import argparse
 import asyncio
@@ -28,15 +29,11 @@ def emit(impl, metric, value):
     print(json.dumps({"impl": impl, "metric": metric, "value": value}), flush=True)
 
 
-def contexts(certs, cipher):
+def contexts(certs):
+    # Python 3.11 cannot choose TLS 1.3 suites: bench/run-tls does, through OPENSSL_CONF.
     srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     srv.load_cert_chain(os.path.join(certs, "server.pem"), os.path.join(certs, "server.key"))
     cli = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
-    if cipher and cipher.startswith("TLS13-CHACHA20"):
-        # OpenSSL chooses TLS 1.3 suites by the client's preference: offer only ChaCha20.
-        cli.set_ciphers("ECDHE+CHACHA20")  # TLS 1.2 list; 1.3 below
-        if hasattr(cli, "set_ciphersuites"):
-            cli.set_ciphersuites("TLS_CHACHA20_POLY1305_SHA256")
     return srv, cli
 
 
@@ -61,6 +58,7 @@ async def pingpong(a, srv, cli):
     server, port = await serve(echo, srv)
     reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=cli,
                                                    server_hostname="localhost")
+    emit(a.loop, "cipher", writer.get_extra_info("ssl_object").cipher()[0])
     msg = bytes(64)
     best = 1e30
     for _ in range(a.repeat):
@@ -164,7 +162,7 @@ async def channel(a):
 
 
 async def main(a, impl):
-    srv, cli = contexts(a.certs, a.cipher)
+    srv, cli = contexts(a.certs)
     if a.only in (None, "pingpong"):
         emit(impl, "tls_pingpong_us", await pingpong(a, srv, cli))
     if a.only in (None, "bulk"):
@@ -183,7 +181,6 @@ if __name__ == "__main__":
     p.add_argument("--mbytes", type=int, default=256)
     p.add_argument("--handshakes", type=int, default=500)
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--cipher")
     p.add_argument("--only")
     a = p.parse_args()
     if a.loop == "uvloop":

@@ -113,6 +113,8 @@ static long pingpong_main(void *arg)
     curio_socket *c;
     if (!t || connect_tls(&c, s.port) < 0)
         return -1;
+    printf("{\"impl\": \"curio\", \"metric\": \"cipher\", \"value\": \"%s\"}\n",
+           curio_tls_cipher(c));
     char msg[64] = {0}, back[64];
     double best = 1e30;
     for (int r = 0; r < opt_repeat; r++) {
