@@ -81,6 +81,42 @@ struct curio__tls {
     char *sni;                   /* servers: the name the client sent as SNI, or NULL */
 };
 
+/* ---- entering a socket, moving ciphertext (tls_io.c) ---- */
+
+enum { CURIO__TLS_RECV = 1, CURIO__TLS_SEND = 2 }; /* the roles a call takes */
+
+/* Errors that say nothing about the connection: the caller's own interruptions, another
+ * task closing the socket, the descriptor's direction taken by a plain call, no memory.
+ * The others (-ECONNRESET, -EPIPE ...) are the transport's, and sticky. */
+static inline bool curio__tls_interruption(long rc)
+{
+    return rc == -ETIMEDOUT || rc == -ECANCELED || rc == -EBADF || rc == -EBUSY ||
+           rc == -ENOMEM || rc == -EPERM;
+}
+
+/* Enter s for the roles in want: the trap check, -EBADF once closed, -EBUSY if another
+ * task holds one of them, and a user count that keeps the handle alive. *took = the roles
+ * taken (a role the task holds already, in a nested call, is not taken twice). */
+CURIO__HIDDEN int curio__tls_enter(curio_socket *s, unsigned want, unsigned *took);
+/* Give back what enter took and return rc; s may be freed by this (closed meanwhile). */
+CURIO__HIDDEN ssize_t curio__tls_leave(curio_socket *s, unsigned took, ssize_t rc);
+/* One receive into the input buffer (once wolfSSL took everything in it). The count, 0 at
+ * end of stream, or negative. */
+CURIO__HIDDEN ssize_t curio__tls_fill(struct curio__tls *t, curio_socket *s);
+/* Send the whole queue, then a pending shutdown(2); the caller holds the send role. 0 or
+ * negative (a transport failure is sticky in t->werr, and drops the queue). */
+CURIO__HIDDEN int curio__tls_flush(struct curio__tls *t, curio_socket *s);
+/* The same from a receive, unless another task is sending (it sends the queue). */
+CURIO__HIDDEN int curio__tls_flush_if_free(struct curio__tls *t, curio_socket *s);
+/* Hand the queue to the kernel without waiting, as much as fits (close, shutdown, the
+ * alert after a failure). */
+CURIO__HIDDEN void curio__tls_push_nowait(struct curio__tls *t, int fd);
+CURIO__HIDDEN void curio__tls_drop_queue(struct curio__tls *t);
+/* A shutdown(2) that waited for the queue to empty (t->shut_how), or 0. */
+CURIO__HIDDEN int curio__tls_apply_shutdown(struct curio__tls *t, curio_socket *s);
+
+/* ---- contexts, failures (tls.c) ---- */
+
 /* Map a failed wolfSSL call's error to curio's code, record it as the session's sticky
  * failure (net/tls.c). */
 CURIO__HIDDEN int curio__tls_fail(struct curio__tls *t, int err);

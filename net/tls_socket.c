@@ -1,211 +1,23 @@
 /*
  * net/tls_socket.c - TLS sessions on sockets: wrapping, the handshake, receiving and
- * sending plaintext, the queue of ciphertext, shutdown and close, the stream transport,
- * and what a session tells about itself.
+ * sending plaintext, shutdown and close, the stream transport, and what a session tells
+ * about itself.
  *
  * Every call here follows one pattern: enter the socket for the direction(s) it needs
  * (the trap check, ResourceBusy, a user count that keeps the handle alive), call wolfSSL
- * (which never waits: see tls_priv.h), and in between move ciphertext with io_uring: fill
- * (one recv into the input buffer) when wolfSSL wants input, flush (sendmsg of the whole
- * queue, as one operation while it fits eight chunks) when it produced output.
+ * (which never waits: see tls_priv.h), and in between move ciphertext (net/tls_io.c).
  */
 #include "tls_priv.h"
 #include "../io/io.h"
 
 #include <arpa/inet.h>
-#include <netinet/tcp.h>
 #include <limits.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { R = 1, W = 2 }; /* the roles: receiving, sending */
-
-/* Errors that say nothing about the connection: the caller's own interruptions, another
- * task closing the socket, the descriptor's direction taken by a plain call, no memory.
- * The others (-ECONNRESET, -EPIPE ...) are the transport's, and sticky. */
-static bool interruption(long rc)
-{
-    return rc == -ETIMEDOUT || rc == -ECANCELED || rc == -EBADF || rc == -EBUSY ||
-           rc == -ENOMEM || rc == -EPERM;
-}
-
-/* ---- entering a socket ---- */
-
-/* Enter s for the roles in want. *took = the roles this call took and gives back in
- * leave (a role the task holds already, in a nested call, is not taken twice). */
-static int enter(curio_socket *s, unsigned want, unsigned *took)
-{
-    *took = 0;
-    curio__task *self = curio__self();
-    int rc = curio__trap_check(self);
-    if (rc < 0)
-        return rc;
-    struct curio__tls *t = s->tls;
-    if (s->fd < 0)
-        return -EBADF;
-    if (((want & R) && t->reader && t->reader != self) ||
-        ((want & W) && t->writer && t->writer != self))
-        return -EBUSY;
-    if ((want & R) && !t->reader) {
-        t->reader = self;
-        *took |= R;
-    }
-    if ((want & W) && !t->writer) {
-        t->writer = self;
-        *took |= W;
-    }
-    curio__socket_enter(s);
-    return 0;
-}
-
-/* Give back what enter took and return rc; s may be freed by this (closed meanwhile). */
-static ssize_t leave(curio_socket *s, unsigned took, ssize_t rc)
-{
-    struct curio__tls *t = s->tls;
-    if (took & R)
-        t->reader = NULL;
-    if (took & W)
-        t->writer = NULL;
-    curio__socket_leave(s);
-    return rc;
-}
-
-/* ---- moving ciphertext ---- */
-
-/* One receive into the input buffer, after wolfSSL took everything in it. */
-static ssize_t fill(struct curio__tls *t, curio_socket *s)
-{
-    if (!t->in && !(t->in = malloc(CURIO__TLS_IN_CAP)))
-        return -ENOMEM;
-    size_t have = t->in_end - t->in_start; /* none: wolfSSL said it wants more */
-    memmove(t->in, t->in + t->in_start, have);
-    t->in_start = 0;
-    t->in_end = have;
-    if (have == CURIO__TLS_IN_CAP)
-        return -ENOBUFS; /* cannot happen (see read_some): never mistake it for the end */
-    curio__op op;
-    struct io_uring_sqe *sqe;
-    int rc = curio__op_begin_fd(&op, &sqe, s->fd, CURIO__FD_READ);
-    if (rc < 0)
-        return rc;
-    io_uring_prep_recv(sqe, s->fd, t->in + have, CURIO__TLS_IN_CAP - have, 0);
-    rc = curio__op_wait(&op, sqe, "READ_WAIT");
-    if (rc > 0)
-        t->in_end += (size_t)rc;
-    return rc;
-}
-
-/* The queue's first chunks as an iovec array (at most max entries). */
-static int queued(const struct curio__tls *t, struct iovec *iov, int max)
-{
-    int n = 0;
-    for (const curio__tls_chunk *c = t->out_head; c && n < max; c = c->next)
-        iov[n++] = (struct iovec){(void *)(c->data + c->start), c->len - c->start};
-    return n;
-}
-
-/* n bytes of the queue went out: drop them, and the chunks they emptied. */
-static void consume(struct curio__tls *t, size_t n)
-{
-    t->out_bytes -= n;
-    while (n) {
-        curio__tls_chunk *c = t->out_head;
-        size_t k = c->len - c->start < n ? c->len - c->start : n;
-        c->start += k;
-        n -= k;
-        if (c->start == c->len) {
-            t->out_head = c->next;
-            if (!t->out_head)
-                t->out_tail = NULL;
-            free(c);
-        }
-    }
-}
-
-static void drop_queue(struct curio__tls *t)
-{
-    while (t->out_head) {
-        curio__tls_chunk *c = t->out_head;
-        t->out_head = c->next;
-        free(c);
-    }
-    t->out_tail = NULL;
-    t->out_bytes = 0;
-}
-
-/* A shutdown(2) that waited for the queue to empty. */
-static int apply_shutdown(struct curio__tls *t, curio_socket *s)
-{
-    if (t->shut_how < 0 || s->fd < 0)
-        return 0;
-    int how = t->shut_how;
-    t->shut_how = -1;
-    return shutdown(s->fd, how) < 0 ? -errno : 0;
-}
-
-/* Send the whole queue (the caller holds the write role). Chunks are not moved while an
- * operation reads them, and what a receive appends meanwhile (a key update's answer) is
- * sent by the next round of the loop. */
-static int flush(struct curio__tls *t, curio_socket *s)
-{
-    while (t->out_head) {
-        if (t->werr)
-            return t->werr;
-        struct iovec iov[8];
-        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)queued(t, iov, 8)};
-        curio__op op;
-        struct io_uring_sqe *sqe;
-        int rc = curio__op_begin_fd(&op, &sqe, s->fd, CURIO__FD_WRITE);
-        if (rc < 0)
-            return rc;
-        /* MSG_WAITALL: io_uring (5.18+) retries a short send itself (see curio_sendall). */
-        io_uring_prep_sendmsg(sqe, s->fd, &msg, MSG_NOSIGNAL | MSG_WAITALL);
-        rc = curio__op_wait(&op, sqe, "WRITE_WAIT");
-        if (rc > 0)
-            consume(t, (size_t)rc);
-        else if (rc == 0)
-            rc = -EPIPE; /* no progress: never loop on it */
-        if (rc < 0) {
-            if (!interruption(rc)) {
-                t->werr = rc;
-                drop_queue(t);
-            }
-            return rc;
-        }
-    }
-    return apply_shutdown(t, s);
-}
-
-/* Hand the queue to the kernel without waiting, as much as the socket buffer takes (for
- * close, shutdown and the alert after a failure: calls that never block). */
-static void push_nowait(struct curio__tls *t, int fd)
-{
-    while (t->out_head && fd >= 0) {
-        struct iovec iov[8];
-        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)queued(t, iov, 8)};
-        ssize_t r = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return; /* full, or gone: the rest waits for a flush, or goes with the socket */
-        consume(t, (size_t)r);
-    }
-}
-
-/* Send the queue from a receive, unless another task is sending (it sends the queue). */
-static int flush_if_free(struct curio__tls *t, curio_socket *s)
-{
-    curio__task *self = curio__self();
-    if (!t->out_head || t->werr || (t->writer && t->writer != self))
-        return 0;
-    bool took = !t->writer;
-    t->writer = self;
-    int rc = flush(t, s);
-    if (took)
-        t->writer = NULL;
-    return rc;
-}
+enum { R = CURIO__TLS_RECV, W = CURIO__TLS_SEND };
 
 /* ---- the handshake ---- */
 
@@ -238,28 +50,28 @@ static int shake(struct curio__tls *t, curio_socket *s)
         int err = wolfSSL_get_error(t->ssl, r);
         if (err != WOLFSSL_ERROR_WANT_READ && err != WOLFSSL_ERROR_WANT_WRITE) {
             int code = curio__tls_fail(t, err);
-            push_nowait(t, s->fd); /* the alert that tells the peer why */
+            curio__tls_push_nowait(t, s->fd); /* the alert that tells the peer why */
             return code;
         }
-        int rc = flush(t, s);
+        int rc = curio__tls_flush(t, s);
         if (rc < 0)
             return rc;
         if (t->rerr)
             return t->rerr;
         if (t->eof)
             return -ECONNRESET; /* the peer left in the middle of it */
-        ssize_t f = fill(t, s);
+        ssize_t f = curio__tls_fill(t, s);
         if (f == 0) {
             t->eof = true;
             return -ECONNRESET;
         }
         if (f < 0) {
-            if (!interruption(f))
+            if (!curio__tls_interruption(f))
                 t->rerr = (int)f;
             return (int)f;
         }
     }
-    return flush(t, s); /* the last flight (and a server's session tickets) */
+    return curio__tls_flush(t, s); /* the last flight (and a server's session tickets) */
 }
 
 /* The handshake from a receive or a send, which holds one role: it needs both. */
@@ -310,7 +122,7 @@ static ssize_t read_some(curio_socket *s, char *buf, size_t n, bool peek)
         }
         if (err != WOLFSSL_ERROR_WANT_READ) {
             int code = curio__tls_fail(t, err);
-            push_nowait(t, s->fd);
+            curio__tls_push_nowait(t, s->fd);
             return code;
         }
         if (t->in_start != before && t->in_end > t->in_start)
@@ -321,13 +133,13 @@ static ssize_t read_some(curio_socket *s, char *buf, size_t n, bool peek)
             return 0; /* closed without a close_notify: end of stream all the same */
         /* Before waiting for input, send what is queued: a peer waiting for our answer
          * (a key update, the rest of an interrupted send) would never send more. */
-        int rc = flush_if_free(t, s);
-        if (rc < 0 && interruption(rc))
+        int rc = curio__tls_flush_if_free(t, s);
+        if (rc < 0 && curio__tls_interruption(rc))
             return rc;
-        ssize_t f = fill(t, s);
+        ssize_t f = curio__tls_fill(t, s);
         if (f == 0)
             t->eof = true;
-        else if (f < 0 && interruption(f))
+        else if (f < 0 && curio__tls_interruption(f))
             return f;
         else if (f < 0)
             t->rerr = (int)f;
@@ -337,7 +149,7 @@ static ssize_t read_some(curio_socket *s, char *buf, size_t n, bool peek)
 ssize_t curio__tls_recv(curio_socket *s, void *buf, size_t n, int flags)
 {
     unsigned took;
-    int rc = enter(s, R, &took);
+    int rc = curio__tls_enter(s, R, &took);
     if (rc < 0)
         return rc;
     ssize_t r;
@@ -355,7 +167,7 @@ ssize_t curio__tls_recv(curio_socket *s, void *buf, size_t n, int flags)
         if (got)
             r = (ssize_t)got; /* an interruption after some bytes: at the next call */
     }
-    return leave(s, took, r);
+    return curio__tls_leave(s, took, r);
 }
 
 /* ---- sending ---- */
@@ -436,13 +248,13 @@ static int put(curio_socket *s, cursor *c, size_t limit, size_t *done)
     if (rc == 0)
         rc = ensure_handshake(s);
     if (rc == 0 && t->out_head)
-        rc = flush(t, s); /* what an interrupted call left goes first */
+        rc = curio__tls_flush(t, s); /* what an interrupted call left goes first */
     if (rc == 0)
         rc = writable(t); /* a shutdown may have queued its close_notify meanwhile */
     if (rc == 0)
         rc = encrypt(t, c, limit, done);
     if (rc == 0)
-        rc = flush(t, s);
+        rc = curio__tls_flush(t, s);
     return rc;
 }
 
@@ -458,7 +270,7 @@ static ssize_t committed(int rc, size_t done)
 ssize_t curio__tls_send(curio_socket *s, const void *buf, size_t n, int flags)
 {
     unsigned took;
-    int rc = enter(s, W, &took);
+    int rc = curio__tls_enter(s, W, &took);
     if (rc < 0)
         return rc;
     ssize_t r = -EOPNOTSUPP;
@@ -471,14 +283,14 @@ ssize_t curio__tls_send(curio_socket *s, const void *buf, size_t n, int flags)
         rc = put(s, &c, CURIO__TLS_BATCH, &done);
         r = committed(rc, done);
     }
-    return leave(s, took, r);
+    return curio__tls_leave(s, took, r);
 }
 
 ssize_t curio__tls_sendall(curio_socket *s, const void *buf, size_t n, size_t *sent)
 {
     size_t total = 0;
     unsigned took;
-    ssize_t rc = !buf && n ? -EFAULT : enter(s, W, &took);
+    ssize_t rc = !buf && n ? -EFAULT : curio__tls_enter(s, W, &took);
     if (rc == 0) {
         struct iovec v = {(void *)buf, n};
         cursor c = {&v, 1, 0, 0};
@@ -487,7 +299,7 @@ ssize_t curio__tls_sendall(curio_socket *s, const void *buf, size_t n, size_t *s
             rc = put(s, &c, CURIO__TLS_BATCH, &done);
             total += done;
         } while (rc == 0 && total < n);
-        rc = leave(s, took, rc);
+        rc = curio__tls_leave(s, took, rc);
     }
     if (sent)
         *sent = total;
@@ -502,13 +314,13 @@ static ssize_t xsendv(void *arg, const struct iovec *iov, int cnt)
 {
     curio_socket *s = arg;
     unsigned took;
-    int rc = enter(s, W, &took);
+    int rc = curio__tls_enter(s, W, &took);
     if (rc < 0)
         return rc;
     cursor c = {iov, cnt, 0, 0};
     size_t done;
     rc = put(s, &c, CURIO__TLS_BATCH, &done);
-    return leave(s, took, committed(rc, done));
+    return curio__tls_leave(s, took, committed(rc, done));
 }
 
 static const curio__stream_xport tls_xport = {xrecv, xsendv};
@@ -642,10 +454,10 @@ int curio_tls_handshake(curio_socket *s)
     if (!s || !s->tls)
         return -EINVAL;
     unsigned took;
-    int rc = enter(s, R | W, &took);
+    int rc = curio__tls_enter(s, R | W, &took);
     if (rc < 0)
         return rc;
-    return (int)leave(s, took, shake(s->tls, s));
+    return (int)curio__tls_leave(s, took, shake(s->tls, s));
 }
 
 int curio_tls_flush(curio_socket *s)
@@ -653,12 +465,12 @@ int curio_tls_flush(curio_socket *s)
     if (!s || !s->tls)
         return -EINVAL;
     unsigned took;
-    int rc = enter(s, W, &took);
+    int rc = curio__tls_enter(s, W, &took);
     if (rc < 0)
         return rc;
     struct curio__tls *t = s->tls;
-    rc = t->fatal ? t->fatal : flush(t, s);
-    return (int)leave(s, took, rc);
+    rc = t->fatal ? t->fatal : curio__tls_flush(t, s);
+    return (int)curio__tls_leave(s, took, rc);
 }
 
 int curio__tls_client_start(curio_socket *s, const curio_connect_options *o, const char *host)
@@ -712,8 +524,8 @@ int curio__tls_shutdown(curio_socket *s, int how)
         t->shut_how = how;
     if (t->writer)
         return 0; /* the task sending sends the queue, and then shuts down */
-    push_nowait(t, s->fd);
-    return t->out_head && !t->werr ? 0 : apply_shutdown(t, s);
+    curio__tls_push_nowait(t, s->fd);
+    return t->out_head && !t->werr ? 0 : curio__tls_apply_shutdown(t, s);
 }
 
 void curio__tls_closing(curio_socket *s, int fd)
@@ -723,13 +535,13 @@ void curio__tls_closing(curio_socket *s, int fd)
         return; /* its operation may be reading the queue: not ours to send */
     queue_close_notify(t);
     if (!t->werr)
-        push_nowait(t, fd);
+        curio__tls_push_nowait(t, fd);
 }
 
 void curio__tls_free(struct curio__tls *t)
 {
     wolfSSL_free(t->ssl);
-    drop_queue(t);
+    curio__tls_drop_queue(t);
     free(t->in);
     free(t->stage);
     free(t->alpn);

@@ -1,0 +1,187 @@
+/*
+ * net/tls_io.c - what the TLS calls share: entering a socket for a direction, and moving
+ * ciphertext with io_uring between wolfSSL calls: fill (one recv into the input buffer)
+ * when wolfSSL wants input, flush (sendmsg of the queue, as one operation while it fits
+ * eight chunks) when it produced output, and the non-blocking push of close and shutdown.
+ */
+#include "tls_priv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- entering a socket ---- */
+
+/* Enter s for the roles in want. *took = the roles this call took and gives back in
+ * leave (a role the task holds already, in a nested call, is not taken twice). */
+int curio__tls_enter(curio_socket *s, unsigned want, unsigned *took)
+{
+    *took = 0;
+    curio__task *self = curio__self();
+    int rc = curio__trap_check(self);
+    if (rc < 0)
+        return rc;
+    struct curio__tls *t = s->tls;
+    if (s->fd < 0)
+        return -EBADF;
+    if (((want & CURIO__TLS_RECV) && t->reader && t->reader != self) ||
+        ((want & CURIO__TLS_SEND) && t->writer && t->writer != self))
+        return -EBUSY;
+    if ((want & CURIO__TLS_RECV) && !t->reader) {
+        t->reader = self;
+        *took |= CURIO__TLS_RECV;
+    }
+    if ((want & CURIO__TLS_SEND) && !t->writer) {
+        t->writer = self;
+        *took |= CURIO__TLS_SEND;
+    }
+    curio__socket_enter(s);
+    return 0;
+}
+
+/* Give back what enter took and return rc; s may be freed by this (closed meanwhile). */
+ssize_t curio__tls_leave(curio_socket *s, unsigned took, ssize_t rc)
+{
+    struct curio__tls *t = s->tls;
+    if (took & CURIO__TLS_RECV)
+        t->reader = NULL;
+    if (took & CURIO__TLS_SEND)
+        t->writer = NULL;
+    curio__socket_leave(s);
+    return rc;
+}
+
+/* ---- moving ciphertext ---- */
+
+/* One receive into the input buffer, after wolfSSL took everything in it. */
+ssize_t curio__tls_fill(struct curio__tls *t, curio_socket *s)
+{
+    if (!t->in && !(t->in = malloc(CURIO__TLS_IN_CAP)))
+        return -ENOMEM;
+    size_t have = t->in_end - t->in_start; /* none: wolfSSL said it wants more */
+    memmove(t->in, t->in + t->in_start, have);
+    t->in_start = 0;
+    t->in_end = have;
+    if (have == CURIO__TLS_IN_CAP)
+        return -ENOBUFS; /* cannot happen (see read_some): never mistake it for the end */
+    curio__op op;
+    struct io_uring_sqe *sqe;
+    int rc = curio__op_begin_fd(&op, &sqe, s->fd, CURIO__FD_READ);
+    if (rc < 0)
+        return rc;
+    io_uring_prep_recv(sqe, s->fd, t->in + have, CURIO__TLS_IN_CAP - have, 0);
+    rc = curio__op_wait(&op, sqe, "READ_WAIT");
+    if (rc > 0)
+        t->in_end += (size_t)rc;
+    return rc;
+}
+
+/* The queue's first chunks as an iovec array (at most max entries). */
+static int queued(const struct curio__tls *t, struct iovec *iov, int max)
+{
+    int n = 0;
+    for (const curio__tls_chunk *c = t->out_head; c && n < max; c = c->next)
+        iov[n++] = (struct iovec){(void *)(c->data + c->start), c->len - c->start};
+    return n;
+}
+
+/* n bytes of the queue went out: drop them, and the chunks they emptied. */
+static void consume(struct curio__tls *t, size_t n)
+{
+    t->out_bytes -= n;
+    while (n) {
+        curio__tls_chunk *c = t->out_head;
+        size_t k = c->len - c->start < n ? c->len - c->start : n;
+        c->start += k;
+        n -= k;
+        if (c->start == c->len) {
+            t->out_head = c->next;
+            if (!t->out_head)
+                t->out_tail = NULL;
+            free(c);
+        }
+    }
+}
+
+void curio__tls_drop_queue(struct curio__tls *t)
+{
+    while (t->out_head) {
+        curio__tls_chunk *c = t->out_head;
+        t->out_head = c->next;
+        free(c);
+    }
+    t->out_tail = NULL;
+    t->out_bytes = 0;
+}
+
+/* A shutdown(2) that waited for the queue to empty. */
+int curio__tls_apply_shutdown(struct curio__tls *t, curio_socket *s)
+{
+    if (t->shut_how < 0 || s->fd < 0)
+        return 0;
+    int how = t->shut_how;
+    t->shut_how = -1;
+    return shutdown(s->fd, how) < 0 ? -errno : 0;
+}
+
+/* Send the whole queue (the caller holds the write role). Chunks are not moved while an
+ * operation reads them, and what a receive appends meanwhile (a key update's answer) is
+ * sent by the next round of the loop. */
+int curio__tls_flush(struct curio__tls *t, curio_socket *s)
+{
+    while (t->out_head) {
+        if (t->werr)
+            return t->werr;
+        struct iovec iov[8];
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)queued(t, iov, 8)};
+        curio__op op;
+        struct io_uring_sqe *sqe;
+        int rc = curio__op_begin_fd(&op, &sqe, s->fd, CURIO__FD_WRITE);
+        if (rc < 0)
+            return rc;
+        /* MSG_WAITALL: io_uring (5.18+) retries a short send itself (see curio_sendall). */
+        io_uring_prep_sendmsg(sqe, s->fd, &msg, MSG_NOSIGNAL | MSG_WAITALL);
+        rc = curio__op_wait(&op, sqe, "WRITE_WAIT");
+        if (rc > 0)
+            consume(t, (size_t)rc);
+        else if (rc == 0)
+            rc = -EPIPE; /* no progress: never loop on it */
+        if (rc < 0) {
+            if (!curio__tls_interruption(rc)) {
+                t->werr = rc;
+                curio__tls_drop_queue(t);
+            }
+            return rc;
+        }
+    }
+    return curio__tls_apply_shutdown(t, s);
+}
+
+/* Hand the queue to the kernel without waiting, as much as the socket buffer takes (for
+ * close, shutdown and the alert after a failure: calls that never block). */
+void curio__tls_push_nowait(struct curio__tls *t, int fd)
+{
+    while (t->out_head && fd >= 0) {
+        struct iovec iov[8];
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)queued(t, iov, 8)};
+        ssize_t r = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return; /* full, or gone: the rest waits for a flush, or goes with the socket */
+        consume(t, (size_t)r);
+    }
+}
+
+/* Send the queue from a receive, unless another task is sending (it sends the queue). */
+int curio__tls_flush_if_free(struct curio__tls *t, curio_socket *s)
+{
+    curio__task *self = curio__self();
+    if (!t->out_head || t->werr || (t->writer && t->writer != self))
+        return 0;
+    bool took = !t->writer;
+    t->writer = self;
+    int rc = curio__tls_flush(t, s);
+    if (took)
+        t->writer = NULL;
+    return rc;
+}
