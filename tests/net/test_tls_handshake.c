@@ -502,6 +502,58 @@ Test(tls_handshake, failures_are_sticky_and_explained)
     cr_assert(strstr(b.why, "verify"), "%s", b.why);
 }
 
+/* ---- the handshake run by the first receive or send ---- */
+
+struct implicit {
+    curio_socket *server_side;
+    char got[8];
+    ssize_t rc;
+};
+
+static long implicit_server(void *arg)
+{
+    struct implicit *m = arg;
+    m->rc = curio_recv(m->server_side, m->got, 5, MSG_WAITALL); /* runs wolfSSL_accept */
+    if (m->rc == 5)
+        curio_sendall(m->server_side, "pong!", 5, 0, NULL);
+    return 0;
+}
+
+static long implicit_main(void *arg)
+{
+    (void)arg;
+    curio_socket *a, *b;
+    tcp_pair(&a, &b);
+    curio_tls_context *sc = server_ctx("server.pem"), *cc = client_ctx("ca.pem");
+    cr_assert_eq(curio_tls_wrap(b, sc, NULL), 0);
+    cr_assert_eq(curio_tls_wrap(a, cc, "localhost"), 0);
+    curio_tls_context_release(sc);
+    curio_tls_context_release(cc);
+    struct implicit m = {.server_side = b};
+    curio_task *t = curio_spawn(implicit_server, &m);
+    cr_assert_eq(curio_send(a, "ping!", 5, 0), 5, "runs wolfSSL_connect first");
+    char buf[8];
+    cr_assert_eq(curio_recv(a, buf, 5, MSG_WAITALL), 5);
+    cr_assert_eq(memcmp(buf, "pong!", 5), 0);
+    curio_join(t, NULL);
+    curio_task_release(t);
+    cr_assert_eq(m.rc, 5);
+    cr_assert_str_eq(curio_tls_version(a), "TLSv1.3");
+    cr_assert_str_eq(curio_tls_server_name(b), "localhost");
+    cr_assert_null(curio_tls_server_name(a), "a client has none");
+    curio_socket_close(a);
+    curio_socket_close(b);
+    return 0;
+}
+
+Test(tls_handshake, run_by_the_first_send_and_receive)
+{
+    TLS_REQUIRE();
+    int fds = count_fds();
+    run_main(implicit_main, NULL);
+    cr_assert_eq(count_fds(), fds);
+}
+
 /* ---- timeouts, cancellation, peers that misbehave ---- */
 
 struct silent {
