@@ -59,6 +59,13 @@
  * One waiter per direction holds as for plain sockets: -EBUSY for a second receiver or
  * a second sender. TLS renegotiation is not offered; TLS 1.3 key updates are answered.
  *
+ * Stacks. wolfSSL runs on the calling task's stack, and the handshake's public-key
+ * arithmetic needs up to about 56 KiB of it (measured with Debian's wolfSSL 5.5.4: 41 to
+ * 44 KiB for a server with an ECDSA P-256 key, 49 to 56 KiB with RSA 2048 or 4096). Give
+ * tasks that do TLS 64 KiB or more (curio_options.stack_size, curio_spawn_options,
+ * curio_server_options.stack_size; the default, 128 KiB, is enough). An overflow into a
+ * guard page is reported as such, naming the task.
+ *
  * What curio relies on in wolfSSL (Debian's libwolfssl-dev 5.5.4 has all of it, see
  * docs/api-tls.md): TLS 1.2 and 1.3, SNI, ALPN, custom I/O callbacks, the system CA store
  * (WOLFSSL_SYS_CA_CERTS) and hostname and IP address checks of the peer's certificate.
