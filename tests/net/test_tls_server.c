@@ -232,6 +232,44 @@ Test(tls_server, cancelled_during_handshakes)
     cr_assert_eq(count_fds(), fds);
 }
 
+/* ---- the stack the handshake needs (curio/tls.h: 64 KiB is enough) ---- */
+
+static long small_client(void *arg)
+{
+    struct client *c = arg;
+    return http_client(c);
+}
+
+static long small_main(void *arg)
+{
+    struct tsrv *srv = arg;
+    srv->opts.stack_size = 64 * 1024;
+    tsrv_start(srv);
+    struct client c = {.port = srv->port, .id = 1};
+    curio_spawn_options so = {.stack_size = 64 * 1024};
+    curio_task *t;
+    cr_assert_eq(curio_spawn_ex(&t, small_client, &c, &so), 0);
+    cr_assert_eq(curio_join(t, NULL), 0);
+    curio_task_release(t);
+    cr_assert_eq(c.rc, 0, "%s", curio_strerror(c.rc));
+    tsrv_wait_ended(srv, 1);
+    tsrv_stop(srv);
+    return 0;
+}
+
+Test(tls_server, handshakes_on_64_kib_stacks)
+{
+    TLS_REQUIRE();
+#if defined(__SANITIZE_ADDRESS__)
+    cr_skip_test("AddressSanitizer's frames are larger; its builds keep 128 KiB stacks");
+#endif
+    struct tsrv srv = {0};
+    srv.ctx = server_ctx("server.pem");
+    srv.body = http_body;
+    run_main(small_main, &srv);
+    cr_assert_eq(srv.handled, 1);
+}
+
 /* ---- TLS over a Unix domain socket ---- */
 
 struct unixs {
