@@ -51,7 +51,7 @@
  *    (or by a receive before it waits). Never blocks. SHUT_RD is plain shutdown(2).
  *  - curio_socket_close: never blocks. If the handshake was done, no task is sending on
  *    the socket and no TLS failure occurred, it queues a close_notify and hands what is
- *    queued to the kernel with one non-blocking send(2); whatever does not fit the socket
+ *    queued to the kernel with non-blocking sendmsg(2); whatever does not fit the socket
  *    buffer is dropped with the connection.
  *  - The first receive or send on a socket wrapped without a handshake runs it. The
  *    handshake needs both directions: while another task receives or sends on the socket
