@@ -241,6 +241,12 @@ CURIO__HIDDEN void curio__expire_scopes(curio__task *self, int64_t now);
 /* Block on a wait queue (state names what for). Returns the waker's wake_result, or
  * -ECANCELED/-ETIMEDOUT. deadline may be CURIO__NO_DEADLINE (scopes are added in). */
 CURIO__HIDDEN int curio__wait_on(curio__waitq *q, const char *state, int64_t deadline);
+/* Park until a waker readies the task, deaf to cancellation and to scope deadlines (for
+ * waits that must end before the blocking call can return: re-taking a condition's lock,
+ * a wake-up record still in flight from another thread). A cancellation requested
+ * meanwhile is recorded and delivered at the next blocking call. The caller loops on its
+ * own condition: a wake-up may be spurious. */
+CURIO__HIDDEN void curio__park_nointr(curio__task *self, const char *state);
 /* Interrupt whatever the task is blocked on with err; in-flight I/O gets an ASYNC_CANCEL
  * and the task wakes only when the operation's own completion arrives. */
 CURIO__HIDDEN void curio__interrupt(curio__task *t, int err);

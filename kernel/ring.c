@@ -83,6 +83,9 @@ int curio__ring_init(curio_kernel *k)
             explain(rc);
         return rc;
     }
+    /* A registered ring descriptor (5.18+) spares io_uring_enter the file lookup on every
+     * call; it is per thread, which a kernel is. Older kernels refuse: no matter. */
+    io_uring_register_ring_fd(&k->ring);
     k->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (k->wake_fd < 0) {
         rc = -errno;

@@ -159,11 +159,8 @@ static void job_finished(void *arg)
 /* Wait, ignoring interruptions, for the post of a job that is running or done. */
 static void wait_finished(curio__task *self, curio__job *j, const char *state)
 {
-    while (!j->finished) {
-        self->parked = true;
-        self->state = state;
-        curio__suspend(self);
-    }
+    while (!j->finished)
+        curio__park_nointr(self, state);
 }
 
 /* Try to take back a job that has not started. */

@@ -95,6 +95,18 @@ int curio__wait_on(curio__waitq *q, const char *state, int64_t own_deadline)
     return delivered(self, self->wake_result);
 }
 
+void curio__park_nointr(curio__task *self, const char *state)
+{
+    /* No deadline is registered, and with nocancel raised curio_cancel_nowait records a
+     * request without interrupting: only the caller's waker readies the task. */
+    self->nocancel++;
+    self->wake_result = 0;
+    self->parked = true;
+    self->state = state;
+    curio__suspend(self);
+    self->nocancel--;
+}
+
 void curio__interrupt(curio__task *t, int err)
 {
     if (t->parked) {
