@@ -51,6 +51,8 @@ struct curio_stream {
 struct curio_file {
     curio_stream s;         /* first member: a file is freed as its stream */
     int accmode;            /* O_RDONLY, O_WRONLY or O_RDWR */
+    bool seekable;          /* lseek works: false for FIFOs, sockets, terminals, where
+                               io_uring would ignore a pread's offset */
 };
 
 /* ---- entering and leaving (the claims described above) ---- */
@@ -146,6 +148,10 @@ CURIO__HIDDEN ssize_t curio__file_leave(curio_file *f, ssize_t rc);
 /* Move the descriptor back over the buffered bytes and drop them; -ESPIPE (they stay) on
  * a descriptor that cannot seek. */
 CURIO__HIDDEN int curio__file_unread(curio_file *f);
+
+/* Whether the running kernel has IORING_OP_FTRUNCATE: -1 not probed yet, 0, 1 (fileops.c;
+ * tests set it to 0 to take the ftruncate(2) path). */
+extern _Atomic int curio__io_have_ftruncate CURIO__HIDDEN;
 
 /* ---- descriptors (fd.c) ---- */
 
