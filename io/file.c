@@ -206,24 +206,36 @@ ssize_t curio_file_read(curio_file *f, void *buf, size_t n)
     return leave(f, curio__read_in(&f->s, buf, n));
 }
 
-ssize_t curio_file_write(curio_file *f, const void *buf, size_t n, size_t *done)
+ssize_t curio_file_writelines(curio_file *f, const struct iovec *iov, int iovcnt,
+                              size_t *done)
 {
     size_t d = 0;
     ssize_t rc = enter(f, O_WRONLY);
     if (rc == 0) {
         /* On a FIFO or terminal (-ESPIPE) reads and writes are separate: the buffer stays. */
         int u = unread(f);
-        if (!buf && n)
+        if (iovcnt < 0 || (iovcnt && !iov))
             rc = -EINVAL;
         else if (u < 0 && u != -ESPIPE)
             rc = u;
         else
-            rc = curio__write_in(&f->s, &(struct iovec){(void *)buf, n}, 1, &d);
+            rc = curio__write_in(&f->s, iov, iovcnt, &d);
         rc = leave(f, rc);
     }
     if (done)
         *done = d;
     return rc;
+}
+
+ssize_t curio_file_write(curio_file *f, const void *buf, size_t n, size_t *done)
+{
+    if (!buf && n) {
+        if (done)
+            *done = 0;
+        return -EINVAL;
+    }
+    struct iovec v = {(void *)buf, n};
+    return curio_file_writelines(f, &v, 1, done);
 }
 
 ssize_t curio_file_read_all(curio_file *f, char **data, size_t *len)

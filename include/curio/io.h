@@ -217,6 +217,10 @@ CURIO_API ssize_t curio_file_read(curio_file *f, void *buf, size_t n);
  * file, and the position follows). Blocking. Returns n or negative; *done (if non-NULL)
  * = the bytes written, in every case. -EBADF if not opened for writing. */
 CURIO_API ssize_t curio_file_write(curio_file *f, const void *buf, size_t n, size_t *done);
+/* The same for several buffers, gathered into as few operations as possible (Curio's
+ * writelines); -EINVAL as for curio_stream_writelines. */
+CURIO_API ssize_t curio_file_writelines(curio_file *f, const struct iovec *iov, int iovcnt,
+                                        size_t *done);
 
 /* The rest of the file, as curio_stream_read_all. */
 CURIO_API ssize_t curio_file_read_all(curio_file *f, char **data, size_t *len);

@@ -239,6 +239,25 @@ static long write_after_readline(void *arg)
 
 Test(file, write_after_readline_goes_to_the_position) { run_io(write_after_readline, NULL); }
 
+static long writelines(void *arg)
+{
+    (void)arg;
+    curio_file *f;
+    cr_assert_eq(curio_aopen(&f, at("wl"), "w"), 0);
+    struct iovec iov[3] = {{"one\n", 4}, {NULL, 0}, {"two\n", 4}};
+    size_t done = 0;
+    cr_assert_eq(curio_file_writelines(f, iov, 3, &done), 8);
+    cr_assert_eq(done, 8);
+    cr_assert_eq(curio_file_tell(f), 8);
+    cr_assert_eq(curio_file_writelines(f, NULL, 1, &done), -EINVAL);
+    cr_assert_eq(done, 0);
+    curio_file_close(f);
+    cr_assert_str_eq(get("wl"), "one\ntwo\n");
+    return 0;
+}
+
+Test(file, writelines_gathers) { run_io(writelines, NULL); }
+
 /* ---- pread and pwrite ---- */
 
 struct preader {
