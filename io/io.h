@@ -20,6 +20,21 @@
 
 enum { CURIO__IN_READ = 1, CURIO__IN_WRITE = 2, CURIO__IN_BOTH = 3 };
 
+/*
+ * A transport under a stream, for the layers above (net/'s TLS: wolfSSL_read/write over
+ * the socket): the stream's buffering, lines, claims, partial counts and close then work
+ * unchanged over it. Each call is one blocking operation of the calling task, made with
+ * the stream entered in that direction; it must leave nothing in flight when it returns
+ * (curio_read/curio_write on the descriptor do that) and return like them: a count, 0
+ * at end of stream, or a negative code. close (may be NULL) releases ctx when the stream
+ * is freed, before the descriptor is closed (unless keep_fd); it must not block.
+ */
+typedef struct curio__stream_transport {
+    ssize_t (*recv)(void *ctx, void *buf, size_t n);
+    ssize_t (*sendv)(void *ctx, const struct iovec *iov, int cnt);
+    void (*close)(void *ctx);
+} curio__stream_transport;
+
 struct curio_stream {
     int fd;
     bool socket;            /* recv/send (MSG_NOSIGNAL) instead of read/write */
@@ -31,6 +46,8 @@ struct curio_stream {
     unsigned users;         /* tasks inside a call on this stream */
     curio__task *reader;    /* the task in a read-side call, or NULL */
     curio__task *writer;    /* the task in a write-side call, or NULL */
+    const curio__stream_transport *transport; /* NULL: the descriptor itself */
+    void *transport_ctx;
 
     /* Read buffer. Bytes [rstart, rend) of rbuf are unread; [rstart, rscan) is known to
      * hold no '\n' (so a long line is scanned once, not once per refill). rbuf is NULL
@@ -105,6 +122,12 @@ static inline ssize_t curio__stream_leave(curio_stream *s, unsigned dirs, ssize_
 /* Set up a stream in place (s zeroed by the caller). */
 CURIO__HIDDEN void curio__stream_init(curio_stream *s, int fd, bool socket,
                                       const curio_stream_options *o);
+
+/* curio_stream_open over a transport (t and ctx must outlive the stream; t->close
+ * releases ctx). fd is what curio_stream_fd reports and close closes (unless keep_fd). */
+CURIO__HIDDEN int curio__stream_open_transport(curio_stream **out, int fd,
+                                               const curio_stream_options *opts,
+                                               const curio__stream_transport *t, void *ctx);
 
 /* ---- the stream's operations (stream.c): one io_uring operation each ---- */
 
