@@ -105,7 +105,6 @@ int curio_file_open(curio_file **out, const char *path, int flags, mode_t mode)
     }
     curio_stream_options o = {.max_line = FILE_MAX_LINE};
     curio__stream_init(&f->s, fd, false, &o);
-    f->s.is_file = true;
     f->accmode = flags & O_ACCMODE;
     f->seekable = lseek(fd, 0, SEEK_CUR) >= 0;
     *out = f;

@@ -41,7 +41,6 @@ struct curio_stream {
     bool keep_fd;           /* close leaves fd open */
     bool closing;           /* closed while users > 0: the last user to leave frees it */
     bool in_blocking;       /* handed out by the blocking() escape: every call is -EBUSY */
-    bool is_file;           /* the stream is the first member of a curio_file */
     int saved_fl;           /* fcntl flags to restore on unblock (stream blocking()) */
     unsigned users;         /* tasks inside a call on this stream */
     curio__task *reader;    /* the task in a read-side call, or NULL */

@@ -23,8 +23,10 @@ void curio__stream_init(curio_stream *s, int fd, bool socket, const curio_stream
     s->fd = fd;
     s->socket = socket;
     s->keep_fd = o->keep_fd;
-    s->rsize = o->buffer_size ? o->buffer_size : DEFAULT_BUFFER;
-    s->max_line = o->max_line > s->rsize ? o->max_line : s->rsize;
+    /* Capped so that max_line + 1, the largest buffer, cannot overflow. */
+    size_t most = SIZE_MAX / 2;
+    s->rsize = o->buffer_size ? (o->buffer_size < most ? o->buffer_size : most) : DEFAULT_BUFFER;
+    s->max_line = o->max_line > s->rsize ? (o->max_line < most ? o->max_line : most) : s->rsize;
     s->wcap = o->write_buffer;
     s->saved_fl = -1;
 }
