@@ -64,7 +64,15 @@ CURIO_API ssize_t curio_write(int fd, const void *buf, size_t n);
 /* Streams (Curio's FileStream and SocketStream)                                        */
 /* ------------------------------------------------------------------------------------ */
 
-/* A buffered stream over one descriptor; owned by the caller until curio_stream_close. */
+/*
+ * A buffered stream over one descriptor; owned by the caller until curio_stream_close.
+ * Common to the calls below: -EINVAL for a NULL stream or buffer; -EPERM outside a task
+ * (except open, fd, buffered, unblock and close, which work anywhere on the kernel's
+ * thread); -EBUSY while another task waits in the same direction, or while the stream is
+ * handed out by blocking(); -EBADF when the stream is closed while the call waits. One
+ * refill of the read buffer is one operation; reads, lines within buffer_size and writes
+ * allocate nothing once the buffers exist.
+ */
 typedef struct curio_stream curio_stream;
 
 /* Options for curio_stream_open(). Zero-initialise; zero means default. */
@@ -188,7 +196,9 @@ CURIO_API int curio_stream_close(curio_stream *s);
  * uses the descriptor, and with the blocking() escape), and a read buffer behind the line
  * calls. The file's position is the descriptor's minus the bytes buffered; a write, a
  * seek outside the buffer and blocking() first move the descriptor back over them. Writes
- * are not buffered. Owned by the caller until curio_file_close.
+ * are not buffered. Owned by the caller until curio_file_close. The common errors are
+ * those of streams (-EINVAL, -EPERM, -EBUSY, -EBADF), and -EBADF for reading a file not
+ * opened for reading or writing one not opened for writing.
  */
 typedef struct curio_file curio_file;
 
