@@ -83,15 +83,16 @@ int curio__ring_init(curio_kernel *k)
             explain(rc);
         return rc;
     }
-    /* A registered ring descriptor (5.18+) spares io_uring_enter the file lookup on every
-     * call; it is per thread, which a kernel is. Older kernels refuse: no matter. */
-    io_uring_register_ring_fd(&k->ring);
     k->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (k->wake_fd < 0) {
         rc = -errno;
         io_uring_queue_exit(&k->ring);
         return rc;
     }
+    /* IORING_REGISTER_RING_FDS (5.18): io_uring_enter then looks the ring up in a
+     * per-thread table instead of taking and dropping a reference to its file on every
+     * call. Older kernels refuse it; nothing changes then. */
+    io_uring_register_ring_fd(&k->ring);
     ring_arm_wake(k);
     return 0;
 }

@@ -186,6 +186,11 @@ int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state)
     if (op->claimed)
         curio__fd_unclaim(self, op->claim_fd, op->claim_dir);
     int res = op->res;
+    /* io_uring's workers let the kernel's internal restart codes (-ERESTARTSYS = -512 up
+     * to -516) out when a blocking call in them is interrupted by a cancellation (seen on
+     * 6.18: an open of a FIFO waiting for a writer). For us they mean -EINTR. */
+    if (res <= -512 && res >= -516)
+        res = -EINTR;
     if (res == -ECANCELED || res == -EINTR) {
         if (op->interrupt) {
             res = op->interrupt;
