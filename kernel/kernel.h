@@ -194,6 +194,11 @@ struct curio_kernel {
     size_t nclaims;
 
     bool running;                /* inside curio_kernel_run */
+
+    /* the monitor (monitor/): a probe being served by a suspended task (curio__probe_run),
+     * else NULL, read by every task as it resumes; and the monitor's state, or NULL */
+    struct curio__probe *probe;
+    struct curio__monitor *monitor;
 };
 
 /* Make room for element number len in a doubling array (*arr of *cap elements of size
@@ -221,6 +226,27 @@ CURIO__HIDDEN void curio__task_exit(curio__task *self) __attribute__((noreturn))
 CURIO__HIDDEN void curio__loop_until(curio_kernel *k, curio__task *until);
 /* Prepare a new task's context to start in its function. */
 CURIO__HIDDEN void curio__task_start_ctx(curio__task *t);
+
+/*
+ * Probes: run a function on the stack of a suspended task, for the monitor's `where` (a
+ * backtrace must be taken on the stack it describes). The prober switches to the task,
+ * which finds k->probe set as it comes out of its switch in curio__suspend, calls fn, and
+ * switches straight back, still inside curio__suspend: it never returns from its blocking
+ * call, and its state, cycles, wait queue, timer and in-flight operation are untouched.
+ * fn runs with k->current set to the task (so a stack overflow names it) and must not
+ * block, switch, or call into curio; it uses the task's stack below the saved frames.
+ */
+typedef struct curio__probe {
+    curio__task *task;                   /* the task to run fn on */
+    void (*fn)(struct curio__probe *p);  /* called on task's stack */
+    void *arg;                           /* fn's */
+    curio__task *from;                   /* private: the prober */
+} curio__probe;
+/* Run p->fn(p) on p->task's stack and return when it has returned. p->task must be a task
+ * of the caller's kernel that has run and is now suspended. Returns 0, -EPERM outside a
+ * task, -EINVAL (NULL, the caller itself, another kernel's task, or one that has ended),
+ * -EAGAIN (it has not started yet: there is no stack to look at). */
+CURIO__HIDDEN int curio__probe_run(curio__probe *p);
 
 /* --- traps (trap.c) --- */
 CURIO__HIDDEN int curio__trap_check_slow(curio__task *self);

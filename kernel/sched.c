@@ -95,6 +95,22 @@ static void run(curio_kernel *k, curio__ctx *from_ctx, curio__task *to, int fina
     reap_exited(k);
 }
 
+/* Resumed by curio__probe_run rather than by the scheduler: serve the probe and switch
+ * back, as often as asked, until a real resumption. Out of line, so that the check in
+ * curio__suspend is one load and a branch that is never taken without a monitor. */
+__attribute__((noinline, cold)) static void serve_probes(curio__task *self)
+{
+    curio_kernel *k = self->k;
+    curio__probe *p;
+    while ((p = k->probe) != NULL) {
+        k->probe = NULL;
+        p->fn(p);
+        curio__stack_check(self);
+        curio__ctx_switch(&self->ctx, &p->from->ctx, 0); /* p is gone after this */
+        reap_exited(k);
+    }
+}
+
 void curio__suspend(curio__task *self)
 {
     curio_kernel *k = self->k;
@@ -106,6 +122,29 @@ void curio__suspend(curio__task *self)
         return;
     }
     run(k, &self->ctx, next, 0);
+    if (__builtin_expect(k->probe != NULL, 0))
+        serve_probes(self);
+}
+
+int curio__probe_run(curio__probe *p)
+{
+    curio__task *self = curio__self();
+    if (!self)
+        return -EPERM;
+    curio__task *t = p ? p->task : NULL;
+    if (!t || t == self || t->k != self->k || t->done)
+        return -EINVAL;
+    if (t->cycles == 0)
+        return -EAGAIN;
+    /* Every task that has run and is not running now is inside curio__suspend: a task
+     * switches out nowhere else (curio__task_exit never comes back). */
+    curio_kernel *k = self->k;
+    p->from = self;
+    k->probe = p;
+    k->current = t;
+    curio__ctx_switch(&self->ctx, &t->ctx, 0);
+    k->current = self;
+    return 0;
 }
 
 int curio_yield(void)
