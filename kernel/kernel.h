@@ -354,6 +354,14 @@ CURIO__HIDDEN void curio__fd_unclaim(curio__task *self, int fd, int dir);
 /* The task holding direction dir of fd, or NULL (for the monitor and for close). */
 CURIO__HIDDEN curio__task *curio__fd_claimant(curio_kernel *k, int fd, int dir);
 
+/* --- the monitor (monitor/server.c) --- */
+/* Start the monitor if curio_options.monitor or the environment variable CURIO_MONITOR
+ * asks for it; called once by curio_kernel_create, outside any task. This is the one call
+ * from the kernel into a layer above it: a run option must work in every program, also
+ * one linked statically that never names a monitor function. Returns 0, or the error that
+ * kept the monitor from starting (already reported on stderr); the kernel runs either way. */
+CURIO__HIDDEN int curio__monitor_start(curio_kernel *k);
+
 /* --- tasks (task.c) --- */
 CURIO__HIDDEN int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out,
                                curio_task_fn fn, void *arg, const curio_spawn_options *o);
