@@ -53,7 +53,12 @@ typedef struct curio__mon_session {
                                             server) to cancel once the reply is out */
 } curio__mon_session;
 
-/* Send what out holds and empty it. Returns 0 or the write's error. */
+/* The handler of the monitor's server: serve one connection. */
+CURIO__HIDDEN long curio__mon_session_main(curio_socket *client, const curio_addr *peer,
+                                           void *arg);
+
+/* Send what out holds (in the middle of a command: without a prompt) and empty it.
+ * Returns 0 or the write's error. */
 CURIO__HIDDEN int curio__mon_flush(curio__mon_session *s);
 
 /* The monitor's own tasks (the server and the sessions), which ps marks. */

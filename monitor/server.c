@@ -18,9 +18,6 @@
 #include <string.h>
 #include <strings.h>
 
-CURIO__HIDDEN long curio__mon_session_main(curio_socket *client, const curio_addr *peer,
-                                           void *arg);
-
 /* What CURIO_MONITOR says: nothing (unset or a "no" word), on, or on at an address. */
 enum env_switch { ENV_NOTHING, ENV_ON, ENV_ADDRESS };
 

@@ -7,24 +7,30 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 
 /* The longest command line, with its newline. */
 #define LINE_MAX_BYTES 1024
+#define PROMPT "curio > "
 
-CURIO__HIDDEN long curio__mon_session_main(curio_socket *client, const curio_addr *peer,
-                                           void *arg);
+/* Send the reply (or, if it could not be built, a fixed one saying so) and the prompt if
+ * asked: in one operation, so that a client waiting for the prompt always gets one. */
+static int send_reply(curio__mon_session *s, bool prompt)
+{
+    static const char oom[] = "Error: out of memory for the reply\n";
+    struct iovec iov[2] = {{s->out.p, s->out.len}, {PROMPT, prompt ? sizeof PROMPT - 1 : 0}};
+    if (s->out.failed)
+        iov[0] = (struct iovec){(void *)oom, sizeof oom - 1};
+    ssize_t rc = 0;
+    if (iov[0].iov_len + iov[1].iov_len)
+        rc = curio_stream_writelines(s->stream, iov, 2, NULL);
+    curio__text_clear(&s->out);
+    return rc < 0 ? (int)rc : 0;
+}
 
 int curio__mon_flush(curio__mon_session *s)
 {
-    if (s->out.failed) {
-        curio__text_clear(&s->out);
-        curio__text_printf(&s->out, "Error: out of memory for the reply\n");
-    }
-    ssize_t rc = 0;
-    if (s->out.len)
-        rc = curio_stream_write(s->stream, s->out.p, s->out.len, NULL);
-    curio__text_clear(&s->out);
-    return rc < 0 ? (int)rc : 0;
+    return send_reply(s, false);
 }
 
 static size_t live_tasks(const curio_kernel *k)
@@ -79,18 +85,16 @@ static ssize_t skip_line(curio_stream *st)
 static int serve(curio__mon_session *s)
 {
     char line[LINE_MAX_BYTES + 1];
-    curio__text_printf(&s->out, "\nCurio Monitor: %zu tasks running\nType help for commands\n"
-                                "curio > ", live_tasks(s->mon->k));
-    int rc = curio__mon_flush(s);
+    curio__text_printf(&s->out, "\nCurio Monitor: %zu tasks running\nType help for commands\n",
+                       live_tasks(s->mon->k));
+    int rc = send_reply(s, true);
     while (rc == 0) {
         ssize_t n = curio_stream_readline(s->stream, line, sizeof line);
         if (n == -EMSGSIZE) {
             curio__text_printf(&s->out, "Error: line too long (at most %d bytes)\n",
                                LINE_MAX_BYTES - 1);
             n = skip_line(s->stream);
-            if (n == 0)
-                curio__text_printf(&s->out, "curio > ");
-            rc = curio__mon_flush(s);
+            rc = send_reply(s, n == 0);
             if (n < 0 || rc < 0)
                 return n < 0 ? (int)n : rc;
             continue;
@@ -102,9 +106,7 @@ static int serve(curio__mon_session *s)
         rc = curio__mon_command(s, line);
         if (rc < 0)
             break;
-        if (!s->quit && !s->cancel_after)
-            curio__text_printf(&s->out, "curio > ");
-        rc = curio__mon_flush(s);
+        rc = send_reply(s, !s->quit && !s->cancel_after);
         if (s->cancel_after) {
             /* The monitor's own task (this session or the server): now that the reply is
              * out, the cancellation ends this connection at its next read. */

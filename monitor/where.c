@@ -123,10 +123,8 @@ static void format(curio__text *o, const curio__frames *fr, size_t skip, bool tr
         while (first < fr->n && fr->v[first].index < skip)
             first++;
     }
-    if (first >= end) {
+    if (first >= end)
         curio__text_printf(o, "  (no frames)\n");
-        return;
-    }
     if (truncated && end == fr->n)
         curio__text_printf(o, "  (only the innermost %d calls are shown)\n", MAX_FRAMES);
     bool lines = false;
@@ -136,7 +134,7 @@ static void format(curio__text *o, const curio__frames *fr, size_t skip, bool tr
     }
     if (fr->failed)
         curio__text_printf(o, "  (out of memory: frames may be missing or unnamed)\n");
-    if (!lines)
+    if (!lines && first < end)
         curio__text_printf(o, "  (no file:line: that needs debugging information (-g) and "
                               "addr2line from binutils)\n");
 }
