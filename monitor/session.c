@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 /* The longest command line, with its newline. */
@@ -96,7 +97,7 @@ static int serve(curio__mon_session *s)
             n = skip_line(s->stream);
             rc = send_reply(s, n == 0);
             if (n < 0 || rc < 0)
-                return n < 0 ? (int)n : rc;
+                return rc < 0 ? rc : (int)n; /* -EMSGSIZE: not sending lines at all */
             continue;
         }
         if (n <= 0)
@@ -119,6 +120,22 @@ static int serve(curio__mon_session *s)
     return rc;
 }
 
+/* Close after a reply the peer must see although it may still be sending: closing with
+ * unread input would reset the connection, and the reset can overtake the reply. So shut
+ * down our side, and read and drop what comes until the peer closes too (1 s at most). */
+static void close_gently(curio_socket *client, curio_stream *st)
+{
+    if (curio_socket_shutdown(client, SHUT_WR) < 0)
+        return;
+    curio_scope sc;
+    if (curio_timeout_after(&sc, 1.0) < 0)
+        return;
+    char junk[1024];
+    while (curio_stream_read(st, junk, sizeof junk) > 0)
+        ;
+    curio_scope_close(&sc);
+}
+
 long curio__mon_session_main(curio_socket *client, const curio_addr *peer, void *arg)
 {
     curio__mon_session s = {.mon = arg, .task = curio__self()};
@@ -132,11 +149,16 @@ long curio__mon_session_main(curio_socket *client, const curio_addr *peer, void 
         curio__text_printf(&s.out, "Error: too many monitor connections (at most %d)\n",
                            CURIO__MON_MAX_SESSIONS);
         rc = curio__mon_flush(&s);
+        if (rc == 0)
+            close_gently(client, s.stream);
     } else if (rc == 0) {
         rc = serve(&s);
+        if (rc == -EMSGSIZE)
+            close_gently(client, s.stream);
     }
     unlink_session(&s);
     curio__text_free(&s.out);
-    /* A peer that went away is no failure of the monitor's (the server would log it). */
+    /* A peer that went away or misbehaved is no failure of the monitor's (the server would
+     * log it). */
     return rc == -ECANCELED ? rc : 0;
 }

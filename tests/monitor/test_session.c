@@ -150,6 +150,16 @@ static long long_line_main(void *arg)
     line[1024] = 0;
     cr_assert_str_eq(mon_cmd(c, line), "Error: line too long (at most 1023 bytes)\n");
     mon_close(c);
+    /* 80 KiB without a newline is not a line at all: said, and the connection closes. */
+    c = mon_open();
+    static char junk[80 * 1024];
+    memset(junk, 'y', sizeof junk);
+    cr_assert_eq(curio_sendall(c->s, junk, sizeof junk, 0, NULL), (ssize_t)sizeof junk);
+    bool closed;
+    cr_assert_str_eq(mon_read_reply(c, &closed), "Error: line too long (at most 1023 "
+                                                 "bytes)\n");
+    cr_assert(closed);
+    mon_close(c);
     return 0;
 }
 
