@@ -157,7 +157,8 @@ struct curio_kernel {
     curio__ctx sched_ctx;        /* the scheduler's own context (the thread's stack) */
     curio__task *current;
     curio__task *exited;         /* a task that just ended; its stack is freed by whoever
-                                    runs next on another stack */
+                                    runs next on another stack. CURIO__PROBING while a
+                                    probe is being served (curio__probe_run) */
     curio__task *ready_head, *ready_tail;
     size_t nready;
     size_t pass_budget;          /* switches left in this pass before control returns to the
@@ -195,8 +196,8 @@ struct curio_kernel {
 
     bool running;                /* inside curio_kernel_run */
 
-    /* the monitor (monitor/): a probe being served by a suspended task (curio__probe_run),
-     * else NULL, read by every task as it resumes; and the monitor's state, or NULL */
+    /* the monitor (monitor/): the probe being served by a suspended task (see
+     * curio__probe_run), else NULL; and the monitor's state, or NULL */
     struct curio__probe *probe;
     struct curio__monitor *monitor;
 };
@@ -230,12 +231,15 @@ CURIO__HIDDEN void curio__task_start_ctx(curio__task *t);
 /*
  * Probes: run a function on the stack of a suspended task, for the monitor's `where` (a
  * backtrace must be taken on the stack it describes). The prober switches to the task,
- * which finds k->probe set as it comes out of its switch in curio__suspend, calls fn, and
- * switches straight back, still inside curio__suspend: it never returns from its blocking
- * call, and its state, cycles, wait queue, timer and in-flight operation are untouched.
- * fn runs with k->current set to the task (so a stack overflow names it) and must not
- * block, switch, or call into curio; it uses the task's stack below the saved frames.
+ * which, coming out of its switch in curio__suspend, finds k->exited set to CURIO__PROBING
+ * (the test every resumption makes anyway for an ended task's stack: the hook costs
+ * nothing more), calls fn, and switches straight back, still inside curio__suspend: it
+ * never returns from its blocking call, and its state, cycles, wait queue, timer and
+ * in-flight operation are untouched. fn runs with k->current set to the task (so a stack
+ * overflow names it) and must not block, switch, or call into curio; it uses the task's
+ * stack below the saved frames.
  */
+#define CURIO__PROBING ((curio__task *)1)
 typedef struct curio__probe {
     curio__task *task;                   /* the task to run fn on */
     void (*fn)(struct curio__probe *p);  /* called on task's stack */

@@ -84,6 +84,21 @@ static bool machinery(const curio__frame *f)
            (f->func && strncmp(f->func, "__interceptor_backtrace", 23) == 0);
 }
 
+/* Where the task's own frames begin: after curio__suspend, with what the compiler inlined
+ * into it (the switch's helpers, which addr2line names too); or, when curio__suspend has
+ * no frame of its own (inlined into curio_yield), after the leading machinery. */
+static size_t first_own(const curio__frames *fr, bool probed)
+{
+    if (probed)
+        for (size_t i = 0; i < fr->n && i < 12; i++)
+            if (named(&fr->v[i], "curio__suspend"))
+                return i + 1;
+    size_t first = 0;
+    while (first < fr->n && machinery(&fr->v[first]))
+        first++;
+    return first;
+}
+
 static const char *basename_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -106,13 +121,13 @@ static void format_frame(curio__text *o, const curio__frame *f)
  * task's function (task_entry, which calls it, and what lies under it are left out) down
  * to the blocking call. skip is how many captured addresses are surely machinery when
  * there are no names to go by. */
-static void format(curio__text *o, const curio__frames *fr, size_t skip, bool truncated)
+static void format(curio__text *o, const curio__frames *fr, size_t skip, bool probed,
+                   bool truncated)
 {
     size_t first = 0, end = fr->n;
     bool names = fr->n && fr->v[0].func;
     if (names) {
-        while (first < fr->n && machinery(&fr->v[first]))
-            first++;
+        first = first_own(fr, probed);
         for (size_t i = first; i < fr->n; i++) {
             if (named(&fr->v[i], "task_entry")) {
                 end = i;
@@ -189,7 +204,7 @@ int curio__mon_where(curio__mon_session *s, char *arg)
     }
     curio__text_printf(&s->out, "Stack for Task(id=%llu, name='%s', state='%s') (most recent "
                                 "call last):\n", id, name, state);
-    format(&s->out, &j.frames, skip, c.n == MAX_FRAMES);
+    format(&s->out, &j.frames, skip, skip == 2, c.n == MAX_FRAMES);
     curio__frames_free(&j.frames);
     return 0;
 }
