@@ -161,6 +161,14 @@ static inline const char *ps_field(const char *row, int i, char *out, size_t cap
     return out;
 }
 
+/* Wait (in 1 ms sleeps, up to 5 s) until cond holds, and require it. */
+#define wait_until(cond)                                                                   \
+    do {                                                                                   \
+        for (int i_ = 0; i_ < 5000 && !(cond); i_++)                                       \
+            curio_sleep(0.001);                                                            \
+        cr_assert(cond, "not within 5 s: %s", #cond);                                      \
+    } while (0)
+
 /* Yield until the task has reached state (a blocking call), at most 1000 times. */
 static inline void wait_state(curio_task *t, const char *state)
 {

@@ -21,13 +21,15 @@ static long forgiving(void *arg)
     return r == -ECANCELED ? 42 : -1;
 }
 
-/* Defers cancellation for 1.3 s of sleep. */
+/* Defers cancellation until the event is set. */
+static curio_event release_it = CURIO_EVENT_INIT;
+
 static long stubborn(void *arg)
 {
     (void)arg;
     curio_scope s;
     curio_disable_cancellation(&s);
-    curio_sleep(1.3);
+    curio_event_wait(&release_it);
     curio_scope_close(&s);
     return curio_check_cancellation();
 }
@@ -91,7 +93,7 @@ static long deferred_main(void *arg)
 {
     (void)arg;
     curio_task *t = spawn_named(stubborn, "stubborn");
-    wait_state(t, "TIME_SLEEP");
+    wait_state(t, "EVENT_WAIT");
     /* Asked for here already: the monitor says so, asks again (nothing changes) and waits. */
     cr_assert_eq(curio_cancel_nowait(t), 0);
     mon_conn *c = mon_open();
@@ -100,11 +102,12 @@ static long deferred_main(void *arg)
     const char *r = cancel(c, t);
     char want[384];
     snprintf(want, sizeof want, "Cancelling task %llu\n(its cancellation had been requested "
-             "already)\nTask %llu has not ended after 1 s (state TIME_SLEEP): it is in a "
+             "already)\nTask %llu has not ended after 1 s (state EVENT_WAIT): it is in a "
              "disable_cancellation scope, which defers the cancellation\n", id, id);
     cr_assert_str_eq(r, want);
     cr_assert_geq(secs_since(t0), 1.0);
     mon_close(c);
+    curio_event_set(&release_it);
     long res = 0;
     cr_assert_eq(curio_join(t, &res), CURIO_ETASKCANCELLED, "the deferred cancellation "
                                                             "arrived: %ld", res);
@@ -156,8 +159,7 @@ static long server_main(void *arg)
                                                      "monitor's own: this connection "
                                                      "closes)\n");
     mon_close(c);
-    for (int i = 0; i < 100 && curio_kernel_current()->monitor; i++)
-        curio_yield();
+    wait_until(curio_kernel_current()->monitor == NULL);
     curio_addr a;
     cr_assert_eq(curio_monitor_address(curio_kernel_current(), &a), -ENOENT);
     curio_socket *s;

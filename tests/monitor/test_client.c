@@ -179,8 +179,7 @@ static long nobody_main(void *arg)
     /* A port nobody listens on: the monitor's own, after it was cancelled. */
     snprintf(port_text, sizeof port_text, "%d", mon_port());
     curio_cancel_nowait(curio_kernel_current()->all_head);
-    for (int i = 0; i < 100 && curio_kernel_current()->monitor; i++)
-        curio_yield();
+    wait_until(curio_kernel_current()->monitor == NULL);
     struct run r = {.argv = {client_path(), "-p", port_text, "ps", NULL}};
     run(&r);
     cr_assert_eq(r.status, 1);

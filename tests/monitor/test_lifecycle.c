@@ -257,9 +257,7 @@ static long leave_with_client(void *arg)
     struct client *c = arg;
     c->fd = plain_connect(mon_port());
     /* Let the session start and block reading its first command. */
-    for (int i = 0; i < 100 && curio_kernel_current()->monitor->nsessions == 0; i++)
-        curio_sleep(0.001);
-    cr_assert_eq(curio_kernel_current()->monitor->nsessions, 1);
+    wait_until(curio_kernel_current()->monitor->nsessions == 1);
     return 7;
 }
 
@@ -267,9 +265,7 @@ Test(lifecycle, does_not_keep_the_kernel_alive)
 {
     int before = count_fds();
     struct client c;
-    int64_t t0 = curio_clock();
-    cr_assert_eq(run_monitored(leave_with_client, &c), 7);
-    cr_assert_lt(secs_since(t0), 2.0);
+    cr_assert_eq(run_monitored(leave_with_client, &c), 7, "it returns, and main's value");
     /* The session was cancelled at shutdown and closed its end: banner, then the end. */
     char buf[4096];
     read_to_end(c.fd, buf, sizeof buf);

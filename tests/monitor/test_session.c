@@ -118,8 +118,7 @@ static long limit_main(void *arg)
     cr_assert_str_eq(r, "Error: too many monitor connections (at most 16)\n");
     mon_close(extra);
     mon_close(c[3]);
-    for (int i = 0; i < 100 && curio_kernel_current()->monitor->nsessions > 15; i++)
-        curio_yield();
+    wait_until(curio_kernel_current()->monitor->nsessions == 15);
     mon_conn *again = mon_open();
     cr_assert(strstr(mon_cmd(again, "ps"), "Task   State"));
     mon_close(again);

@@ -270,15 +270,19 @@ static long untouched_main(void *arg)
     wait_state(reader, "READ_WAIT");
     uint64_t cycles_s = curio_task_cycles(sleeper), cycles_r = curio_task_cycles(reader);
     mon_conn *c = mon_open();
-    int64_t w0 = curio_clock();
+    int64_t deadline = ((curio__task *)sleeper)->sleep_until;
     for (int i = 0; i < 2; i++) {
         where(c, sleeper);
         where(c, reader);
     }
-    cr_assert_lt(secs_since(w0), 1.2, "the where calls took %.2f s", secs_since(w0));
-    cr_assert_str_eq(curio_task_state(sleeper), "TIME_SLEEP");
+    /* (On a machine so loaded that the where calls outlast the sleep, the sleeper has
+     * woken, normally: only its return value and time are checked then.) */
+    if (curio_clock() < deadline) {
+        cr_assert_str_eq(curio_task_state(sleeper), "TIME_SLEEP");
+        cr_assert_eq(curio_task_cycles(sleeper), cycles_s);
+        cr_assert_eq(((curio__task *)sleeper)->sleep_until, deadline);
+    }
     cr_assert_str_eq(curio_task_state(reader), "READ_WAIT");
-    cr_assert_eq(curio_task_cycles(sleeper), cycles_s);
     cr_assert_eq(curio_task_cycles(reader), cycles_r);
     mon_close(c);
     cr_assert_eq(write(pipefd[1], "x", 1), 1);
