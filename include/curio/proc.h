@@ -12,6 +12,14 @@
 extern "C" {
 #endif
 
+/* Curio's CalledProcessError: the program exited with a non-zero status (or was killed by
+ * a signal) and the call was asked to check (curio_subprocess_run with check,
+ * curio_subprocess_check_output). What the program wrote is still handed back. */
+#define CURIO_EPROCESS         (-5020)
+/* run_in_process: the worker process died before it returned a result (the function
+ * crashed, called exit, or the worker was killed from outside). */
+#define CURIO_EWORKERDIED      (-5021)
+
 /* ------------------------------------------------------------------------------------ */
 /* Threads                                                                              */
 /* ------------------------------------------------------------------------------------ */
