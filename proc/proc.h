@@ -34,6 +34,19 @@ struct curio_process {
  * the pidfd (spawn.c). For curio_process_destroy, or the last user leaving a closing p. */
 CURIO__HIDDEN void curio__process_free(curio_process *p);
 
+/* Leave a blocking call on p (users was incremented on the way in) and return rc, or
+ * -EBADF if p was destroyed meanwhile (then it may be freed: do not touch it after). */
+static inline int curio__process_leave(curio_process *p, int rc)
+{
+    p->users--;
+    if (__builtin_expect(p->closing, 0)) {
+        rc = -EBADF;
+        if (p->users == 0)
+            curio__process_free(p);
+    }
+    return rc;
+}
+
 /* ---- waiting for a child (wait.c) ---- */
 
 /* Python's returncode from a waitid result: the exit code, or minus the signal. */

@@ -143,17 +143,6 @@ static void try_reap(curio_process *p)
         reaped(p, rc, code);
 }
 
-static int leave(curio_process *p, int rc)
-{
-    p->users--;
-    if (p->closing) {
-        rc = -EBADF;
-        if (p->users == 0)
-            curio__process_free(p);
-    }
-    return rc;
-}
-
 int curio_process_wait(curio_process *p, int *returncode)
 {
     if (!p)
@@ -193,7 +182,7 @@ int curio_process_wait(curio_process *p, int *returncode)
     }
     if (rc == 0 && returncode)
         *returncode = p->returncode;
-    return leave(p, rc);
+    return curio__process_leave(p, rc);
 }
 
 int curio_process_poll(curio_process *p, int *returncode)

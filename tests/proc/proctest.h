@@ -73,6 +73,15 @@ static inline void assert_reaped(pid_t pid)
     cr_assert(reaped_already(pid), "child %d was not reaped", (int)pid);
 }
 
+/* Wait (up to 5 s) until count_fds() == n: a background reaper closes a pidfd just after
+ * it has reaped the child. */
+static inline void assert_fds(int n)
+{
+    for (int i = 0; i < 5000 && count_fds() != n; i++)
+        usleep(1000);
+    cr_assert_eq(count_fds(), n);
+}
+
 /* Whether pid still runs (a zombie counts as ended). */
 static inline bool running(pid_t pid)
 {
