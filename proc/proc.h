@@ -97,4 +97,40 @@ CURIO__HIDDEN void curio__signals_unwatch(const sigset_t *set);
  * blocked (curio_enable_signals) or watches on this thread. */
 CURIO__HIDDEN void curio__child_sigmask(sigset_t *mask);
 
+/* ---- signal watchers (signal.c reads, sigwatch.c is the public face) ---- */
+
+struct curio__sighub;
+
+/* What an event and a queue share: the signals watched, the tasks waiting, and the
+ * users/closing rule of the process object. */
+typedef struct curio__sigwatch {
+    struct curio__sigwatch *next, *prev; /* the hub's watchers */
+    struct curio__sighub *hub;
+    sigset_t set;
+    curio__waitq waiters;
+    unsigned users;           /* tasks inside a wait on it */
+    bool closing;             /* destroyed while users > 0: the last one frees it */
+    bool is_queue;
+    /* event */
+    bool flag;
+    int signo;                /* the last signal that set it */
+    /* queue: ring[(head + i) % cap] for i < count, oldest first */
+    int *ring;
+    size_t cap, head, count;
+    uint64_t dropped;
+} curio__sigwatch;
+
+/* Start watching w->set for w (in a task): blocks the signals here, widens the signalfd
+ * of this kernel's hub (creating it and its reader task if needed), and delivers at once
+ * what was pending. 0, -EPERM, -ENOMEM, or signalfd's error (nothing changed). */
+CURIO__HIDDEN int curio__sigwatch_attach(curio__sigwatch *w);
+/* Stop watching: deliver what has arrived, narrow the signalfd, restore the mask; the hub
+ * and its reader go with the last watcher. Never blocks. */
+CURIO__HIDDEN void curio__sigwatch_detach(curio__sigwatch *w);
+/* Before a wait: make sure the hub's reader runs (it may have been cancelled from
+ * outside). 0 or -ENOMEM. */
+CURIO__HIDDEN int curio__sigwatch_reading(curio__sigwatch *w);
+/* One arrival of signo for w (sigwatch.c): set the event, or queue it. */
+CURIO__HIDDEN void curio__sigwatch_deliver(curio__sigwatch *w, int signo);
+
 #endif
