@@ -97,6 +97,25 @@ CURIO__HIDDEN void curio__signals_unwatch(const sigset_t *set);
  * blocked (curio_enable_signals) or watches on this thread. */
 CURIO__HIDDEN void curio__child_sigmask(sigset_t *mask);
 
+/* ---- run_in_process workers (process_pool.c, worker.c) ---- */
+
+/* The messages on a worker's socket. */
+struct curio__work_req {
+    uint64_t fn;              /* the curio_process_fn, valid in the fork */
+    uint64_t len;             /* argument bytes that follow */
+};
+struct curio__work_resp {
+    int32_t status;           /* 0, or -ENOMEM: the worker had no memory for the argument */
+    int32_t unused;
+    int64_t result;           /* what fn returned */
+    uint64_t len;             /* result bytes that follow */
+};
+
+/* The worker's life after fork() (worker.c): never returns. sock is its end of the socket
+ * pair, parent the pid of the process that forked it, mask its signal mask. */
+CURIO__HIDDEN void curio__worker_main(int sock, pid_t parent, const sigset_t *mask)
+    __attribute__((noreturn));
+
 /* ---- signal watchers (signal.c reads, sigwatch.c is the public face) ---- */
 
 struct curio__sighub;
