@@ -12,7 +12,12 @@
 
 TestSuite(pool, .fini = curio_process_pool_shutdown);
 
-static long fib(long n) { return n <= 2 ? 1 : fib(n - 1) + fib(n - 2); }
+/* Exponential on purpose, like the tutorial's; noinline keeps the compiler from cloning
+ * and folding the recursion into something much faster. */
+__attribute__((noinline)) static long fib(long n)
+{
+    return n <= 2 ? 1 : fib(n - 1) + fib(n - 2);
+}
 
 static long fib_fn(const void *arg, size_t len, void **out, size_t *out_len)
 {
