@@ -434,9 +434,10 @@ typedef long (*curio_process_fn)(const void *arg, size_t len, void **out, size_t
 
 /*
  * Curio's run_in_process: run fn(arg bytes) in a worker process of the calling thread's
- * pool and wait for its result (blocking: state FUTURE_WAIT), while the kernel's other
- * tasks go on. arg is copied to the worker before the call can return; it may point
- * anywhere, and is not used afterwards.
+ * pool and wait for its result, while the kernel's other tasks go on. Blocking: state
+ * WORKER_WAIT while every worker is busy, then WRITE_WAIT/READ_WAIT on the worker's
+ * socket (sending arg, waiting for the result). arg is copied to the worker before the
+ * call can return; it may point anywhere, and is not used afterwards.
  *
  * Returns 0 with *result = fn's value (if result is non-NULL) and, if out is non-NULL,
  * *out = the bytes fn handed back (from malloc, NUL-terminated, the caller frees them;
