@@ -126,11 +126,32 @@ static void unlink_watch(struct curio__sighub *h, curio__sigwatch *w)
     w->next = w->prev = NULL;
 }
 
+/* With the ucontext switch (-Dcontext=ucontext) every context carries a signal mask of its
+ * own, which swapcontext restores: a signal blocked here would be unblocked again at the
+ * next switch, and delivered with its default action. The signals must then have been
+ * blocked before the kernel started (curio_enable_signals in main()). */
+static int blocked_for_every_context(const sigset_t *set)
+{
+#ifdef CURIO_CTX_UCONTEXT
+    sigset_t now;
+    pthread_sigmask(SIG_SETMASK, NULL, &now);
+    for (int s = 1; s < NSIG; s++)
+        if (sigismember(set, s) == 1 && !sigismember(&now, s))
+            return -ENOTSUP;
+#else
+    (void)set;
+#endif
+    return 0;
+}
+
 int curio__sigwatch_attach(curio__sigwatch *w)
 {
     curio__task *self = curio__self();
     if (!self)
         return -EPERM;
+    int rc = blocked_for_every_context(&w->set);
+    if (rc < 0)
+        return rc;
     struct curio__sighub *h = current;
     bool fresh = !h || h->k != self->k; /* a hub left by an earlier kernel is not ours */
     if (fresh) {
@@ -155,7 +176,7 @@ int curio__sigwatch_attach(curio__sigwatch *w)
         h->head = w;
     h->tail = w;
     h->refs++;
-    int rc = set_mask(h);
+    rc = set_mask(h);
     if (rc == 0)
         rc = start_reader(h);
     if (rc < 0) {

@@ -318,6 +318,12 @@ CURIO_API int curio_subprocess_check_output(const char *const argv[],
  * Watchers belong to the kernel (and thread) that created them; destroy them on it before
  * it ends. Children started by curio_popen and run_in_process workers start with the
  * watched signals unblocked.
+ *
+ * With the portable ucontext switch (built with -Dcontext=ucontext), each task has a
+ * signal mask of its own (swapcontext restores it at every switch), so a signal blocked by
+ * a watcher would be unblocked again by the next switch. There, the signals must be
+ * blocked before the kernel starts, with curio_enable_signals in main(); creating a
+ * watcher for a signal that is not blocked yet returns -ENOTSUP.
  */
 typedef struct curio_signal_event curio_signal_event;
 typedef struct curio_signal_queue curio_signal_queue;
@@ -336,8 +342,9 @@ CURIO_API int curio_enable_signals(const int *signals, size_t n);
  * Curio's SignalEvent: an event set when one of signals[0..n) arrives. It stays set until
  * cleared. Requires a task (it may start the daemon reader): returns 0 and *out, or
  * -EPERM (outside a task), -EINVAL (NULL, n == 0, a signal that cannot be watched),
- * -ENOMEM, or the error of signalfd(2). A signal that was already pending (blocked, not
- * yet read) when the event is created sets it.
+ * -ENOMEM, -ENOTSUP (the ucontext switch, see above), or the error of signalfd(2). A
+ * signal that was already pending (blocked, not yet read) when the event is created sets
+ * it.
  */
 CURIO_API int curio_signal_event_create(curio_signal_event **out, const int *signals,
                                         size_t n);
@@ -361,8 +368,8 @@ CURIO_API void curio_signal_event_destroy(curio_signal_event *e);
  * Overflow rule: it holds up to maxsize of them (0: 128); arrivals while it is full are
  * dropped and counted (curio_signal_queue_dropped). (Curio's queue is unbounded; a bound
  * keeps a flood of real-time signals from using up memory.) Requires a task. Returns 0
- * and *out, -EPERM, -EINVAL, -ENOMEM, or signalfd(2)'s error. Signals already pending
- * are queued at once.
+ * and *out, -EPERM, -EINVAL, -ENOMEM, -ENOTSUP, or signalfd(2)'s error. Signals already
+ * pending are queued at once.
  */
 CURIO_API int curio_signal_queue_create(curio_signal_queue **out, const int *signals,
                                         size_t n, size_t maxsize);

@@ -14,6 +14,7 @@
 #include "../../proc/proc.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -40,6 +41,37 @@ static inline const char *rcname(long rc)
     case CURIO_EWORKERDIED: return "EWORKERDIED";
     default: return rc > 0 ? "positive" : "other";
     }
+}
+
+/* ---- signal masks ---- */
+
+/* With the ucontext switch (-Dcontext=ucontext) every task context has a signal mask of
+ * its own, so watched signals must be blocked before the kernel starts (curio/proc.h);
+ * the tests then block theirs first (block_first, from a suite's init), and a signal
+ * blocked first stays blocked after its last watcher. */
+#ifdef CURIO_CTX_UCONTEXT
+#define PER_CONTEXT_MASKS true
+#else
+#define PER_CONTEXT_MASKS false
+#endif
+
+static inline bool sig_blocked(int sig)
+{
+    sigset_t now;
+    pthread_sigmask(SIG_SETMASK, NULL, &now);
+    return sigismember(&now, sig);
+}
+
+/* What the mask should say of sig once its last watcher has gone. */
+static inline bool mask_restored(int sig)
+{
+    return PER_CONTEXT_MASKS ? sig_blocked(sig) : !sig_blocked(sig);
+}
+
+static inline void block_first(const int *sigs, size_t n)
+{
+    if (PER_CONTEXT_MASKS)
+        cr_assert_eq(curio_enable_signals(sigs, n), 0);
 }
 
 /* Start argv with the given options, asserting success. */

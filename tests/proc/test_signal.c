@@ -11,12 +11,15 @@
 
 #include <pthread.h>
 
-static bool blocked(int sig)
+#define blocked sig_blocked
+
+static void block_used(void)
 {
-    sigset_t now;
-    pthread_sigmask(SIG_SETMASK, NULL, &now);
-    return sigismember(&now, sig);
+    int sigs[] = {SIGUSR1, SIGUSR2, SIGINT, SIGRTMIN, SIGRTMIN + 1};
+    block_first(sigs, sizeof sigs / sizeof sigs[0]);
 }
+
+TestSuite(signal, .init = block_used);
 
 /* Yield until cond holds (the reader task has run), failing after many tries. */
 #define yield_until(cond)                                                                  \
@@ -60,7 +63,7 @@ static long event_main(void *arg)
     cr_assert_eq(curio_signal_event_wait(e), 0);
     cr_assert_eq(curio_signal_event_signo(e), 0);
     curio_signal_event_destroy(e);
-    cr_assert(!blocked(SIGUSR1) && !blocked(SIGUSR2), "the mask is restored");
+    cr_assert(mask_restored(SIGUSR1) && mask_restored(SIGUSR2), "the mask is restored");
     yield_until(count_fds() == fds); /* the reader task leaves and closes the signalfd */
     return 0;
 }
@@ -137,7 +140,7 @@ static long watchers_main(void *arg)
     curio_signal_queue_destroy(q2);
     cr_assert(blocked(SIGUSR1));
     curio_signal_event_destroy(e);
-    cr_assert(!blocked(SIGUSR1));
+    cr_assert(mask_restored(SIGUSR1));
     return 0;
 }
 
@@ -236,7 +239,7 @@ static long pending_main(void *arg)
     cr_assert(blocked(SIGUSR2));
     cr_assert_eq(kill(getpid(), SIGUSR2), 0);
     curio_signal_queue_destroy(q);
-    cr_assert(!blocked(SIGUSR2));
+    cr_assert(mask_restored(SIGUSR2));
     cr_assert_eq(curio_yield(), 0);
     ev("still alive");
     return 0;
@@ -307,7 +310,7 @@ Test(signal, what_cannot_be_watched)
     curio_signal_event *e = (curio_signal_event *)1;
     cr_assert_eq(curio_signal_event_create(&e, sigs, 1), -EPERM);
     cr_assert_null(e);
-    cr_assert(!blocked(SIGUSR1));
+    cr_assert(mask_restored(SIGUSR1));
 }
 
 /* ---- curio's worker threads block asynchronous signals; children get them unblocked ---- */
@@ -361,7 +364,7 @@ static long churn_main(void *arg)
         curio_signal_event_destroy(e);
     }
     yield_until(count_fds() == fds);
-    cr_assert(!blocked(SIGUSR1));
+    cr_assert(mask_restored(SIGUSR1));
     ev("alive");
     return 0;
 }
@@ -369,4 +372,24 @@ static long churn_main(void *arg)
 Test(signal, watchers_come_and_go)
 {
     expect_log(churn_main, NULL, "alive");
+}
+
+/* ---- the ucontext switch: a signal must be blocked before the kernel starts ---- */
+
+static long per_context_main(void *arg)
+{
+    (void)arg;
+    int sigs[] = {SIGWINCH};
+    curio_signal_event *e = NULL;
+    cr_assert_eq(curio_signal_event_create(&e, sigs, 1), -ENOTSUP);
+    cr_assert_null(e);
+    cr_assert(!blocked(SIGWINCH));
+    return 0;
+}
+
+Test(signal, with_the_ucontext_switch_watching_needs_the_signal_blocked_first)
+{
+    if (!PER_CONTEXT_MASKS)
+        cr_skip_test("only the ucontext switch keeps a signal mask per task");
+    run_main(per_context_main, NULL);
 }
