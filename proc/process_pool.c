@@ -137,15 +137,18 @@ static bool has_died(const struct worker *w)
 
 /* ---- ending a worker ---- */
 
-/* Hand the place of a retired worker to the first call waiting, or give it up. */
+/* A worker was retired (or never forked): hand its place to the first call waiting,
+ * unless the pool is above a lowered limit. */
 static void place_freed(void)
 {
+    pool.live--;
+    if (pool.live >= pool_max())
+        return;
     curio__task *t = curio__waitq_pop(&pool.waiters);
     if (t) {
+        pool.live++;
         t->wake_value = &place_token;
         curio__ready_with(t, 0);
-    } else {
-        pool.live--;
     }
 }
 

@@ -410,3 +410,41 @@ Test(pool, idle_workers_killed_from_outside_shutdown_and_set_max)
     run_main(idle_main, NULL);
     cr_assert_str_eq(evlog, "pid ok pid ok");
 }
+
+/* ---- the limit lowered while calls wait: the pool shrinks, nobody is stranded ---- */
+
+static long lowered_main(void *arg)
+{
+    (void)arg;
+    curio_process_pool_set_max(2);
+    make_pidfile();
+    curio_task *s1 = curio_spawn(sleeper_call, NULL);
+    curio_task *s2 = curio_spawn(sleeper_call, NULL);
+    curio_task *a = curio_spawn(pid_call, NULL), *b = curio_spawn(pid_call, NULL);
+    while (strcmp(curio_task_state(b), "WORKER_WAIT"))
+        curio_yield();
+    while (strcmp(curio_task_state(s1), "READ_WAIT") || strcmp(curio_task_state(s2), "READ_WAIT"))
+        curio_sleep(0.001);
+    curio_process_pool_set_max(1);
+    cr_assert_eq(curio_cancel(s1), 0); /* its place is given up: the pool is above 1 */
+    cr_assert_eq(curio_cancel(s2), 0); /* this one goes to a */
+    long ra = 0, rb = 0;
+    cr_assert_eq(curio_join(a, &ra), 0);
+    cr_assert_eq(curio_join(b, &rb), 0);
+    cr_assert_eq(ra, rb, "b got the worker a had: one worker at a time");
+    curio_task_release(s1);
+    curio_task_release(s2);
+    curio_task_release(a);
+    curio_task_release(b);
+    int fds = count_fds();
+    curio_process_pool_shutdown();
+    cr_assert_eq(count_fds(), fds - 2, "one worker left");
+    curio_process_pool_set_max(0);
+    unlink(pidfile);
+    return 0;
+}
+
+Test(pool, lowering_the_limit_while_calls_wait)
+{
+    expect_log(lowered_main, NULL, "call ECANCELED call ECANCELED pid ok pid ok");
+}
