@@ -34,7 +34,8 @@ extern "C" {
 
 /* Curio's CalledProcessError: the program exited with a non-zero status (or was killed by
  * a signal) and the call was asked to check (curio_subprocess_run with check,
- * curio_subprocess_check_output). What the program wrote is still handed back. */
+ * curio_subprocess_check_output). What the program wrote is still handed back. The codes
+ * of this layer start at -5020, clear of the other layers'. */
 #define CURIO_EPROCESS         (-5020)
 /* run_in_process: the worker process died before it returned a result (the function
  * crashed, called exit, or the worker was killed from outside). */
@@ -58,8 +59,8 @@ extern "C" {
  *         ssize_t n;
  *         while ((n = curio_stream_readline_ref(curio_process_stdout(p), &line)) > 0)
  *             printf("Got: %.*s", (int)n, line);
- *         int status;
- *         curio_process_wait(p, &status);
+ *         int returncode;
+ *         curio_process_wait(p, &returncode);
  *         curio_process_destroy(p);
  *     }
  *
@@ -115,9 +116,10 @@ typedef struct curio_process_options {
 
 /*
  * Start a program (Curio's Popen): argv[0] is searched for in PATH when it has no '/';
- * argv is NULL-terminated and read during the call only. Not a blocking call and not a cancellation point
- * (the calling thread waits only for the child's exec, through vfork), usable outside
- * tasks; but waiting for the child and using its pipes are blocking calls, for tasks.
+ * argv is NULL-terminated and read during the call only. Not a blocking call and not a
+ * cancellation point (the calling thread waits only for the child's exec, through vfork),
+ * usable outside tasks; but waiting for the child and using its pipes are blocking calls,
+ * for tasks. opts may be NULL.
  *
  * Pipes. stdin, with CURIO_STDIO_PIPE, is the write end of a socket pair, so that writing
  * to a child that has exited returns -EPIPE instead of raising SIGPIPE (libuv does the
@@ -161,8 +163,8 @@ CURIO_API int curio_process_close_stdin(curio_process *p);
 /*
  * Wait for the child to end (blocking: state PROC_WAIT) and reap it. Returns 0 with
  * *returncode (if non-NULL) set; at once, without being a cancellation point, if the
- * child has been waited for already. Any number of tasks may wait for the same process;
- * they all get the same returncode. A wait that is interrupted (-ECANCELED, -ETIMEDOUT)
+ * child has ended already (or been waited for). Any number of tasks may wait for the same
+ * process; they all get the same returncode. A wait that is interrupted (-ECANCELED, -ETIMEDOUT)
  * leaves the child running and waitable. Also: -EPERM (outside a task), -EINVAL (NULL),
  * -EBADF (p was destroyed while the task waited), -ECHILD (somebody else reaped the
  * child: see the rules at the top), -ENOMEM.
@@ -451,11 +453,12 @@ typedef long (*curio_process_fn)(const void *arg, size_t len, void **out, size_t
  * NULL if it handed back none) and *out_len (if non-NULL) their length. Or:
  *   -ECANCELED/-ETIMEDOUT  the task was cancelled or a timeout scope expired. If fn had
  *                          been sent to a worker, that worker was killed (SIGKILL) and
- *                          reaped before the call returned (as Curio does); the pool starts
- *                          a fresh one when needed
+ *                          reaped before the call returned (as Curio kills it); the pool
+ *                          starts a fresh one when needed
  *   CURIO_EWORKERDIED      the worker died during the call (fn crashed, exited, was
  *                          killed): an error for this call only; the worker is replaced
- *   -EINVAL (NULL fn), -EPERM (outside a task), -ENOMEM, -EAGAIN (fork failed), -EMFILE
+ *   -EINVAL (NULL fn, or NULL arg with len > 0), -EPERM (outside a task), -ENOMEM (here,
+ *   or in the worker for the argument), -EAGAIN (fork failed), -EMFILE
  * *out is NULL on every error.
  *
  * The pool: up to curio_process_pool_set_max workers (default: the number of online
