@@ -97,7 +97,7 @@ static size_t take(curio_stream *s, void *buf, size_t n)
     if (k > n)
         k = n;
     if (k == 0)
-        return 0; /* rbuf may still be NULL: memcpy from NULL is undefined, even of 0 */
+        return 0; /* rbuf may still be NULL */
     memcpy(buf, s->rbuf + s->rstart, k);
     s->rstart += k;
     if (s->rscan < s->rstart)
