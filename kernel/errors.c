@@ -22,6 +22,10 @@ const char *curio_strerror(int err)
         return "End of stream before the requested bytes";
     case CURIO_EUNFLUSHED:
         return "Unsent buffered bytes were discarded";
+    case CURIO_EPROCESS:
+        return "Process exited with a non-zero status";
+    case CURIO_EWORKERDIED:
+        return "Worker process died";
     }
     const char *s = err < 0 ? strerrordesc_np(-err) : NULL;
     return s ? s : "Unknown error";
