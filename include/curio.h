@@ -87,8 +87,14 @@ typedef struct curio_options {
                                caught by a canary checked whenever the task switches out,
                                or by the fault handler, and may first corrupt a
                                neighbouring stack. */
-    bool monitor;           /* start the monitor; default off (ignored until the monitor
-                               layer exists) */
+    bool monitor;           /* start the monitor (see curio/monitor.h): a task serving
+                               ps, where, cancel ... on 127.0.0.1:48802; default off,
+                               unless the environment variable CURIO_MONITOR turns it on */
+    const char *monitor_address; /* "host:port" for the monitor to listen on ("[::1]:port"
+                               for IPv6; a host name is resolved once, when the kernel is
+                               created; port 0: a free port, see curio_monitor_address);
+                               read by curio_kernel_create only; default NULL: the address
+                               CURIO_MONITOR gives, else 127.0.0.1:48802 */
     bool quiet;             /* do not print start-up failures to stderr; default false */
 } curio_options;
 
@@ -417,5 +423,6 @@ CURIO_API void curio_group_destroy(curio_group *g);
 #include "curio/tls.h"
 #include "curio/channel.h"
 #include "curio/proc.h"
+#include "curio/monitor.h"
 
 #endif /* CURIO_H */

@@ -21,17 +21,19 @@
 enum { CURIO__IN_READ = 1, CURIO__IN_WRITE = 2, CURIO__IN_BOTH = 3 };
 
 /*
- * A transport that a layer above puts in place of the descriptor's recv/send (net/'s TLS:
- * a stream over a TLS socket reads and writes plaintext). Each call follows the contract
- * of curio__stream_recv / curio__stream_sendv below (a blocking call, made inside the
- * stream's entered call; the count, 0 at end of stream, or negative) and is given the
- * stream's xport_arg. A stream with a transport refuses the blocking() escape: its
- * descriptor does not carry the stream's bytes.
+ * A transport under a stream, for the layers above (net/'s TLS: wolfSSL_read/write over
+ * the socket): the stream's buffering, lines, claims, partial counts and close then work
+ * unchanged over it. Each call is one blocking operation of the calling task, made with
+ * the stream entered in that direction; it must leave nothing in flight when it returns
+ * (curio_read/curio_write on the descriptor do that) and return like them: a count, 0
+ * at end of stream, or a negative code. close (may be NULL) releases ctx when the stream
+ * is freed, before the descriptor is closed (unless keep_fd); it must not block.
  */
-typedef struct curio__stream_xport {
-    ssize_t (*recv)(void *arg, void *buf, size_t n);
-    ssize_t (*sendv)(void *arg, const struct iovec *iov, int cnt);
-} curio__stream_xport;
+typedef struct curio__stream_transport {
+    ssize_t (*recv)(void *ctx, void *buf, size_t n);
+    ssize_t (*sendv)(void *ctx, const struct iovec *iov, int cnt);
+    void (*close)(void *ctx);
+} curio__stream_transport;
 
 struct curio_stream {
     int fd;
@@ -39,13 +41,12 @@ struct curio_stream {
     bool keep_fd;           /* close leaves fd open */
     bool closing;           /* closed while users > 0: the last user to leave frees it */
     bool in_blocking;       /* handed out by the blocking() escape: every call is -EBUSY */
-    bool is_file;           /* the stream is the first member of a curio_file */
     int saved_fl;           /* fcntl flags to restore on unblock (stream blocking()) */
     unsigned users;         /* tasks inside a call on this stream */
     curio__task *reader;    /* the task in a read-side call, or NULL */
     curio__task *writer;    /* the task in a write-side call, or NULL */
-    const curio__stream_xport *xport; /* NULL: recv/send or read/write on fd */
-    void *xport_arg;
+    const curio__stream_transport *transport; /* NULL: the descriptor itself */
+    void *transport_ctx;
 
     /* Read buffer. Bytes [rstart, rend) of rbuf are unread; [rstart, rscan) is known to
      * hold no '\n' (so a long line is scanned once, not once per refill). rbuf is NULL
@@ -66,6 +67,8 @@ struct curio_stream {
 struct curio_file {
     curio_stream s;         /* first member: a file is freed as its stream */
     int accmode;            /* O_RDONLY, O_WRONLY or O_RDWR */
+    bool seekable;          /* lseek works: false for FIFOs, sockets, terminals, where
+                               io_uring would ignore a pread's offset */
 };
 
 /* ---- entering and leaving (the claims described above) ---- */
@@ -119,6 +122,12 @@ static inline ssize_t curio__stream_leave(curio_stream *s, unsigned dirs, ssize_
 CURIO__HIDDEN void curio__stream_init(curio_stream *s, int fd, bool socket,
                                       const curio_stream_options *o);
 
+/* curio_stream_open over a transport (t and ctx must outlive the stream; t->close
+ * releases ctx). fd is what curio_stream_fd reports and close closes (unless keep_fd). */
+CURIO__HIDDEN int curio__stream_open_transport(curio_stream **out, int fd,
+                                               const curio_stream_options *opts,
+                                               const curio__stream_transport *t, void *ctx);
+
 /* ---- the stream's operations (stream.c): one io_uring operation each ---- */
 
 /* One read (recv on sockets) of up to n bytes into buf. Returns the count, 0 at end, or
@@ -161,6 +170,10 @@ CURIO__HIDDEN ssize_t curio__file_leave(curio_file *f, ssize_t rc);
 /* Move the descriptor back over the buffered bytes and drop them; -ESPIPE (they stay) on
  * a descriptor that cannot seek. */
 CURIO__HIDDEN int curio__file_unread(curio_file *f);
+
+/* Whether the running kernel has IORING_OP_FTRUNCATE: -1 not probed yet, 0, 1 (fileops.c;
+ * tests set it to 0 to take the ftruncate(2) path). */
+extern _Atomic int curio__io_have_ftruncate CURIO__HIDDEN;
 
 /* ---- descriptors (fd.c) ---- */
 

@@ -96,6 +96,8 @@ static size_t take(curio_stream *s, void *buf, size_t n)
     size_t k = curio__buffered(s);
     if (k > n)
         k = n;
+    if (k == 0)
+        return 0; /* rbuf may still be NULL */
     memcpy(buf, s->rbuf + s->rstart, k);
     s->rstart += k;
     if (s->rscan < s->rstart)

@@ -23,8 +23,10 @@ void curio__stream_init(curio_stream *s, int fd, bool socket, const curio_stream
     s->fd = fd;
     s->socket = socket;
     s->keep_fd = o->keep_fd;
-    s->rsize = o->buffer_size ? o->buffer_size : DEFAULT_BUFFER;
-    s->max_line = o->max_line > s->rsize ? o->max_line : s->rsize;
+    /* Capped so that max_line + 1, the largest buffer, cannot overflow. */
+    size_t most = SIZE_MAX / 2;
+    s->rsize = o->buffer_size ? (o->buffer_size < most ? o->buffer_size : most) : DEFAULT_BUFFER;
+    s->max_line = o->max_line > s->rsize ? (o->max_line < most ? o->max_line : most) : s->rsize;
     s->wcap = o->write_buffer;
     s->saved_fl = -1;
 }
@@ -45,6 +47,19 @@ int curio_stream_open(curio_stream **out, int fd, const curio_stream_options *op
     return 0;
 }
 
+int curio__stream_open_transport(curio_stream **out, int fd, const curio_stream_options *opts,
+                                 const curio__stream_transport *t, void *ctx)
+{
+    if (!t || !t->recv || !t->sendv)
+        return -EINVAL;
+    int rc = curio_stream_open(out, fd, opts);
+    if (rc == 0) {
+        (*out)->transport = t;
+        (*out)->transport_ctx = ctx;
+    }
+    return rc;
+}
+
 int curio_stream_fd(const curio_stream *s) { return s ? s->fd : -1; }
 
 size_t curio_stream_buffered(const curio_stream *s) { return s ? curio__buffered(s) : 0; }
@@ -53,6 +68,8 @@ size_t curio_stream_buffered(const curio_stream *s) { return s ? curio__buffered
 static int destroy(curio_stream *s)
 {
     int rc = s->wlen > s->wstart ? CURIO_EUNFLUSHED : 0;
+    if (s->transport && s->transport->close)
+        s->transport->close(s->transport_ctx);
     if (!s->keep_fd) {
         int c = curio__fd_close(s->fd);
         if (c < 0 && rc == 0)
@@ -91,8 +108,8 @@ int curio_stream_close(curio_stream *s)
 
 int curio_stream_blocking(curio_stream *s)
 {
-    if (s && s->xport)
-        return -EOPNOTSUPP; /* the descriptor does not carry the stream's bytes */
+    if (s && s->transport)
+        return -EOPNOTSUPP; /* the descriptor does not carry the stream's bytes (TLS) */
     int rc = curio__stream_enter(s, CURIO__IN_BOTH);
     if (rc < 0)
         return rc;
@@ -130,8 +147,8 @@ void curio_stream_unblock(curio_stream *s)
 
 ssize_t curio__stream_recv(curio_stream *s, void *buf, size_t n)
 {
-    if (__builtin_expect(s->xport != NULL, 0)) {
-        ssize_t r = s->xport->recv(s->xport_arg, buf, n);
+    if (s->transport) {
+        ssize_t r = s->transport->recv(s->transport_ctx, buf, n);
         return __builtin_expect(s->closing, 0) ? -EBADF : r;
     }
     curio__op op;
@@ -150,8 +167,8 @@ ssize_t curio__stream_recv(curio_stream *s, void *buf, size_t n)
 
 ssize_t curio__stream_sendv(curio_stream *s, const struct iovec *iov, int cnt)
 {
-    if (__builtin_expect(s->xport != NULL, 0)) {
-        ssize_t r = s->xport->sendv(s->xport_arg, iov, cnt);
+    if (s->transport) {
+        ssize_t r = s->transport->sendv(s->transport_ctx, iov, cnt);
         return __builtin_expect(s->closing, 0) ? -EBADF : r;
     }
     curio__op op;

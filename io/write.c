@@ -77,6 +77,8 @@ ssize_t curio__write_in(curio_stream *s, const struct iovec *iov, int cnt, size_
         if (!s->wbuf && !(s->wbuf = malloc(s->wcap)))
             return -ENOMEM;
         for (int j = 0; j < cnt; j++) {
+            if (iov[j].iov_len == 0)
+                continue; /* its base may be NULL */
             memcpy(s->wbuf + s->wlen, iov[j].iov_base, iov[j].iov_len);
             s->wlen += iov[j].iov_len;
         }

@@ -34,6 +34,10 @@ const char *curio_strerror(int err)
         return "Channel authentication failed";
     case CURIO_ECLOSED:
         return "The peer closed the connection";
+    case CURIO_EPROCESS:
+        return "Process exited with a non-zero status";
+    case CURIO_EWORKERDIED:
+        return "Worker process died";
     }
     const char *s = err < 0 ? strerrordesc_np(-err) : NULL;
     return s ? s : "Unknown error";

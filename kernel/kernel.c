@@ -49,6 +49,7 @@ int curio_kernel_create(curio_kernel **out, const curio_options *opts)
     curio__ctx_init_current(&k->sched_ctx);
     curio__overflow_handler_install(k);
     curio__tls_kernel = k;
+    curio__monitor_start(k); /* if asked for; a monitor that cannot start is no failure */
     *out = k;
     return 0;
 }

@@ -157,7 +157,8 @@ struct curio_kernel {
     curio__ctx sched_ctx;        /* the scheduler's own context (the thread's stack) */
     curio__task *current;
     curio__task *exited;         /* a task that just ended; its stack is freed by whoever
-                                    runs next on another stack */
+                                    runs next on another stack. CURIO__PROBING while a
+                                    probe is being served (curio__probe_run) */
     curio__task *ready_head, *ready_tail;
     size_t nready;
     size_t pass_budget;          /* switches left in this pass before control returns to the
@@ -194,6 +195,11 @@ struct curio_kernel {
     size_t nclaims;
 
     bool running;                /* inside curio_kernel_run */
+
+    /* the monitor (monitor/): the probe being served by a suspended task (see
+     * curio__probe_run), else NULL; and the monitor's state, or NULL */
+    struct curio__probe *probe;
+    struct curio__monitor *monitor;
 };
 
 /* Make room for element number len in a doubling array (*arr of *cap elements of size
@@ -222,6 +228,30 @@ CURIO__HIDDEN void curio__loop_until(curio_kernel *k, curio__task *until);
 /* Prepare a new task's context to start in its function. */
 CURIO__HIDDEN void curio__task_start_ctx(curio__task *t);
 
+/*
+ * Probes: run a function on the stack of a suspended task, for the monitor's `where` (a
+ * backtrace must be taken on the stack it describes). The prober switches to the task,
+ * which, coming out of its switch in curio__suspend, finds k->exited set to CURIO__PROBING
+ * (the test every resumption makes anyway for an ended task's stack: the hook costs
+ * nothing more), calls fn, and switches straight back, still inside curio__suspend: it
+ * never returns from its blocking call, and its state, cycles, wait queue, timer and
+ * in-flight operation are untouched. fn runs with k->current set to the task (so a stack
+ * overflow names it) and must not block, switch, or call into curio; it uses the task's
+ * stack below the saved frames.
+ */
+#define CURIO__PROBING ((curio__task *)1)
+typedef struct curio__probe {
+    curio__task *task;                   /* the task to run fn on */
+    void (*fn)(struct curio__probe *p);  /* called on task's stack */
+    void *arg;                           /* fn's */
+    curio__task *from;                   /* private: the prober */
+} curio__probe;
+/* Run p->fn(p) on p->task's stack and return when it has returned. p->task must be a task
+ * of the caller's kernel that has run and is now suspended. Returns 0, -EPERM outside a
+ * task, -EINVAL (NULL, the caller itself, another kernel's task, or one that has ended),
+ * -EAGAIN (it has not started yet: there is no stack to look at). */
+CURIO__HIDDEN int curio__probe_run(curio__probe *p);
+
 /* --- traps (trap.c) --- */
 CURIO__HIDDEN int curio__trap_check_slow(curio__task *self);
 /* The common entry of every blocking call: -EPERM outside a task, -ECANCELED or
@@ -241,6 +271,12 @@ CURIO__HIDDEN void curio__expire_scopes(curio__task *self, int64_t now);
 /* Block on a wait queue (state names what for). Returns the waker's wake_result, or
  * -ECANCELED/-ETIMEDOUT. deadline may be CURIO__NO_DEADLINE (scopes are added in). */
 CURIO__HIDDEN int curio__wait_on(curio__waitq *q, const char *state, int64_t deadline);
+/* Park until a waker readies the task, deaf to cancellation and to scope deadlines (for
+ * waits that must end before the blocking call can return: re-taking a condition's lock,
+ * a wake-up record still in flight from another thread). A cancellation requested
+ * meanwhile is recorded and delivered at the next blocking call. The caller loops on its
+ * own condition: a wake-up may be spurious. */
+CURIO__HIDDEN void curio__park_nointr(curio__task *self, const char *state);
 /* Interrupt whatever the task is blocked on with err; in-flight I/O gets an ASYNC_CANCEL
  * and the task wakes only when the operation's own completion arrives. */
 CURIO__HIDDEN void curio__interrupt(curio__task *t, int err);
@@ -327,6 +363,14 @@ CURIO__HIDDEN int curio__fd_claim(curio__task *self, int fd, int dir);
 CURIO__HIDDEN void curio__fd_unclaim(curio__task *self, int fd, int dir);
 /* The task holding direction dir of fd, or NULL (for the monitor and for close). */
 CURIO__HIDDEN curio__task *curio__fd_claimant(curio_kernel *k, int fd, int dir);
+
+/* --- the monitor (monitor/server.c) --- */
+/* Start the monitor if curio_options.monitor or the environment variable CURIO_MONITOR
+ * asks for it; called once by curio_kernel_create, outside any task. This is the one call
+ * from the kernel into a layer above it: a run option must work in every program, also
+ * one linked statically that never names a monitor function. Returns 0, or the error that
+ * kept the monitor from starting (already reported on stderr); the kernel runs either way. */
+CURIO__HIDDEN int curio__monitor_start(curio_kernel *k);
 
 /* --- tasks (task.c) --- */
 CURIO__HIDDEN int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out,

@@ -89,6 +89,10 @@ int curio__ring_init(curio_kernel *k)
         io_uring_queue_exit(&k->ring);
         return rc;
     }
+    /* IORING_REGISTER_RING_FDS (5.18): io_uring_enter then looks the ring up in a
+     * per-thread table instead of taking and dropping a reference to its file on every
+     * call. Older kernels refuse it; nothing changes then. */
+    io_uring_register_ring_fd(&k->ring);
     ring_arm_wake(k);
     return 0;
 }

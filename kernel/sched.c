@@ -67,13 +67,21 @@ static curio__task *next_in_pass(curio_kernel *k)
     return t;
 }
 
+static void serve_probes(curio_kernel *k);
+
 /* Runs on the new stack right after any switch: the stack of a task that has just ended
- * can only be released once nobody runs on it. */
+ * can only be released once nobody runs on it. The same test is the probes' hook (see
+ * curio__probe_run): a task resumed by a prober finds CURIO__PROBING there, so that a
+ * kernel without a monitor pays nothing more for probes than this test it makes anyway. */
 static void reap_exited(curio_kernel *k)
 {
     curio__task *t = k->exited;
     if (!t)
         return;
+    if (__builtin_expect(t == CURIO__PROBING, 0)) {
+        serve_probes(k);
+        return;
+    }
     k->exited = NULL;
     curio__ctx_destroy(&t->ctx);
     curio__stack_put(k, t->stack);
@@ -95,6 +103,24 @@ static void run(curio_kernel *k, curio__ctx *from_ctx, curio__task *to, int fina
     reap_exited(k);
 }
 
+/* Resumed by curio__probe_run rather than by the scheduler, inside curio__suspend (no
+ * other switch can bring a probe: the prober only switches to tasks that have run and are
+ * not running, which all wait there). Serve the probe, switch back, and again as often as
+ * asked, until a real resumption; then reap what that one brought. */
+__attribute__((noinline, cold)) static void serve_probes(curio_kernel *k)
+{
+    curio__task *self = k->current; /* set by the prober */
+    do {
+        curio__probe *p = k->probe;
+        k->probe = NULL;
+        k->exited = NULL;
+        p->fn(p);
+        curio__stack_check(self);
+        curio__ctx_switch(&self->ctx, &p->from->ctx, 0); /* p is gone after this */
+    } while (k->exited == CURIO__PROBING);
+    reap_exited(k);
+}
+
 void curio__suspend(curio__task *self)
 {
     curio_kernel *k = self->k;
@@ -106,6 +132,28 @@ void curio__suspend(curio__task *self)
         return;
     }
     run(k, &self->ctx, next, 0);
+}
+
+int curio__probe_run(curio__probe *p)
+{
+    curio__task *self = curio__self();
+    if (!self)
+        return -EPERM;
+    curio__task *t = p ? p->task : NULL;
+    if (!t || t == self || t->k != self->k || t->done)
+        return -EINVAL;
+    if (t->cycles == 0)
+        return -EAGAIN;
+    /* Every task that has run and is not running now is inside curio__suspend: a task
+     * switches out nowhere else (curio__task_exit never comes back). */
+    curio_kernel *k = self->k;
+    p->from = self;
+    k->probe = p;
+    k->exited = CURIO__PROBING; /* NULL now: the caller reaped as it resumed */
+    k->current = t;
+    curio__ctx_switch(&self->ctx, &t->ctx, 0);
+    k->current = self;
+    return 0;
 }
 
 int curio_yield(void)

@@ -14,6 +14,7 @@
  */
 #include "kernel.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -105,13 +106,30 @@ static void *worker(void *unused)
     return NULL;
 }
 
+/* Pool threads start with every asynchronous signal blocked (they inherit the mask of the
+ * creating thread, which is set around pthread_create). Otherwise a process-directed
+ * signal that a kernel's thread blocks in order to read it from a signalfd (proc/signal.c)
+ * would be delivered to a pool thread instead, with its default action. The signals a
+ * thread raises by its own doing stay deliverable: faults, and SIGPIPE from a write. */
+static void async_signals(sigset_t *set)
+{
+    sigfillset(set);
+    static const int own[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGPIPE};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        sigdelset(set, own[i]);
+}
+
 static int start_thread(void)
 {
     pthread_attr_t a;
     pthread_t tid;
+    sigset_t block, old;
+    async_signals(&block);
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
     int rc = pthread_create(&tid, &a, worker, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&a);
     return -rc;
 }
@@ -159,11 +177,8 @@ static void job_finished(void *arg)
 /* Wait, ignoring interruptions, for the post of a job that is running or done. */
 static void wait_finished(curio__task *self, curio__job *j, const char *state)
 {
-    while (!j->finished) {
-        self->parked = true;
-        self->state = state;
-        curio__suspend(self);
-    }
+    while (!j->finished)
+        curio__park_nointr(self, state);
 }
 
 /* Try to take back a job that has not started. */

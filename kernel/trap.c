@@ -95,6 +95,18 @@ int curio__wait_on(curio__waitq *q, const char *state, int64_t own_deadline)
     return delivered(self, self->wake_result);
 }
 
+void curio__park_nointr(curio__task *self, const char *state)
+{
+    /* No deadline is registered, and with nocancel raised curio_cancel_nowait records a
+     * request without interrupting: only the caller's waker readies the task. */
+    self->nocancel++;
+    self->wake_result = 0;
+    self->parked = true;
+    self->state = state;
+    curio__suspend(self);
+    self->nocancel--;
+}
+
 void curio__interrupt(curio__task *t, int err)
 {
     if (t->parked) {
@@ -174,6 +186,11 @@ int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state)
     if (op->claimed)
         curio__fd_unclaim(self, op->claim_fd, op->claim_dir);
     int res = op->res;
+    /* io_uring's workers let the kernel's internal restart codes (-ERESTARTSYS = -512 up
+     * to -516) out when a blocking call in them is interrupted by a cancellation (seen on
+     * 6.18: an open of a FIFO waiting for a writer). For us they mean -EINTR. */
+    if (res <= -512 && res >= -516)
+        res = -EINTR;
     if (res == -ECANCELED || res == -EINTR) {
         if (op->interrupt) {
             res = op->interrupt;

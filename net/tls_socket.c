@@ -323,12 +323,13 @@ static ssize_t xsendv(void *arg, const struct iovec *iov, int cnt)
     return curio__tls_leave(s, took, committed(rc, done));
 }
 
-static const curio__stream_xport tls_xport = {xrecv, xsendv};
+/* No close: the session belongs to the socket, which outlives its stream. */
+static const curio__stream_transport tls_transport = {xrecv, xsendv, NULL};
 
 void curio__tls_stream(curio_socket *s)
 {
-    s->stream->xport = &tls_xport;
-    s->stream->xport_arg = s;
+    s->stream->transport = &tls_transport;
+    s->stream->transport_ctx = s;
 }
 
 /* ---- wrapping ---- */

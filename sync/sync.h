@@ -83,11 +83,6 @@ CURIO__HIDDEN int curio__waiter_wait(curio__waitlist *l, curio__waiter *w, const
 CURIO__HIDDEN void curio__waiter_wait_nointr(curio__task *self, curio__waitlist *l,
                                              curio__waiter *w, const char *state);
 
-/* Park the calling task (state) until something readies it, ignoring cancellation and
- * scopes meanwhile: the caller loops on its own condition. For waits that must end
- * before a call may return (a wake-up record on the stack that is still in flight). */
-CURIO__HIDDEN void curio__park_nointr(curio__task *self, const char *state);
-
 /* ---- locks, for the condition (lock.c) ---- */
 
 /* Take l for the calling task, not interruptibly (see curio__waiter_wait_nointr). */

@@ -85,19 +85,6 @@ int curio__waiter_wait(curio__waitlist *l, curio__waiter *w, const char *state)
     }
 }
 
-void curio__park_nointr(curio__task *self, const char *state)
-{
-    /* No deadline is registered, and with nocancel raised curio_cancel_nowait records a
-     * request without interrupting: only the caller's waker readies the task. The request
-     * is delivered at the next blocking call after this one. */
-    self->nocancel++;
-    self->wake_result = 0;
-    self->parked = true;
-    self->state = state;
-    curio__suspend(self);
-    self->nocancel--;
-}
-
 void curio__waiter_wait_nointr(curio__task *self, curio__waitlist *l, curio__waiter *w,
                                const char *state)
 {

@@ -42,9 +42,9 @@
 extern "C" {
 #endif
 
-#define CURIO_EAUTH   (-5030) /* authentication failed: the peer does not know the key, or
+#define CURIO_EAUTH   (-5050) /* authentication failed: the peer does not know the key, or
                                  spoke another protocol (Curio's AuthenticationError) */
-#define CURIO_ECLOSED (-5031) /* the peer closed the connection between two messages
+#define CURIO_ECLOSED (-5051) /* the peer closed the connection between two messages
                                  (Python's EOFError); in the middle of one the receive
                                  returns CURIO_EINCOMPLETE */
 

@@ -64,7 +64,15 @@ CURIO_API ssize_t curio_write(int fd, const void *buf, size_t n);
 /* Streams (Curio's FileStream and SocketStream)                                        */
 /* ------------------------------------------------------------------------------------ */
 
-/* A buffered stream over one descriptor; owned by the caller until curio_stream_close. */
+/*
+ * A buffered stream over one descriptor; owned by the caller until curio_stream_close.
+ * Common to the calls below: -EINVAL for a NULL stream or buffer; -EPERM outside a task
+ * (except open, fd, buffered, unblock and close, which work anywhere on the kernel's
+ * thread); -EBUSY while another task waits in the same direction, or while the stream is
+ * handed out by blocking(); -EBADF when the stream is closed while the call waits. One
+ * refill of the read buffer is one operation; reads, lines within buffer_size and writes
+ * allocate nothing once the buffers exist.
+ */
 typedef struct curio_stream curio_stream;
 
 /* Options for curio_stream_open(). Zero-initialise; zero means default. */
@@ -186,86 +194,103 @@ CURIO_API int curio_stream_close(curio_stream *s);
 /* ------------------------------------------------------------------------------------ */
 
 /*
- * A file with a position of its own (the descriptor's is not used: reads and writes pass
- * their offset, so tell and seek are free) and a read buffer for the line calls. Writes
- * are not buffered. On a descriptor that cannot seek (a FIFO, a terminal) the file reads
- * and writes at the descriptor's position instead and seek/tell return -ESPIPE.
+ * A file: reads and writes at the descriptor's own position (shared with any code that
+ * uses the descriptor, and with the blocking() escape), and a read buffer behind the line
+ * calls. The file's position is the descriptor's minus the bytes buffered; a write, a
+ * seek outside the buffer and blocking() first move the descriptor back over them. Writes
+ * are not buffered. Owned by the caller until curio_file_close. The common errors are
+ * those of streams (-EINVAL, -EPERM, -EBUSY, -EBADF), and -EBADF for reading a file not
+ * opened for reading or writing one not opened for writing.
  */
 typedef struct curio_file curio_file;
 
-/* Open through io_uring (state OPEN_WAIT). flags and mode as for open(2); O_CLOEXEC is
- * always added. Blocking (opening a FIFO waits for its other end). path must live until
- * the call returns. Returns 0 and *out, or negative (-ENOENT, -EACCES, -ENOMEM, ...).
- * An open that completed as a cancellation arrived returns the file. */
+/*
+ * Open through io_uring (state OPEN_WAIT). flags and mode as for open(2); O_CLOEXEC is
+ * always added. Blocking. path must live until the call returns. Opening a FIFO waits for
+ * its other end, as open(2) does, unless flags has O_NONBLOCK. Returns 0 and *out, or
+ * negative (-ENOENT, -EACCES, -EEXIST, -EINVAL for a NULL argument, -ENOMEM, ...). An
+ * open that completed as a cancellation arrived returns the file (the cancellation comes
+ * at the next blocking call), so no descriptor is ever lost.
+ */
 CURIO_API int curio_file_open(curio_file **out, const char *path, int flags, mode_t mode);
 
 /* Open with a Python mode string: one of "r", "w", "a", "x", then optionally "+" and
- * either "b" or "t" in any order ("rb", "r+b", "wb+", ...). "b"/"t" change nothing: files
- * are bytes. New files get mode 0666 less the umask. -EINVAL for any other mode. */
+ * either "b" or "t", in any order ("rb", "r+b", "wb+", ...). "b" and "t" change nothing:
+ * files are bytes. "a" files start at their end. New files get mode 0666 less the umask.
+ * -EINVAL for any other mode; otherwise as curio_file_open. */
 CURIO_API int curio_aopen(curio_file **out, const char *path, const char *mode);
 
-/* Read up to n bytes at the position, which advances: buffered bytes first, else one read.
- * Blocking. 0 at end of file. -EBADF if not opened for reading. */
+/* Read up to n bytes at the position, which advances: buffered bytes first (without
+ * waiting), else one read (straight into buf when n is at least 64 KiB). Blocking. 0 at
+ * end of file; -EBADF if not opened for reading. */
 CURIO_API ssize_t curio_file_read(curio_file *f, void *buf, size_t n);
 
-/* Write all n bytes at the position, which advances (in append mode at the end of the
- * file, and the position moves to the end of what was written). Blocking. Returns n or
- * negative; *done (if non-NULL) = the bytes written in every case. -EBADF if not opened
- * for writing. */
+/* Write all n bytes at the position, which advances (in append mode: at the end of the
+ * file, and the position follows). Blocking. Returns n or negative; *done (if non-NULL)
+ * = the bytes written, in every case. -EBADF if not opened for writing. */
 CURIO_API ssize_t curio_file_write(curio_file *f, const void *buf, size_t n, size_t *done);
+/* The same for several buffers, gathered into as few operations as possible (Curio's
+ * writelines); -EINVAL as for curio_stream_writelines. */
+CURIO_API ssize_t curio_file_writelines(curio_file *f, const struct iovec *iov, int iovcnt,
+                                        size_t *done);
 
 /* The rest of the file, as curio_stream_read_all. */
 CURIO_API ssize_t curio_file_read_all(curio_file *f, char **data, size_t *len);
 
-/* Lines, as the stream calls of the same names (max_line 1 MiB). The position advances
- * past the lines returned only. */
+/* Lines, as the stream calls of the same names, with max_line 1 MiB (a longer line is
+ * -EMSGSIZE; read it with curio_file_read). The position advances past the lines
+ * returned only. */
 CURIO_API ssize_t curio_file_readline(curio_file *f, char *buf, size_t cap);
 CURIO_API ssize_t curio_file_readline_ref(curio_file *f, const char **line);
 CURIO_API int curio_file_readlines(curio_file *f, char ***lines, size_t *count);
 
 /* pread(2)/pwrite(2) at offset: one operation (the count may be short), the position is
- * neither used nor moved, and any number of tasks may have them in flight on one file.
- * Blocking. -EINVAL for a negative offset. (On Linux, pwrite on a file opened for
- * appending writes at the end: see pwrite(2).) */
+ * neither used nor moved, and any number of tasks may have them in flight on one file
+ * (a close meanwhile lets them finish). Blocking. -EINVAL for a negative offset, -ESPIPE
+ * on a descriptor that cannot seek. pwrite does not update bytes already in the read
+ * buffer; on a file opened for appending it writes at the end (Linux, see pwrite(2)). */
 CURIO_API ssize_t curio_file_pread(curio_file *f, void *buf, size_t n, int64_t offset);
 CURIO_API ssize_t curio_file_pwrite(curio_file *f, const void *buf, size_t n,
                                     int64_t offset);
 
-/* Move the position as lseek(2) does with SEEK_SET, SEEK_CUR or SEEK_END. SEEK_END asks
- * the file's size through io_uring (blocking); the others never block but still need a
- * task. Returns the new position, or -EINVAL (bad whence, or a negative result), -ESPIPE. */
+/* Move the position as lseek(2) does with SEEK_SET, SEEK_CUR (from the file's position)
+ * or SEEK_END. A target within the read buffer keeps it. Never blocks (lseek has no
+ * io_uring operation and does not wait), but takes the position, so it needs a task
+ * (-EPERM) and is -EBUSY while another task reads or writes f. Returns the new position,
+ * or -EINVAL (bad whence, a negative result), -ESPIPE. */
 CURIO_API int64_t curio_file_seek(curio_file *f, int64_t offset, int whence);
-/* The position (-ESPIPE on a descriptor that cannot seek). Never blocks; works anywhere. */
+/* The position, or -ESPIPE, -EBADF. Never blocks; works anywhere. */
 CURIO_API int64_t curio_file_tell(const curio_file *f);
 
-/* Writes are not buffered, so flush only checks that f is usable (0, or -EBUSY while in
- * blocking mode); it exists for code written against Curio's API. Blocking never. */
+/* Writes are not buffered, so flush only checks that f is usable (0, or -EBUSY in
+ * blocking mode); it is there for code written against Curio's API. Never blocks. */
 CURIO_API int curio_file_flush(curio_file *f);
 /* fsync(2) / fdatasync(2) through io_uring (state FSYNC_WAIT). Blocking. */
 CURIO_API int curio_file_fsync(curio_file *f);
 CURIO_API int curio_file_datasync(curio_file *f);
 
-/* fstat(2), through io_uring's statx (state STAT_WAIT). Blocking. */
+/* fstat(2), through io_uring's statx (state STAT_WAIT). Blocking. -EINVAL for NULL. */
 CURIO_API int curio_file_stat(curio_file *f, struct stat *st);
 
-/* Set the file's length to length (ftruncate(2)): through io_uring where the running
- * kernel has IORING_OP_FTRUNCATE (Linux 6.9), else with ftruncate(2) on the calling thread.
- * Blocking. The position does not move. -EINVAL for a negative length. */
+/* Set the file's length (ftruncate(2)): through io_uring where the running kernel has
+ * IORING_OP_FTRUNCATE (Linux 6.9), else with ftruncate(2) on the calling thread.
+ * Blocking. The position does not move. -EINVAL for a negative length or a FIFO. */
 CURIO_API int curio_file_truncate(curio_file *f, int64_t length);
 
-/* The blocking() escape: the descriptor, with its own position set to the file position
- * (so buffered bytes are not lost: blocking code reads them again), for ordinary blocking
- * code. Returns it, or -EBUSY (another task is using f). Until curio_file_unblock, other
- * calls on f return -EBUSY. Unblock takes the position back from the descriptor. Never
- * blocks; both need a task (-EPERM). */
+/* The blocking() escape: the descriptor, positioned at the file's position (buffered
+ * bytes are given back, so blocking code reads them), for ordinary blocking code. Needs
+ * a task; never blocks. Returns it, or -EBUSY (another task is using f, or unread bytes
+ * of a FIFO are buffered). Until curio_file_unblock, other calls on f return -EBUSY;
+ * afterwards the file goes on from wherever the blocking code left the descriptor.
+ * Unblock works anywhere. */
 CURIO_API int curio_file_blocking(curio_file *f);
 CURIO_API void curio_file_unblock(curio_file *f);
 
 /* The descriptor (-1 for NULL). */
 CURIO_API int curio_file_fd(const curio_file *f);
 
-/* Close the descriptor and free f, as curio_stream_close (not a cancellation point; tasks
- * blocked on f get -EBADF). Returns 0 or the close error. NULL is fine. */
+/* Close the descriptor and free f, as curio_stream_close: not a cancellation point; tasks
+ * blocked on f get -EBADF. Returns 0 or the close error. NULL is fine. */
 CURIO_API int curio_file_close(curio_file *f);
 
 #ifdef __cplusplus

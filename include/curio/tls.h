@@ -88,17 +88,17 @@ extern "C" {
 
 /* Codes of the TLS calls (and of any socket call on a TLS socket); curio_strerror knows
  * them and curio_tls_error tells wolfSSL's own reason. */
-#define CURIO_ETLS          (-5020) /* the TLS protocol failed: a fatal alert from the peer
+#define CURIO_ETLS          (-5040) /* the TLS protocol failed: a fatal alert from the peer
                                        (it rejected our certificate, no common version or
                                        cipher), a corrupt or forged record, a peer that does
                                        not speak TLS (Python's SSLError) */
-#define CURIO_ETLS_CERT     (-5021) /* the peer's certificate is not trusted: signed by an
+#define CURIO_ETLS_CERT     (-5041) /* the peer's certificate is not trusted: signed by an
                                        unknown CA, self-signed, a bad signature or chain,
                                        or none presented when one is required
                                        (SSLCertVerificationError) */
-#define CURIO_ETLS_EXPIRED  (-5022) /* a certificate of the peer's chain has expired or is
+#define CURIO_ETLS_EXPIRED  (-5042) /* a certificate of the peer's chain has expired or is
                                        not valid yet */
-#define CURIO_ETLS_HOSTNAME (-5023) /* the peer's certificate is valid, but not for the name
+#define CURIO_ETLS_HOSTNAME (-5043) /* the peer's certificate is valid, but not for the name
                                        or address asked for (server_hostname) */
 
 /* True if curio was built with TLS (wolfSSL). Works anywhere. */

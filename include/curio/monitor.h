@@ -1,0 +1,86 @@
+/*
+ * curio/monitor.h - the monitor (Curio's curio.monitor): a task of the kernel that serves a
+ * plain-text command line over TCP, for looking inside a running program. Included by
+ * <curio.h>; do not include it directly.
+ *
+ * Turning it on. Set curio_options.monitor, or the environment variable CURIO_MONITOR:
+ *
+ *     CURIO_MONITOR=1 ./server                # on, at 127.0.0.1:48802
+ *     CURIO_MONITOR=127.0.0.1:9000 ./server   # on, at that address
+ *
+ * ("1", "yes", "on", "true" mean on; "", "0", "no", "off", "false" leave it as the program
+ * asked; anything else is an address). The address is curio_options.monitor_address if the
+ * program set one, else the one CURIO_MONITOR gives, else 127.0.0.1:48802. Port 0 lets the
+ * system choose a free port; curio_monitor_address tells which.
+ *
+ * What it is. When the kernel is created, curio_kernel_create binds and listens at once
+ * (outside any task) and spawns the monitor's server task, a daemon named "monitor" (task
+ * 1, since it is the kernel's first). It accepts any number of connections, each served by
+ * a task of its own named "monitor <peer address>"; ps marks these tasks with a '*'. Their
+ * I/O goes through the kernel like any task's, so the monitor never stops the kernel, and
+ * it only answers while the kernel runs (between two curio_kernel_run calls, connections
+ * wait in the listen queue). The monitor's tasks never keep the kernel alive: curio_run
+ * returns when the main task does, and the shutdown cancels them with every other task.
+ *
+ * If the monitor cannot start (the port is in use, a bad address, out of memory), the
+ * kernel starts without it and says so on stderr (unless curio_options.quiet):
+ *     curio: monitor: cannot listen on 127.0.0.1:48802: Address already in use; the
+ *     kernel runs without a monitor (choose another address with ...)
+ *
+ * Talking to it: the curio-monitor program (installed with the library), or any TCP client
+ * (nc 127.0.0.1 48802). The protocol is lines of text: a banner, the prompt "curio > ",
+ * then one command per line, each answered by its output and a new prompt. A reply to a
+ * command that failed begins with "Error: ". Lines are at most 1023 bytes. The commands:
+ *
+ *     ps              the task table: id, state, cycles, the time left until the nearest
+ *                     deadline of the task's open timeout scopes (None without one), name
+ *     where ID        the C call stack of task ID, most recent call last: function names,
+ *                     and file:line where debugging information and addr2line exist
+ *     cancel ID       curio_cancel_nowait, then up to 1 s of waiting to say how it ended
+ *     signal SIG      send a signal (SIGHUP, HUP, or a number) to this process
+ *     parents ID      task ID and its parents, up to the main task
+ *     help            the list of commands
+ *     quit            close this connection (end of input does the same)
+ *
+ * Security: anyone who can connect can cancel tasks and signal the process. The default
+ * address is loopback; listening on another one exposes that control to its network.
+ *
+ * How `where` works. The task asked about is suspended in a blocking call. The monitor
+ * switches to it for a moment: on its own stack, without returning from that call, the task
+ * takes its backtrace with glibc's backtrace() (which unwinds through the DWARF call-frame
+ * information of every function, so code built without frame pointers is fine) and
+ * switches straight back. Its state, its wait and any I/O it has in flight are untouched.
+ * The addresses are then turned into names on a worker thread: function names from the
+ * ELF symbol table of the executable or library they fall in (static functions included,
+ * no -rdynamic needed, unless the file is stripped, when only exported names are found),
+ * and file:line, with inlined calls, from addr2line(1) of GNU binutils when it can be run
+ * (the environment variable CURIO_ADDR2LINE names another program, or, set to "", turns
+ * this off). A task with less than 16 KiB of its stack left is not unwound (the unwinder
+ * needs room on it); `where` says so.
+ */
+#ifndef CURIO_MONITOR_H
+#define CURIO_MONITOR_H
+#ifndef CURIO_H
+#error "include <curio.h>, not <curio/monitor.h>"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The default address of the monitor (also curio-monitor's). */
+#define CURIO_MONITOR_HOST "127.0.0.1"
+#define CURIO_MONITOR_PORT 48802
+
+/*
+ * The address kernel k's monitor listens on, with the port the system chose if port 0 was
+ * asked for. Returns 0 and *a, or -EINVAL (k or a NULL), -ENOENT (k has no monitor: none
+ * was asked for, it could not start, or its task has ended). Never blocks; works anywhere
+ * on k's thread.
+ */
+CURIO_API int curio_monitor_address(curio_kernel *k, curio_addr *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CURIO_MONITOR_H */

@@ -1,0 +1,203 @@
+/*
+ * monitor/commands.c - the command table: parsing a command line, help, quit, signal, and
+ * the argument helpers the task commands share (tasks.c, where.c).
+ *
+ * A command is its name or any unambiguous prefix of it ("w 3", "can 3"), then its
+ * arguments. Replies to commands that failed begin with "Error: ", so that scripts (and
+ * curio-monitor's exit status) can tell.
+ */
+#include "monitor.h"
+
+#include <ctype.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static int cmd_help(curio__mon_session *s, char *arg);
+static int cmd_quit(curio__mon_session *s, char *arg);
+static int cmd_signal(curio__mon_session *s, char *arg);
+
+static const struct command {
+    const char *name;
+    int (*run)(curio__mon_session *s, char *arg);
+    const char *args;   /* NULL: takes none */
+    const char *help;
+} commands[] = {
+    {"ps", curio__mon_ps, NULL, "Show task table"},
+    {"where", curio__mon_where, "taskid", "Show the C call stack of a task"},
+    {"cancel", curio__mon_cancel, "taskid", "Cancel an indicated task"},
+    {"signal", cmd_signal, "signame", "Send a Unix signal to this process"},
+    {"parents", curio__mon_parents, "taskid", "List task parents"},
+    {"help", cmd_help, NULL, "Show this list"},
+    {"quit", cmd_quit, NULL, "Leave the monitor"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static int cmd_help(curio__mon_session *s, char *arg)
+{
+    (void)arg;
+    curio__text_printf(&s->out, "Commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        char usage[32];
+        snprintf(usage, sizeof usage, "%s %s", commands[i].name,
+                 commands[i].args ? commands[i].args : "");
+        curio__text_printf(&s->out, "    %-16s : %s\n", usage, commands[i].help);
+    }
+    curio__text_printf(&s->out, "A command may be shortened to any unambiguous prefix.\n");
+    return 0;
+}
+
+static int cmd_quit(curio__mon_session *s, char *arg)
+{
+    (void)arg;
+    s->quit = true;
+    return 0;
+}
+
+/* ---- signal ---- */
+
+/* A signal by number, or by name with or without "SIG", in any case ("SIGHUP", "hup"),
+ * including "RTMIN+n" and "RTMAX-n". Returns it, or 0. */
+static int parse_signal(const char *arg)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (end != arg && !*end)
+        return v > 0 && v <= SIGRTMAX ? (int)v : 0;
+    if (strncasecmp(arg, "SIG", 3) == 0)
+        arg += 3;
+    for (int sig = 1; sig < SIGRTMIN; sig++) {
+        const char *name = sigabbrev_np(sig);
+        if (name && strcasecmp(name, arg) == 0)
+            return sig;
+    }
+    int base = 0, sign = 0;
+    if (strncasecmp(arg, "RTMIN", 5) == 0)
+        base = SIGRTMIN, sign = 1;
+    else if (strncasecmp(arg, "RTMAX", 5) == 0)
+        base = SIGRTMAX, sign = -1;
+    if (!base)
+        return 0;
+    arg += 5;
+    if (!*arg)
+        return base;
+    if (*arg != (sign > 0 ? '+' : '-') || !isdigit((unsigned char)arg[1]))
+        return 0;
+    v = strtol(arg + 1, &end, 10);
+    if (*end || v > SIGRTMAX - SIGRTMIN)
+        return 0;
+    return base + sign * (int)v;
+}
+
+static void signal_name(int sig, char *buf, size_t cap)
+{
+    const char *name = sig < SIGRTMIN ? sigabbrev_np(sig) : NULL;
+    if (name)
+        snprintf(buf, cap, "SIG%s", name);
+    else if (sig - SIGRTMIN <= SIGRTMAX - sig)
+        snprintf(buf, cap, "SIGRTMIN+%d", sig - SIGRTMIN);
+    else
+        snprintf(buf, cap, "SIGRTMAX-%d", SIGRTMAX - sig);
+}
+
+static int cmd_signal(curio__mon_session *s, char *arg)
+{
+    int sig = parse_signal(arg);
+    if (!sig) {
+        curio__text_printf(&s->out, "Error: unknown signal '%s'\n", arg);
+        return 0;
+    }
+    char name[32];
+    signal_name(sig, name, sizeof name);
+    /* The reply goes first: the signal may well end the process. */
+    curio__text_printf(&s->out, "Sending %s (%d) to process %ld\n", name, sig, (long)getpid());
+    int rc = curio__mon_flush(s);
+    if (rc < 0)
+        return rc;
+    if (kill(getpid(), sig) < 0)
+        curio__text_printf(&s->out, "Error: kill: %s\n", curio_strerror(-errno));
+    return 0;
+}
+
+/* ---- task arguments ---- */
+
+curio__task *curio__mon_find(curio_kernel *k, uint64_t id)
+{
+    for (curio__task *t = k->all_head; t; t = t->all_next)
+        if (t->id == id)
+            return t;
+    for (curio__task *t = k->zombies; t; t = t->all_next)
+        if (t->id == id)
+            return t;
+    return NULL;
+}
+
+bool curio__mon_task_arg(curio__mon_session *s, const char *arg, const char *cmd,
+                         curio__task **out)
+{
+    char *end;
+    unsigned long long id = strtoull(arg, &end, 10);
+    if (!isdigit((unsigned char)arg[0]) || *end) {
+        curio__text_printf(&s->out, "Error: %s needs a task id (a number), not '%s'\n", cmd,
+                           arg);
+        return false;
+    }
+    *out = curio__mon_find(s->mon->k, id);
+    if (!*out) {
+        curio__text_printf(&s->out, "Error: no task %llu\n", id);
+        return false;
+    }
+    return true;
+}
+
+/* ---- the command line ---- */
+
+static const struct command *lookup(curio__mon_session *s, const char *word)
+{
+    const struct command *found = NULL;
+    size_t n = strlen(word);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, word) == 0)
+            return &commands[i];
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strncmp(commands[i].name, word, n) == 0) {
+            if (found) {
+                curio__text_printf(&s->out, "Error: '%s' is ambiguous (%s, %s ...). Type "
+                                            "help.\n", word, found->name, commands[i].name);
+                return NULL;
+            }
+            found = &commands[i];
+        }
+    }
+    if (!found)
+        curio__text_printf(&s->out, "Error: unknown command '%s'. Type help.\n", word);
+    return found;
+}
+
+int curio__mon_command(curio__mon_session *s, char *line)
+{
+    char *word = line + strspn(line, " \t");
+    if (!*word)
+        return 0;
+    char *arg = word + strcspn(word, " \t");
+    if (*arg)
+        *arg++ = 0;
+    arg += strspn(arg, " \t");
+    for (size_t n = strlen(arg); n && (arg[n - 1] == ' ' || arg[n - 1] == '\t'); n--)
+        arg[n - 1] = 0;
+    const struct command *c = lookup(s, word);
+    if (!c)
+        return 0;
+    if (!c->args && *arg) {
+        curio__text_printf(&s->out, "Error: %s takes no argument\n", c->name);
+        return 0;
+    }
+    if (c->args && (!*arg || strpbrk(arg, " \t"))) {
+        curio__text_printf(&s->out, "Error: usage: %s %s\n", c->name, c->args);
+        return 0;
+    }
+    return c->run(s, arg);
+}

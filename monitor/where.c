@@ -1,0 +1,210 @@
+/*
+ * monitor/where.c - the `where` command: the C call stack of a task.
+ *
+ * A suspended task's backtrace must be taken on its own stack, so it is taken by a probe
+ * (kernel/sched.c, curio__probe_run): the task is switched to for a moment and, still
+ * inside curio__suspend, runs capture_probe, which calls glibc's backtrace() and returns;
+ * the kernel switches straight back. backtrace() unwinds with the DWARF call-frame
+ * information (.eh_frame), which every function has on x86-64 and aarch64 whether or not
+ * it keeps a frame pointer, and stops at the task's first frame: the switch's trampoline
+ * marks the end of the stack (x86-64: its return address is undefined in its CFI; aarch64:
+ * it has no unwind entry; ucontext: glibc's __start_context ends the chain).
+ *
+ * Only addresses are taken on the task's stack. Turning them into names reads ELF files
+ * and may run addr2line, so that happens on a pool thread (curio_run_in_thread) while the
+ * session task waits; the kernel goes on running meanwhile.
+ */
+#include "monitor.h"
+
+#include <execinfo.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FRAMES 64
+
+/* The stack a task must have left for the unwinder to run on it. backtrace() takes about
+ * 1.1 KiB of it on x86-64 (5.5 KiB under AddressSanitizer; tests/monitor/test_probe.c
+ * measures it); the rest is margin, since running off the end of a stack would kill the
+ * process to answer a monitor command. */
+#define UNWIND_ROOM (16 * 1024)
+
+struct capture {
+    curio__task *task;
+    void *pcs[MAX_FRAMES];
+    int n;
+    int err;
+};
+
+/* Runs on the suspended task's stack (see curio__probe). noinline: it is a frame of its
+ * own, which format() leaves out. */
+__attribute__((noinline)) static void capture_probe(curio__probe *p)
+{
+    struct capture *c = p->arg;
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t base = (uintptr_t)c->task->stack->base;
+    if (sp < base || sp - base < UNWIND_ROOM) {
+        c->err = -ENOSPC;
+        return;
+    }
+    c->n = backtrace(c->pcs, MAX_FRAMES);
+}
+
+/* The running task (the session asking about itself): its own stack is the one running. */
+__attribute__((noinline)) static void capture_self(struct capture *c)
+{
+    c->n = backtrace(c->pcs, MAX_FRAMES);
+}
+
+struct symbolise_job {
+    void *const *pcs;
+    size_t n;
+    curio__frames frames;
+};
+
+static long symbolise_job(void *arg)
+{
+    struct symbolise_job *j = arg;
+    curio__symbolise(j->pcs, j->n, &j->frames);
+    return 0;
+}
+
+static bool named(const curio__frame *f, const char *name)
+{
+    return f->func && strcmp(f->func, name) == 0;
+}
+
+/* The curio machinery above the task's blocking call (the capture, the probe's serving,
+ * the suspension), which the listing leaves out; also backtrace() itself where a
+ * sanitizer's interceptor stands in for it. */
+static bool machinery(const curio__frame *f)
+{
+    return named(f, "capture_probe") || named(f, "capture_self") ||
+           named(f, "serve_probes") || named(f, "curio__suspend") ||
+           (f->func && strncmp(f->func, "__interceptor_backtrace", 23) == 0);
+}
+
+/* Where the task's own frames begin: after curio__suspend, with what the compiler inlined
+ * into it (the switch's helpers, which addr2line names too); or, when curio__suspend has
+ * no frame of its own (inlined into curio_yield), after the leading machinery. */
+static size_t first_own(const curio__frames *fr, bool probed)
+{
+    if (probed)
+        for (size_t i = 0; i < fr->n && i < 12; i++)
+            if (named(&fr->v[i], "curio__suspend"))
+                return i + 1;
+    size_t first = 0;
+    while (first < fr->n && machinery(&fr->v[first]))
+        first++;
+    return first;
+}
+
+static const char *basename_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static void format_frame(curio__text *o, const curio__frame *f)
+{
+    const char *func = f->func ? f->func : "??";
+    if (f->file)
+        curio__text_printf(o, "  File \"%s\", line %u, in %s\n", f->file, f->line, func);
+    else if (f->module)
+        curio__text_printf(o, "  File \"%s\" +0x%llx, in %s\n", basename_of(f->module),
+                           (unsigned long long)f->offset, func);
+    else
+        curio__text_printf(o, "  In %s\n", func);
+}
+
+/* List the frames that belong to the task, most recent call last (Curio's order): from the
+ * task's function (task_entry, which calls it, and what lies under it are left out) down
+ * to the blocking call. skip is how many captured addresses are surely machinery when
+ * there are no names to go by. */
+static void format(curio__text *o, const curio__frames *fr, size_t skip, bool probed,
+                   bool truncated)
+{
+    size_t first = 0, end = fr->n;
+    bool names = fr->n && fr->v[0].func;
+    if (names) {
+        first = first_own(fr, probed);
+        for (size_t i = first; i < fr->n; i++) {
+            if (named(&fr->v[i], "task_entry")) {
+                end = i;
+                break;
+            }
+        }
+    } else {
+        while (first < fr->n && fr->v[first].index < skip)
+            first++;
+    }
+    if (first >= end)
+        curio__text_printf(o, "  (no frames)\n");
+    if (truncated && end == fr->n)
+        curio__text_printf(o, "  (only the innermost %d calls are shown)\n", MAX_FRAMES);
+    bool lines = false;
+    for (size_t i = end; i-- > first;) {
+        format_frame(o, &fr->v[i]);
+        lines |= fr->v[i].file != NULL;
+    }
+    if (fr->failed)
+        curio__text_printf(o, "  (out of memory: frames may be missing or unnamed)\n");
+    if (!lines && first < end)
+        curio__text_printf(o, "  (no file:line: that needs debugging information (-g) and "
+                              "addr2line from binutils)\n");
+}
+
+int curio__mon_where(curio__mon_session *s, char *arg)
+{
+    curio__task *t;
+    if (!curio__mon_task_arg(s, arg, "where", &t))
+        return 0;
+    unsigned long long id = (unsigned long long)t->id;
+    if (t->done) {
+        curio__text_printf(&s->out, "Error: task %llu has ended: it has no stack\n", id);
+        return 0;
+    }
+    /* The header describes the task as it was when its stack was taken: the names are
+     * looked up on a thread meanwhile, while the task may move on (or end). */
+    const char *state = curio_task_state(t);
+    char name[sizeof t->name];
+    snprintf(name, sizeof name, "%s", curio_task_name(t));
+    struct capture c = {.task = t};
+    size_t skip = 1;
+    if (t == s->task) {
+        capture_self(&c);
+    } else {
+        curio__probe p = {.task = t, .fn = capture_probe, .arg = &c};
+        int rc = curio__probe_run(&p);
+        if (rc == -EAGAIN) {
+            curio__text_printf(&s->out, "Error: task %llu has not started yet: it has no "
+                                        "stack to show\n", id);
+            return 0;
+        }
+        if (rc < 0) {
+            curio__text_printf(&s->out, "Error: task %llu: %s\n", id, curio_strerror(rc));
+            return 0;
+        }
+        skip = 2; /* capture_probe, serve_probes */
+    }
+    if (c.err == -ENOSPC) {
+        curio__text_printf(&s->out, "Error: task %llu has less than %d KiB of stack left: too "
+                                    "little to unwind it safely\n", id, UNWIND_ROOM / 1024);
+        return 0;
+    }
+    struct symbolise_job j = {.pcs = c.pcs, .n = c.n > 0 ? (size_t)c.n : 0};
+    int rc = curio_run_in_thread(symbolise_job, &j, NULL);
+    if (rc < 0) {
+        curio__frames_free(&j.frames);
+        if (rc == -ECANCELED)
+            return rc;
+        curio__text_printf(&s->out, "Error: cannot symbolise the stack: %s\n",
+                           curio_strerror(rc));
+        return 0;
+    }
+    curio__text_printf(&s->out, "Stack for Task(id=%llu, name='%s', state='%s') (most recent "
+                                "call last):\n", id, name, state);
+    format(&s->out, &j.frames, skip, skip == 2, c.n == MAX_FRAMES);
+    curio__frames_free(&j.frames);
+    return 0;
+}

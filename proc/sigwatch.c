@@ -1,0 +1,215 @@
+/*
+ * proc/sigwatch.c - Curio's SignalEvent and SignalQueue: what a watcher does with the
+ * arrivals the hub (signal.c) gives it, and the tasks waiting on it.
+ *
+ * An arrival sets an event (waking every waiter) or is queued (waking the first waiter,
+ * which takes the oldest entry when it runs; a waiter woken and then cancelled before it
+ * ran still takes its entry, so nothing queued is lost). Destroying a watcher with tasks
+ * waiting marks it closing and wakes them with -EBADF; the last to leave frees it.
+ */
+#include "proc.h"
+
+#include <stdlib.h>
+
+#define DEFAULT_QUEUE 128
+
+struct curio_signal_event {
+    curio__sigwatch w;
+};
+
+struct curio_signal_queue {
+    curio__sigwatch w;
+};
+
+void curio__sigwatch_deliver(curio__sigwatch *w, int signo)
+{
+    if (!w->is_queue) {
+        w->flag = true;
+        w->signo = signo;
+        curio__waitq_wake_all(&w->waiters, 0);
+        return;
+    }
+    if (w->count == w->cap) {
+        w->dropped++;
+        return;
+    }
+    w->ring[(w->head + w->count++) % w->cap] = signo;
+    curio__task *t = curio__waitq_pop(&w->waiters);
+    if (t)
+        curio__ready_with(t, 0);
+}
+
+static int create(curio__sigwatch *w, const int *signals, size_t n)
+{
+    int rc = curio__signals_set(signals, n, &w->set);
+    if (rc < 0)
+        return rc;
+    if (!curio__self())
+        return -EPERM;
+    return curio__sigwatch_attach(w);
+}
+
+static void watch_free(curio__sigwatch *w)
+{
+    free(w->ring);
+    free(w);
+}
+
+static void destroy(curio__sigwatch *w)
+{
+    if (!w || w->closing)
+        return;
+    curio__sigwatch_detach(w);
+    if (w->users == 0) {
+        watch_free(w);
+        return;
+    }
+    w->closing = true;
+    curio__task *t;
+    while ((t = curio__waitq_pop(&w->waiters)))
+        curio__ready_with(t, -EBADF);
+}
+
+/* Enter a wait on w: -EINVAL, -EPERM, -EBADF, -ENOMEM (no reader could be started). */
+static int enter(curio__sigwatch *w)
+{
+    if (!w)
+        return -EINVAL;
+    if (!curio__self())
+        return -EPERM;
+    if (w->closing)
+        return -EBADF;
+    int rc = curio__sigwatch_reading(w);
+    if (rc < 0)
+        return rc;
+    w->users++;
+    return 0;
+}
+
+static int leave(curio__sigwatch *w, int rc)
+{
+    w->users--;
+    if (w->closing) {
+        rc = -EBADF;
+        if (w->users == 0)
+            watch_free(w);
+    }
+    return rc;
+}
+
+/* ---- SignalEvent ---- */
+
+int curio_signal_event_create(curio_signal_event **out, const int *signals, size_t n)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    curio_signal_event *e = calloc(1, sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    int rc = create(&e->w, signals, n);
+    if (rc < 0) {
+        free(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+int curio_signal_event_wait(curio_signal_event *e)
+{
+    if (e && e->w.flag && !e->w.closing && curio__self())
+        return 0; /* set already: not a cancellation point */
+    int rc = enter(e ? &e->w : NULL);
+    if (rc < 0)
+        return rc;
+    rc = curio__wait_on(&e->w.waiters, "SIGNAL_WAIT", CURIO__NO_DEADLINE);
+    return leave(&e->w, rc);
+}
+
+bool curio_signal_event_is_set(const curio_signal_event *e) { return e && e->w.flag; }
+
+void curio_signal_event_clear(curio_signal_event *e)
+{
+    if (e) {
+        e->w.flag = false;
+        e->w.signo = 0;
+    }
+}
+
+void curio_signal_event_set(curio_signal_event *e)
+{
+    if (e && !e->w.closing) {
+        curio__sigwatch_deliver(&e->w, 0);
+    }
+}
+
+int curio_signal_event_signo(const curio_signal_event *e) { return e ? e->w.signo : 0; }
+
+void curio_signal_event_destroy(curio_signal_event *e) { destroy(e ? &e->w : NULL); }
+
+/* ---- SignalQueue ---- */
+
+int curio_signal_queue_create(curio_signal_queue **out, const int *signals, size_t n,
+                              size_t maxsize)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    curio_signal_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return -ENOMEM;
+    q->w.is_queue = true;
+    q->w.cap = maxsize ? maxsize : DEFAULT_QUEUE;
+    q->w.ring = q->w.cap <= SIZE_MAX / sizeof(int) ? malloc(q->w.cap * sizeof(int)) : NULL;
+    int rc = q->w.ring ? create(&q->w, signals, n) : -ENOMEM;
+    if (rc < 0) {
+        watch_free(&q->w);
+        return rc;
+    }
+    *out = q;
+    return 0;
+}
+
+static int pop(curio__sigwatch *w, int *signo)
+{
+    if (w->count == 0)
+        return -EAGAIN;
+    int s = w->ring[w->head];
+    w->head = (w->head + 1) % w->cap;
+    w->count--;
+    if (signo)
+        *signo = s;
+    return 0;
+}
+
+int curio_signal_queue_get_nowait(curio_signal_queue *q, int *signo)
+{
+    if (!q)
+        return -EINVAL;
+    return q->w.closing ? -EBADF : pop(&q->w, signo);
+}
+
+int curio_signal_queue_get(curio_signal_queue *q, int *signo)
+{
+    if (q && q->w.count && !q->w.closing && curio__self())
+        return pop(&q->w, signo); /* one is queued: not a cancellation point */
+    int rc = enter(q ? &q->w : NULL);
+    if (rc < 0)
+        return rc;
+    for (;;) {
+        rc = curio__wait_on(&q->w.waiters, "SIGNAL_WAIT", CURIO__NO_DEADLINE);
+        if (rc < 0 || q->w.closing)
+            break;
+        if (pop(&q->w, signo) == 0)
+            break;
+        /* taken meanwhile by get_nowait: wait for the next one */
+    }
+    return leave(&q->w, rc);
+}
+
+size_t curio_signal_queue_size(const curio_signal_queue *q) { return q ? q->w.count : 0; }
+
+uint64_t curio_signal_queue_dropped(const curio_signal_queue *q) { return q ? q->w.dropped : 0; }
+
+void curio_signal_queue_destroy(curio_signal_queue *q) { destroy(q ? &q->w : NULL); }
