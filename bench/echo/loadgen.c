@@ -2,12 +2,16 @@
  * echo-loadgen: a single-threaded TCP echo load generator on io_uring.
  *
  *   echo-loadgen --port P [--host 127.0.0.1] [--conns N] [--size BYTES] [--depth D]
- *                [--duration S] [--warmup S] [--server-cpu C] [--server-pid PID]
+ *                [--duration S] [--warmup S] [--connect-window N] [--server-cpu C]
+ *                [--server-pid PID] [--own-cpu C]
+ *
+ * Defaults: 50 connections, 64-byte messages (at most 32 KiB), depth 1, 5 s measured
+ * after 1 s of warm-up, connect window 256.
  *
  * N connections each keep D messages of BYTES bytes in flight (D = 1 is ping-pong: send a
  * message, wait for its whole echo, send the next). Every echoed byte is compared with the
- * byte sent at that position of the connection's stream; any difference, a byte the server
- * never received, an early close or a reset ends the run with a message on stderr and exit
+ * byte sent at that position of the connection's stream; any difference, more bytes back
+ * than were sent, an early close or a reset ends the run with a message on stderr and exit
  * status 2. Messages carry their connection number and sequence number in their first bytes
  * and a slice of a random pattern after that, so a dropped, repeated or reordered message
  * is caught as surely as a damaged byte.
@@ -21,8 +25,10 @@
  * from queueing a message to the arrival of the last byte of its echo. With --server-cpu
  * and --server-pid it also reads, at the start and end of the window, the server core's
  * busy time from /proc/stat (user+nice+system+irq+softirq+steal) and the server process's
- * utime+stime from /proc/PID/stat, and reports both per request. The result is one JSON
- * line on stdout.
+ * utime+stime from /proc/PID/stat, and reports both per request (core_notidle_us_per_req
+ * is the window minus the core's idle time, exact with NO_HZ idle; core_us_per_req is the
+ * tick-sampled busy jiffies); with --own-cpu, how busy its own core was. The result is one
+ * JSON line on stdout.
  *
  * Why io_uring: one io_uring_enter per batch of completions instead of a read and a write
  * system call per message keeps the generator's own cost down; on a 2-core machine it
