@@ -14,8 +14,9 @@
  *     (IORING_REGISTER_PBUF_RING; --bufs buffers of --buf-size bytes, 4096 x 4 KiB by
  *     default), so the receive side costs no SQE and no poll re-arm per message;
  *   - the received buffer is sent back as it is (no copy), one send in flight per
- *     connection so the bytes stay in order, further received buffers queued behind it;
- *     a buffer goes back to the ring when its send has completed; short sends resume;
+ *     connection so the bytes stay in order, further received buffers queued behind it
+ *     and sent together by one sendmsg (up to 16) when several wait; a buffer goes back
+ *     to the ring when its send has completed; short sends resume;
  *   - when the buffer ring runs dry the kernel ends that connection's multishot recv with
  *     -ENOBUFS; it is re-armed once buffers have been returned;
  *   - every pass of the loop is one io_uring_submit_and_wait(1): all SQEs produced while
@@ -42,10 +43,14 @@ enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_STDIN };
 
 #define NONE UINT32_MAX
 
+#define MAX_GATHER 16 /* queued buffers sent back by one sendmsg */
+
 struct conn {
 	bool open, recv_live, send_live, eof, rearm_listed;
 	uint32_t q_head, q_tail; /* multishot: queue of received buffers, linked by buf_next */
 	uint32_t q_off;          /* bytes of the head buffer already sent */
+	struct msghdr msg;       /* multishot: the sendmsg in flight when several are queued */
+	struct iovec iov[MAX_GATHER];
 	unsigned char *buf;      /* oneshot: this connection's buffer */
 	uint32_t len, off;       /* oneshot: bytes received, bytes sent back */
 };
@@ -137,7 +142,25 @@ static void kick_send(int fd)
 	if (c->q_head == NONE)
 		return;
 	uint32_t bid = c->q_head;
-	post_send(fd, buf_mem + (size_t)bid * buf_size + c->q_off, buf_len[bid] - c->q_off);
+	if (buf_next[bid] == NONE) {
+		post_send(fd, buf_mem + (size_t)bid * buf_size + c->q_off, buf_len[bid] - c->q_off);
+		return;
+	}
+	/* Several buffers wait (a pipelining client): gather them into one sendmsg. */
+	int n = 0;
+	uint32_t off = c->q_off;
+	for (; bid != NONE && n < MAX_GATHER; bid = buf_next[bid], n++) {
+		c->iov[n].iov_base = buf_mem + (size_t)bid * buf_size + off;
+		c->iov[n].iov_len = buf_len[bid] - off;
+		off = 0;
+	}
+	memset(&c->msg, 0, sizeof c->msg);
+	c->msg.msg_iov = c->iov;
+	c->msg.msg_iovlen = (size_t)n;
+	struct io_uring_sqe *sqe = sqe_get();
+	io_uring_prep_sendmsg(sqe, fd, &c->msg, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, ud(fd, OP_SEND));
+	c->send_live = true;
 }
 
 /* Close once nothing is in flight on the connection any more. */
@@ -260,9 +283,15 @@ static void on_send(int fd, struct io_uring_cqe *cqe)
 		maybe_close(fd);
 		return;
 	}
-	uint32_t bid = c->q_head;
-	c->q_off += (uint32_t)res;
-	if (c->q_off == buf_len[bid]) {
+	/* Give back every buffer the send took whole; a partly sent one stays at the head. */
+	uint32_t left = (uint32_t)res;
+	while (left) {
+		uint32_t bid = c->q_head, part = buf_len[bid] - c->q_off;
+		if (left < part) {
+			c->q_off += left;
+			break;
+		}
+		left -= part;
 		c->q_head = buf_next[bid];
 		if (c->q_head == NONE)
 			c->q_tail = NONE;
