@@ -65,6 +65,8 @@ static long main_task(void *arg)
     rc = curio_spawn_ex(&w, worker, handles, &o);
     if (rc == 0)
         rc = curio_spawn_ex(&s, supervisor, handles, NULL);
+    if (rc < 0 && w)
+        curio_cancel(w);                                        /* nobody would cancel it */
     if (s)
         curio_join(s, NULL);
     if (w)
