@@ -1,10 +1,12 @@
 /*
- * The tutorial's monitor session, on examples/kid_monitor.c run as a program: once the
+ * The tutorial's monitor sessions, on examples/kid_monitor.c run as a program: once the
  * parent hangs joining the kid, a client connects and sees what the tutorial shows (ps:
  * the parent in TASK_JOIN, the kid in TIME_SLEEP; where 2 and where 3: their call chains),
- * then `cancel 3` lets the parent leave and the program ends. The client is a plain
- * socket here, and the curio-monitor program for ps. The executables come from the build
- * (CURIO_EXAMPLE_KID_MONITOR, CURIO_MONITOR_CLIENT).
+ * then `cancel 3` lets the parent leave and the program ends; and on
+ * examples/kid_signal_monitor.c, the "Signals" section's session: ps shows the parent in
+ * SIGNAL_WAIT, and `signal SIGHUP` wakes it. The client is a plain socket here, and the
+ * curio-monitor program for ps. The executables come from the build
+ * (CURIO_EXAMPLE_KID_MONITOR, CURIO_EXAMPLE_KID_SIGNAL_MONITOR, CURIO_MONITOR_CLIENT).
  */
 #include "testutil.h"
 
@@ -169,4 +171,72 @@ Test(examples, kid_monitor_ps_where_cancel)
     close(out_fd);
     cr_assert(strstr(out, "Building the Millenium Falcon in Minecraft\nLet's go\nT-minus 10\n"),
               "%s", out);
+}
+
+/* The tutorial's "Signals" with the monitor: while the parent waits for SIGHUP, ps shows
+ * it in SIGNAL_WAIT and the kid in TIME_SLEEP; `signal SIGHUP` typed in the monitor wakes
+ * the parent, which counts down, cancels the kid and leaves. */
+Test(examples, kid_signal_monitor_ps_and_signal)
+{
+    const char *argv[] = {env_path("CURIO_EXAMPLE_KID_SIGNAL_MONITOR"), "0.01", "127.0.0.1:0",
+                          NULL};
+    out_len = 0;
+    out[0] = 0;
+    out_fd = start(argv, &child);
+    read_until(out_fd, out, sizeof out, &out_len, "Building the Millenium Falcon in Minecraft\n");
+    const char *at = strstr(out, "Monitor at 127.0.0.1:");
+    cr_assert(at, "%s", out);
+    int port = atoi(at + strlen("Monitor at 127.0.0.1:"));
+    cr_assert_gt(port, 0);
+    at = strstr(out, "Parent PID ");
+    cr_assert(at, "%s", out);
+    cr_assert_eq(atoi(at + strlen("Parent PID ")), child);
+    expect_in_order(out, (const char *const[]){"Can I play?\n", "Yes, go play\n",
+                                               "Building the Millenium Falcon", NULL});
+
+    /* ps through the curio-monitor program. */
+    char port_text[16];
+    snprintf(port_text, sizeof port_text, "%d", port);
+    const char *cargv[] = {env_path("CURIO_MONITOR_CLIENT"), "-p", port_text, "ps", NULL};
+    pid_t cpid;
+    int cfd = start(cargv, &cpid);
+    char ps[8192] = "";
+    size_t ps_len = 0;
+    read_until(cfd, ps, sizeof ps, &ps_len, "\x01"); /* to its end */
+    close(cfd);
+    int st;
+    waitpid(cpid, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", ps);
+    expect_in_order(ps, (const char *const[]){
+        "\n1      READ_WAIT    ", " None    monitor *\n",
+        "2      SIGNAL_WAIT  ", " None    parent\n",
+        "3      TIME_SLEEP   ", " None    kid\n", NULL});
+
+    /* Nothing happens until the signal: the parent waits however long. */
+    size_t before = out_len;
+    struct pollfd pf = {.fd = out_fd, .events = POLLIN};
+    cr_assert_eq(poll(&pf, 1, 100), 0, "output before the signal: %s", out + before);
+
+    int fd = connect_port(port);
+    char banner[1024] = "";
+    size_t blen = 0;
+    read_until(fd, banner, sizeof banner, &blen, PROMPT);
+    char want[128];
+    snprintf(want, sizeof want, "Sending SIGHUP (%d) to process %ld\n", SIGHUP, (long)child);
+    cr_assert_str_eq(command(fd, "signal SIGHUP"), want);
+
+    read_until(out_fd, out, sizeof out, &out_len, "Leaving!\n");
+    cr_assert_str_eq(out + before,
+                     "Let's go\n"
+                     "T-minus 10\nT-minus 9\nT-minus 8\nT-minus 7\nT-minus 6\n"
+                     "T-minus 5\nT-minus 4\nT-minus 3\nT-minus 2\nT-minus 1\n"
+                     "We're leaving!\nI warned you!\nFine. Saving my work.\nLeaving!\n");
+    char rest[256] = "";
+    size_t rlen = 0;
+    read_until(fd, rest, sizeof rest, &rlen, "\x01"); /* the monitor closes as it ends */
+    close(fd);
+    waitpid(child, &st, 0);
+    child = 0;
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+    close(out_fd);
 }
