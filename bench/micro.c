@@ -2,7 +2,7 @@
  * bench/micro.c - curio's kernel micro-benchmarks (see docs/benchmarks.md).
  *
  *     curio-micro [--switches N] [--spawns N] [--tasks N] [--sleepers N] [--repeat R]
- *                 [--stack-cache N] [--only pingpong|bare|spawn|sleep1|sleep1_16k|deadline]
+ *                 [--stack-cache N] [--only pingpong|bare|spawn|sleep1|sleep1_16k|deadline|touch]
  *
  * Prints one JSON object per line, {"impl": ..., "metric": ..., "value": ...}, for
  * bench/run-micro to put beside bench/asyncio_micro.py's. Figures:
@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -430,6 +431,31 @@ static int bench_deadline(void)
     return run_kernel(deadline_main, NULL, 0);
 }
 
+/* ---- 6. the page-fault floor -------------------------------------------------------------- */
+
+/*
+ * No curio here: a plain loop writing one byte into each of N pages of a fresh mapping,
+ * 16 KiB apart (huge pages off), which is what getting N sleeping tasks onto their own
+ * stacks costs at least. Runs last, in its own process like every benchmark.
+ */
+static int bench_touch(void)
+{
+    const size_t stride = 16384, n = (size_t)opt_tasks;
+    char *p = mmap(NULL, n * stride, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        perror("curio-micro: touch: mmap");
+        return 1;
+    }
+    madvise(p, n * stride, MADV_NOHUGEPAGE);
+    int64_t t0 = curio_clock();
+    for (size_t i = 0; i < n; i++)
+        ((volatile char *)p)[i * stride] = 1;
+    emit("touch_pages_s", (double)(curio_clock() - t0) / 1e9);
+    munmap(p, n * stride);
+    return 0;
+}
+
 /* ---- driver ------------------------------------------------------------------------------ */
 
 static const struct {
@@ -438,6 +464,7 @@ static const struct {
 } benches[] = {
     {"pingpong", bench_pingpong}, {"bare", bench_bare},         {"spawn", bench_spawn},
     {"sleep1", bench_sleep1},     {"sleep1_16k", bench_sleep1_16k}, {"deadline", bench_deadline},
+    {"touch", bench_touch},
 };
 
 static void usage(void)
