@@ -12,13 +12,6 @@
 #include <criterion/redirect.h>
 #include <stdatomic.h>
 
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-
 /* Allocations left before the one that fails (-1: off). Atomic: `where` allocates on a
  * pool thread. */
 static _Atomic long countdown = -1;
@@ -36,10 +29,6 @@ static bool fail_now(void)
     return false;
 }
 
-void *__wrap_malloc(size_t n) { return fail_now() ? NULL : __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t size) { return fail_now() ? NULL : __real_calloc(n, size); }
-void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_realloc(p, n); }
-
 static void arm(long n)
 {
     atomic_store(&injected, false);
@@ -47,6 +36,10 @@ static void arm(long n)
 }
 
 static void disarm(void) { atomic_store(&countdown, -1); }
+
+/* The declarations and the wrappers around fail_now(). */
+#define FAILALLOC_OWN
+#include "failalloc.h"
 
 /* ---- starting ---- */
 

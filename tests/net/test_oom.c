@@ -7,40 +7,9 @@
  */
 #include "nettest.h"
 
-/* ---- the failing allocator ---- */
+/* ---- the failing allocator (tests/common/failalloc.h) ---- */
 
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-
-static long countdown = -1; /* allocations left before the one that fails; -1: off */
-static bool injected;
-
-static bool fail_now(void)
-{
-    if (countdown < 0)
-        return false;
-    if (countdown-- == 0) {
-        injected = true;
-        return true;
-    }
-    return false;
-}
-
-void *__wrap_malloc(size_t n) { return fail_now() ? NULL : __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t size) { return fail_now() ? NULL : __real_calloc(n, size); }
-void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_realloc(p, n); }
-
-static void arm(long n)
-{
-    injected = false;
-    countdown = n;
-}
-
-static void disarm(void) { countdown = -1; }
+#include "failalloc.h"
 
 /* ---- handles ---- */
 

@@ -20,13 +20,6 @@
 
 /* ---- the failing allocator ---- */
 
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-
 static _Atomic long countdown = -1; /* allocations left before the one that fails */
 static atomic_bool injected;
 static pthread_t only_thread;       /* fail allocations of this thread only */
@@ -42,10 +35,6 @@ static bool fail_now(void)
     return false;
 }
 
-void *__wrap_malloc(size_t n) { return fail_now() ? NULL : __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t size) { return fail_now() ? NULL : __real_calloc(n, size); }
-void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_realloc(p, n); }
-
 /* Fail the n-th allocation of the calling thread from now (0: the next one), only that. */
 static void arm(long n)
 {
@@ -55,6 +44,10 @@ static void arm(long n)
 }
 
 static void disarm(void) { atomic_store(&countdown, -1); }
+
+/* The declarations and the wrappers around fail_now(). */
+#define FAILALLOC_OWN
+#include "failalloc.h"
 
 /* ---- queues ---- */
 
