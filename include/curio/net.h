@@ -41,6 +41,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+/* Declared by <netdb.h> only with POSIX features on (not under a strict -std=c11). */
+struct addrinfo;
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install curio into a temporary prefix, then build and run a program outside the tree
 # three ways: with pkg-config and cc, as a meson project using dependency('curio'), and
-# as a meson project that pulls curio in as a subproject.
+# as a meson project that pulls curio in as a subproject; and check that the installed
+# headers compile under a strict -std=c11 -pedantic and as C++, and the README's example.
 # usage: run.sh SOURCE_DIR
 set -eu
 src=$(cd "$1" && pwd)
@@ -25,6 +26,22 @@ cc -std=gnu11 -Wall -Wextra -Werror "$here/outside.c" -o "$tmp/outside-pc" \
 [ "$("$tmp/outside-pc")" = "outside ok" ]
 echo "ok - pkg-config build"
 
+# 1b. the headers under a strict C11 (no GNU or POSIX extensions asked for) and as C++;
+# and the README's example, as a new user pastes it, built the same strict way.
+cc -std=c11 -pedantic -Wall -Wextra -Werror "$here/outside.c" -o "$tmp/outside-c11" \
+    $(pkg-config --cflags --libs curio)
+[ "$("$tmp/outside-c11")" = "outside ok" ]
+if command -v c++ >/dev/null 2>&1; then
+    printf '#include <curio.h>\nint main() { return curio_run(nullptr, nullptr, nullptr, nullptr) == 0; }\n' \
+        >"$tmp/header.cc"
+    c++ -std=c++17 -Wall -Wextra -Werror -fsyntax-only "$tmp/header.cc" $(pkg-config --cflags curio)
+fi
+awk '/^```c$/ { on = 1; next } /^```/ { if (on) exit } on' "$src/README.md" >"$tmp/readme.c"
+[ -s "$tmp/readme.c" ]
+cc -std=c11 -pedantic -Wall -Wextra -Werror "$tmp/readme.c" -o "$tmp/readme" \
+    $(pkg-config --cflags --libs curio)
+echo "ok - strict C11, C++ and the README's example"
+
 # 2. dependency('curio') found through the installed curio.pc
 cp -r "$here/project" "$tmp/project"
 cp "$here/outside.c" "$tmp/outside.c"
@@ -42,4 +59,4 @@ quiet meson setup "$tmp/sub/build" "$tmp/sub" --wrap-mode=forcefallback
 quiet meson compile -C "$tmp/sub/build"
 [ "$("$tmp/sub/build/outside")" = "outside ok" ]
 echo "ok - meson subproject"
-echo "3 passed, 0 failed"
+echo "4 passed, 0 failed"
