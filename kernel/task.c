@@ -23,9 +23,16 @@ static int copy_locals(curio__task *t, const curio__task *parent)
 }
 
 /* Clear a pooled record with plain 16-byte stores: for 312 bytes, `rep stos` (what gcc
- * makes of memset here) has a start-up cost of its own that was a tenth of a spawn. */
-__attribute__((optimize("no-tree-loop-distribute-patterns")))
-static void clear_record(curio__task *t)
+ * makes of memset here) has a start-up cost of its own that was a tenth of a spawn. The
+ * attribute keeps the compiler from turning the loop back into a memset call. */
+#if defined(__clang__)
+#define NO_MEMSET_IDIOM __attribute__((no_builtin("memset")))
+#elif defined(__GNUC__)
+#define NO_MEMSET_IDIOM __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NO_MEMSET_IDIOM
+#endif
+NO_MEMSET_IDIOM static void clear_record(curio__task *t)
 {
     typedef long long v2 __attribute__((vector_size(16), may_alias));
     v2 *p = (v2 *)(void *)t;
