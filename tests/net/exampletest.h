@@ -1,5 +1,5 @@
 /*
- * tests/net/exampletest.h - running the examples of the TLS and Channel tests as programs:
+ * tests/net/exampletest.h - running the examples of the net tests as programs:
  * start one with its stdout on a pipe, read until a line appears, stop it by the pid
  * started here (SIGTERM), or run one to its end. The executables come from the build
  * through CURIO_EXAMPLE_<NAME> variables (tests/net/meson.build).
@@ -17,7 +17,7 @@ extern char **environ;
 
 typedef struct xproc {
     pid_t pid;
-    int out;               /* the child's stdout and stderr */
+    int out;               /* the child's stdout (and stderr, started by xstart) */
     char buf[16384];       /* everything it printed so far */
     size_t len;
 } xproc;
@@ -54,7 +54,9 @@ static inline const char *xexample(const char *name)
     return path;
 }
 
-static inline void xstart(xproc *p, const char *name, const char *const *args)
+/* Start the example with its stdout (and its stderr too, if with_stderr) on p->out. */
+static inline void xspawn(xproc *p, const char *name, const char *const *args,
+                          bool with_stderr)
 {
     const char *argv[16] = {xexample(name)};
     for (int n = 1; args && args[n - 1] && n < 15; n++)
@@ -64,7 +66,8 @@ static inline void xstart(xproc *p, const char *name, const char *const *args)
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], STDERR_FILENO);
+    if (with_stderr)
+        posix_spawn_file_actions_adddup2(&fa, pfd[1], STDERR_FILENO);
     int rc = posix_spawn(&p->pid, argv[0], &fa, NULL, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     cr_assert_eq(rc, 0, "spawn %s: %s", argv[0], strerror(rc));
@@ -74,6 +77,17 @@ static inline void xstart(xproc *p, const char *name, const char *const *args)
     p->out = pfd[0];
     p->len = 0;
     p->buf[0] = 0;
+}
+
+/* Its stdout and stderr in p->buf, or its stdout only (stderr stays the test's). */
+static inline void xstart(xproc *p, const char *name, const char *const *args)
+{
+    xspawn(p, name, args, true);
+}
+
+static inline void xstart_stdout(xproc *p, const char *name, const char *const *args)
+{
+    xspawn(p, name, args, false);
 }
 
 /* Read the output until it contains what (or it ends, or 10 s pass). */
@@ -134,6 +148,12 @@ static inline int xwait(xproc *p)
 static inline int xrun(xproc *p, const char *name, const char *const *args)
 {
     xstart(p, name, args);
+    return xwait(p);
+}
+
+static inline int xrun_stdout(xproc *p, const char *name, const char *const *args)
+{
+    xstart_stdout(p, name, args);
     return xwait(p);
 }
 

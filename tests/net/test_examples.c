@@ -5,96 +5,15 @@
  * and they are stopped with SIGTERM (by the pid started here). The executables come from
  * the build through CURIO_EXAMPLE_<NAME> variables (tests/net/meson.build).
  */
-#include "nettest.h"
+#include "exampletest.h"
 
 #include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 
-extern char **environ;
-
-typedef struct proc {
-    pid_t pid;
-    int out;             /* the child's stdout */
-    char buf[16384];     /* everything it printed so far */
-    size_t len;
-} proc;
-
-/* Servers started by the test running now: stopped by the suite's fini also when an
- * assertion fails half-way (they would otherwise outlive the test). */
-static pid_t started[8];
-static int nstarted;
-
-static void kill_started(void)
-{
-    for (int i = 0; i < nstarted; i++) {
-        if (started[i] > 0 && kill(started[i], SIGKILL) == 0)
-            waitpid(started[i], NULL, 0);
-    }
-    nstarted = 0;
-}
-
-TestSuite(examples, .fini = kill_started);
-
-static const char *example(const char *name)
-{
-    char var[64];
-    snprintf(var, sizeof var, "CURIO_EXAMPLE_%s", name);
-    for (char *c = var; *c; c++)
-        if (*c >= 'a' && *c <= 'z')
-            *c = (char)(*c - 'a' + 'A');
-    const char *path = getenv(var);
-    cr_assert_not_null(path, "%s is not set (run through meson test)", var);
-    return path;
-}
-
-static void forget(pid_t pid)
-{
-    for (int i = 0; i < nstarted; i++)
-        if (started[i] == pid)
-            started[i] = 0;
-}
-
-static void start(proc *p, const char *name, const char *const *args)
-{
-    const char *argv[16] = {example(name)};
-    int n = 1;
-    while (args && args[n - 1] && n < 15) {
-        argv[n] = args[n - 1];
-        n++;
-    }
-    argv[n] = NULL;
-    int pfd[2];
-    cr_assert_eq(pipe2(pfd, O_CLOEXEC), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
-    int rc = posix_spawn(&p->pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    cr_assert_eq(rc, 0, "spawn %s: %s", argv[0], strerror(rc));
-    if (nstarted < 8)
-        started[nstarted++] = p->pid;
-    close(pfd[1]);
-    p->out = pfd[0];
-    p->len = 0;
-    p->buf[0] = 0;
-}
-
-/* Read the child's output until it contains `what` (or it ends, or 10 s pass). */
-static const char *expect_output(proc *p, const char *what)
-{
-    for (int waited = 0; !strstr(p->buf, what); waited++) {
-        struct pollfd pf = {.fd = p->out, .events = POLLIN};
-        cr_assert_gt(poll(&pf, 1, 10000), 0, "no \"%s\" within 10 s; output: %s", what, p->buf);
-        ssize_t n = read(p->out, p->buf + p->len, sizeof p->buf - 1 - p->len);
-        cr_assert_gt(n, 0, "output ended without \"%s\": %s", what, p->buf);
-        p->len += (size_t)n;
-        p->buf[p->len] = 0;
-    }
-    return strstr(p->buf, what);
-}
+/* Servers started by the test running now are stopped by the suite's fini also when an
+ * assertion fails half-way (they would otherwise outlive the test). Examples run here
+ * have only their stdout read (xstart_stdout): the tests compare it whole. */
+TestSuite(examples, .fini = xkill_started);
 
 static int occurrences(const char *text, const char *what)
 {
@@ -105,7 +24,7 @@ static int occurrences(const char *text, const char *what)
 }
 
 /* Read until `what` has appeared n times. */
-static void expect_times(proc *p, const char *what, int n)
+static void expect_times(xproc *p, const char *what, int n)
 {
     while (occurrences(p->buf, what) < n) {
         struct pollfd pf = {.fd = p->out, .events = POLLIN};
@@ -115,46 +34,6 @@ static void expect_times(proc *p, const char *what, int n)
         p->len += (size_t)r;
         p->buf[p->len] = 0;
     }
-}
-
-/* The port of a "Server listening at 127.0.0.1:PORT" line. */
-static int listening_port(proc *p)
-{
-    const char *l = expect_output(p, "Server listening at 127.0.0.1:");
-    expect_output(p, "\n");
-    return atoi(l + strlen("Server listening at 127.0.0.1:"));
-}
-
-static void stop(proc *p)
-{
-    cr_assert_eq(kill(p->pid, SIGTERM), 0);
-    int status;
-    cr_assert_eq(waitpid(p->pid, &status, 0), p->pid);
-    forget(p->pid);
-    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
-              "the server ran until stopped (status %#x); output: %s", status, p->buf);
-    close(p->out);
-}
-
-/* Run a program to its end; returns its exit status, its output in p->buf. */
-static int run_to_end(proc *p, const char *name, const char *const *args)
-{
-    start(p, name, args);
-    for (;;) {
-        struct pollfd pf = {.fd = p->out, .events = POLLIN};
-        cr_assert_gt(poll(&pf, 1, 10000), 0, "%s hangs; output: %s", name, p->buf);
-        ssize_t n = read(p->out, p->buf + p->len, sizeof p->buf - 1 - p->len);
-        if (n <= 0)
-            break;
-        p->len += (size_t)n;
-        p->buf[p->len] = 0;
-    }
-    close(p->out);
-    int status;
-    cr_assert_eq(waitpid(p->pid, &status, 0), p->pid);
-    forget(p->pid);
-    cr_assert(WIFEXITED(status), "%s died (status %#x)", name, status);
-    return WEXITSTATUS(status);
 }
 
 /* A plain client that does not wait forever. */
@@ -181,9 +60,9 @@ static void echo_line(int fd, const char *line)
 static void echo_server_test(const char *name, const char *extra)
 {
     const char *args[] = {"127.0.0.1", "0", extra, NULL};
-    proc p;
-    start(&p, name, args);
-    int port = listening_port(&p);
+    xproc p;
+    xstart_stdout(&p, name, args);
+    int port = xport(&p, "Server");
     int a = client(port), b = client(port);
     echo_line(a, "Hello\n");
     echo_line(b, "Is anyone there?\n");
@@ -196,7 +75,7 @@ static void echo_server_test(const char *name, const char *extra)
     close(b);
     expect_times(&p, "Connection from 127.0.0.1:", 2);
     expect_times(&p, "Connection closed\n", 2);
-    stop(&p);
+    xstop(&p);
 }
 
 Test(examples, echo_server, .timeout = 30) { echo_server_test("echo_server", NULL); }
@@ -208,9 +87,9 @@ Test(examples, echo_lines, .timeout = 30) { echo_server_test("echo_lines", NULL)
 Test(examples, echo_lines_waits_for_whole_lines, .timeout = 30)
 {
     const char *args[] = {"127.0.0.1", "0", NULL};
-    proc p;
-    start(&p, "echo_lines", args);
-    int fd = client(listening_port(&p));
+    xproc p;
+    xstart_stdout(&p, "echo_lines", args);
+    int fd = client(xport(&p, "Server"));
     cr_assert_eq(write_full(fd, "par", 3), 0);
     struct pollfd pf = {.fd = fd, .events = POLLIN};
     cr_assert_eq(poll(&pf, 1, 100), 0, "nothing comes back before the newline");
@@ -222,8 +101,8 @@ Test(examples, echo_lines_waits_for_whole_lines, .timeout = 30)
     cr_assert_eq(read_full(fd, buf, sizeof buf), 2, "the last line, without its newline");
     cr_assert_eq(memcmp(buf, "la", 2), 0);
     close(fd);
-    expect_output(&p, "Connection closed\n");
-    stop(&p);
+    xexpect(&p, "Connection closed\n");
+    xstop(&p);
 }
 
 Test(examples, echo_blocking, .timeout = 30) { echo_server_test("echo_blocking", NULL); }
@@ -278,8 +157,8 @@ static void http_test(const char *host)
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, serve_one, &h), 0);
     const char *args[] = {host, port, "/index.txt", NULL};
-    proc p;
-    cr_assert_eq(run_to_end(&p, "http_get", args), 0, "output: %s", p.buf);
+    xproc p;
+    cr_assert_eq(xrun_stdout(&p, "http_get", args), 0, "output: %s", p.buf);
     pthread_join(t, NULL);
     close(h.ls);
     char want[256];
@@ -302,8 +181,8 @@ Test(examples, http_get_refused, .timeout = 30)
     char port[8];
     snprintf(port, sizeof port, "%d", curio_addr_port(&a));
     const char *args[] = {"127.0.0.1", port, NULL};
-    proc p;
-    cr_assert_eq(run_to_end(&p, "http_get", args), 1);
+    xproc p;
+    cr_assert_eq(xrun_stdout(&p, "http_get", args), 1);
     cr_assert_str_eq(p.buf, "");
     close(s);
 }
@@ -313,17 +192,17 @@ Test(examples, http_get_refused, .timeout = 30)
 Test(examples, udp_echo_and_client, .timeout = 30)
 {
     const char *args[] = {"127.0.0.1", "0", NULL};
-    proc srv;
-    start(&srv, "udp_echo", args);
-    int port = listening_port(&srv);
+    xproc srv;
+    xstart_stdout(&srv, "udp_echo", args);
+    int port = xport(&srv, "Server");
     char portstr[8];
     snprintf(portstr, sizeof portstr, "%d", port);
     const char *cargs[] = {"127.0.0.1", portstr, "one", "two", "three", NULL};
-    proc cl;
-    cr_assert_eq(run_to_end(&cl, "udp_client", cargs), 0);
+    xproc cl;
+    cr_assert_eq(xrun_stdout(&cl, "udp_client", cargs), 0);
     cr_assert_str_eq(cl.buf, "Got: one\nGot: two\nGot: three\n");
-    expect_output(&srv, "Received from 127.0.0.1:");
-    expect_output(&srv, " three\n");
+    xexpect(&srv, "Received from 127.0.0.1:");
+    xexpect(&srv, " three\n");
 
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct timeval tv = {.tv_sec = 10};
@@ -335,7 +214,7 @@ Test(examples, udp_echo_and_client, .timeout = 30)
     cr_assert_eq(recv(fd, buf, sizeof buf, 0), 5);
     cr_assert_eq(memcmp(buf, "plain", 5), 0);
     close(fd);
-    stop(&srv);
+    xstop(&srv);
 }
 
 Test(examples, udp_client_without_a_server_times_out, .timeout = 30)
@@ -349,8 +228,8 @@ Test(examples, udp_client_without_a_server_times_out, .timeout = 30)
     char port[8];
     snprintf(port, sizeof port, "%d", curio_addr_port(&a));
     const char *args[] = {"127.0.0.1", port, "anyone?", NULL};
-    proc p;
-    cr_assert_eq(run_to_end(&p, "udp_client", args), 0);
+    xproc p;
+    cr_assert_eq(xrun_stdout(&p, "udp_client", args), 0);
     cr_assert_str_eq(p.buf, "No reply to anyone?\n");
     close(s);
 }
