@@ -10,6 +10,7 @@
  * function always runs, so this happens even for a kernel that never ran.
  */
 #include "monitor.h"
+#include "../net/net.h"
 
 #include <execinfo.h>
 #include <netdb.h>
@@ -91,15 +92,7 @@ static int resolve(curio_addr *a, const char *host, uint16_t port)
     struct addrinfo *res;
     if (getaddrinfo(host, service, &hints, &res) != 0)
         return -ENOENT;
-    rc = -ENOENT;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        if (ai->ai_addrlen <= sizeof a->u) {
-            a->len = ai->ai_addrlen;
-            memcpy(&a->u, ai->ai_addr, ai->ai_addrlen);
-            rc = 0;
-            break;
-        }
-    }
+    rc = curio__addr_first(a, res);
     freeaddrinfo(res);
     return rc;
 }

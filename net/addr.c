@@ -149,3 +149,15 @@ int curio_addr_format(const curio_addr *a, char *buf, size_t cap)
     }
     return (size_t)n >= cap ? -ENOSPC : n;
 }
+
+int curio__addr_first(curio_addr *a, const struct addrinfo *list)
+{
+    for (const struct addrinfo *ai = list; ai; ai = ai->ai_next) {
+        if (ai->ai_addrlen <= sizeof a->u) {
+            a->len = ai->ai_addrlen;
+            memcpy(&a->u, ai->ai_addr, ai->ai_addrlen);
+            return 0;
+        }
+    }
+    return -ENOENT;
+}

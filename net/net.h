@@ -71,6 +71,10 @@ CURIO__HIDDEN int curio__tls_server_start(curio_socket *s, curio_tls_context *ct
 CURIO__HIDDEN int curio__tls_context_check_server(const curio_tls_context *ctx);
 CURIO__HIDDEN curio_tls_context *curio__tls_context_retain(curio_tls_context *ctx);
 
+/* Copy the first address of a getaddrinfo list that fits a curio_addr into *a: 0, or
+ * -ENOENT if none does. */
+CURIO__HIDDEN int curio__addr_first(curio_addr *a, const struct addrinfo *list);
+
 /* Connect a stream socket to each address of the list in turn until one connects
  * (open_connection after its look-up). o must not be NULL. */
 CURIO__HIDDEN int curio__connect_any(curio_socket **out, const struct addrinfo *ai,

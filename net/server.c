@@ -308,15 +308,7 @@ static int resolve_passive(curio_addr *a, const char *host, uint16_t port)
     int rc = curio_getaddrinfo(host, service, &hints, &res);
     if (rc < 0)
         return rc;
-    rc = -ENOENT;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        if (ai->ai_addrlen <= sizeof a->u) {
-            a->len = ai->ai_addrlen;
-            memcpy(&a->u, ai->ai_addr, ai->ai_addrlen);
-            rc = 0;
-            break;
-        }
-    }
+    rc = curio__addr_first(a, res);
     freeaddrinfo(res);
     return rc;
 }
