@@ -3,6 +3,7 @@
  * (it waits for the producer, retrying every second as Curio does), then the producer.
  */
 #include "exampletest.h"
+#include "nettest.h"
 
 TestSuite(channel_examples, .fini = xkill_started, .timeout = 30);
 

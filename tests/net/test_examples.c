@@ -6,6 +6,7 @@
  * the build through CURIO_EXAMPLE_<NAME> variables (tests/net/meson.build).
  */
 #include "exampletest.h"
+#include "nettest.h"
 
 #include <pthread.h>
 #include <sys/time.h>

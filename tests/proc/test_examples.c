@@ -5,7 +5,7 @@
  * and Ctrl-C handled through a SignalQueue (ctrl_c). The signals are sent here, to the
  * pid started here; the executables come from CURIO_EXAMPLE_<NAME> (tests/proc/meson.build).
  */
-#include "testutil.h"
+#include "exampletest.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -18,57 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
-
-typedef struct prog {
-    pid_t pid;
-    int out;             /* the program's stdout */
-    char buf[16384];     /* everything it printed so far */
-    size_t len;
-} prog;
-
-static pid_t started[4];
-static int nstarted;
-
-static void kill_started(void)
-{
-    for (int i = 0; i < nstarted; i++)
-        if (started[i] > 0 && kill(started[i], SIGKILL) == 0)
-            waitpid(started[i], NULL, 0);
-    nstarted = 0;
-}
-
-TestSuite(examples, .fini = kill_started);
-
-static void start(prog *p, const char *name, const char *const *args)
-{
-    char var[64];
-    snprintf(var, sizeof var, "CURIO_EXAMPLE_%s", name);
-    for (char *c = var; *c; c++)
-        if (*c >= 'a' && *c <= 'z')
-            *c = (char)(*c - 'a' + 'A');
-    const char *path = getenv(var);
-    cr_assert_not_null(path, "%s is not set (run through meson test)", var);
-    const char *argv[8] = {path};
-    for (int i = 0; args && args[i] && i < 6; i++)
-        argv[i + 1] = args[i];
-    int pfd[2];
-    cr_assert_eq(pipe2(pfd, O_CLOEXEC), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
-    int rc = posix_spawn(&p->pid, path, &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    cr_assert_eq(rc, 0, "spawn %s: %s", path, strerror(rc));
-    started[nstarted++] = p->pid;
-    close(pfd[1]);
-    p->out = pfd[0];
-    p->len = 0;
-    p->buf[0] = 0;
-}
+/* Only their stdout is read (xstart_stdout): the tests compare it. */
+TestSuite(examples, .fini = xkill_started);
 
 /* Read more output; false at its end. */
-static bool more(prog *p)
+static bool more(xproc *p)
 {
     struct pollfd pf = {.fd = p->out, .events = POLLIN};
     cr_assert_gt(poll(&pf, 1, 10000), 0, "no output for 10 s; so far: %s", p->buf);
@@ -81,7 +35,7 @@ static bool more(prog *p)
 }
 
 /* Read what arrives within ms milliseconds, if anything. */
-static void read_for(prog *p, int ms)
+static void read_for(xproc *p, int ms)
 {
     struct pollfd pf = {.fd = p->out, .events = POLLIN};
     while (poll(&pf, 1, ms) > 0) {
@@ -93,14 +47,7 @@ static void read_for(prog *p, int ms)
     }
 }
 
-static const char *expect_output(prog *p, const char *what)
-{
-    while (!strstr(p->buf, what))
-        cr_assert(more(p), "output ended without \"%s\": %s", what, p->buf);
-    return strstr(p->buf, what);
-}
-
-static const char *expect_nth(prog *p, const char *what, int n)
+static const char *expect_nth(xproc *p, const char *what, int n)
 {
     for (;;) {
         const char *at = p->buf;
@@ -114,16 +61,14 @@ static const char *expect_nth(prog *p, const char *what, int n)
 }
 
 /* Read to the end and reap; returns the wait status. */
-static int finish(prog *p)
+static int finish(xproc *p)
 {
     while (more(p))
         ;
     close(p->out);
     int status;
     cr_assert_eq(waitpid(p->pid, &status, 0), p->pid);
-    for (int i = 0; i < nstarted; i++)
-        if (started[i] == p->pid)
-            started[i] = 0;
+    xforget(p->pid);
     return status;
 }
 
@@ -135,14 +80,14 @@ static const char kid_tail[] = "Let's go\n"
                                "We're leaving!\nI warned you!\nFine. Saving my work.\n"
                                "Leaving!\n";
 
-static void kid_test(const char *name, prog *p)
+static void kid_test(const char *name, xproc *p)
 {
     const char *args[] = {"0.01", NULL};
-    start(p, name, args);
-    const char *pid_line = expect_output(p, "Parent PID ");
-    expect_output(p, "\n");
+    xstart_stdout(p, name, args);
+    const char *pid_line = xexpect(p, "Parent PID ");
+    xexpect(p, "\n");
     cr_assert_eq(atoi(pid_line + strlen("Parent PID ")), p->pid);
-    const char *play = expect_output(p, "Building the Millenium Falcon in Minecraft\n");
+    const char *play = xexpect(p, "Building the Millenium Falcon in Minecraft\n");
     cr_assert(strstr(p->buf, "Yes, go play\n") < play);
     size_t before = (size_t)(play - p->buf) + strlen("Building the Millenium Falcon in Minecraft\n");
     read_for(p, 100); /* the parent waits for the signal, however long: nothing happens */
@@ -152,7 +97,7 @@ static void kid_test(const char *name, prog *p)
 
 Test(examples, kid_signal_waits_for_sighup)
 {
-    prog p;
+    xproc p;
     kid_test("kid_signal", &p);
     size_t from = p.len;
     int status = finish(&p);
@@ -189,10 +134,10 @@ static bool alive(pid_t pid)
 
 Test(examples, kid_fib_stays_responsive_while_workers_compute)
 {
-    prog p;
+    xproc p;
     const char *args[] = {"0.01", NULL};
-    start(&p, "kid_fib", args);
-    expect_output(&p, "Building the Millenium Falcon in Minecraft\n");
+    xstart_stdout(&p, "kid_fib", args);
+    xexpect(&p, "Building the Millenium Falcon in Minecraft\n");
     pid_t kids[16];
     int n = 0;
     for (int i = 0; i < 1000 && (n = children_of(p.pid, kids, 16)) == 0; i++)
@@ -203,7 +148,7 @@ Test(examples, kid_fib_stays_responsive_while_workers_compute)
     usleep(50000);
     cr_assert_eq(kill(p.pid, SIGHUP), 0, "the kernel still reads signals meanwhile");
     size_t from = p.len;
-    expect_output(&p, "Leaving!\n");
+    xexpect(&p, "Leaving!\n");
     int status = finish(&p);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status, p.buf);
     cr_assert(strstr(p.buf + from, kid_tail), "got: %s", p.buf + from);
@@ -241,7 +186,7 @@ static void echo_line(int fd, const char *line)
     cr_assert_str_eq(back, line);
 }
 
-static int port_of(prog *p, int nth)
+static int port_of(xproc *p, int nth)
 {
     const char *l = expect_nth(p, "Server listening at 127.0.0.1:", nth);
     while (!strchr(l, '\n'))
@@ -251,9 +196,9 @@ static int port_of(prog *p, int nth)
 
 Test(examples, echo_managed_restarts_on_sighup)
 {
-    prog p;
+    xproc p;
     const char *args[] = {"127.0.0.1", "0", NULL};
-    start(&p, "echo_managed", args);
+    xstart_stdout(&p, "echo_managed", args);
     int port = port_of(&p, 1);
     int a = connect_to(port), b = connect_to(port);
     echo_line(a, "Hello\n");
@@ -270,7 +215,7 @@ Test(examples, echo_managed_restarts_on_sighup)
         cr_assert_str_eq(buf, "Server going down\n", "then end of stream");
         close(fd);
     }
-    expect_output(&p, "Server shutting down\n");
+    xexpect(&p, "Server shutting down\n");
     int again = port_of(&p, 2);
     expect_nth(&p, "Starting the server\n", 2);
     int c = connect_to(again);
@@ -286,13 +231,13 @@ Test(examples, echo_managed_restarts_on_sighup)
 
 static void ctrl_c_test(int stop, const char *name)
 {
-    prog p;
+    xproc p;
     const char *args[] = {"0.1", NULL};
-    start(&p, "ctrl_c", args);
-    expect_output(&p, "for a report\n");
+    xstart_stdout(&p, "ctrl_c", args);
+    xexpect(&p, "for a report\n");
     cr_assert_eq(kill(p.pid, SIGUSR1), 0);
-    expect_output(&p, "report: ");
-    expect_output(&p, " units of work done\n");
+    xexpect(&p, "report: ");
+    xexpect(&p, " units of work done\n");
     cr_assert_eq(kill(p.pid, SIGUSR1), 0);
     expect_nth(&p, "report: ", 2);
     cr_assert_eq(kill(p.pid, stop), 0);

@@ -1,14 +1,16 @@
 /*
- * tests/net/exampletest.h - running the examples of the net tests as programs:
+ * tests/common/exampletest.h - running examples as programs (the net and proc tests):
  * start one with its stdout on a pipe, read until a line appears, stop it by the pid
  * started here (SIGTERM), or run one to its end. The executables come from the build
- * through CURIO_EXAMPLE_<NAME> variables (tests/net/meson.build).
+ * through CURIO_EXAMPLE_<NAME> variables (the tests' meson.build).
  */
 #ifndef CURIO_EXAMPLETEST_H
 #define CURIO_EXAMPLETEST_H
 
-#include "nettest.h"
+#include "testutil.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
