@@ -25,7 +25,9 @@
  * In C an exception is a return code: the call blocked when the deadline passes returns
  * -ETIMEDOUT, so does every later blocking call in the scope, and closing the scope says
  * whether it was this scope that expired. ignore_after's scope closes with 0 whether or
- * not it expired; curio_scope_expired (or the function form's `expired`) tells.
+ * not it expired; curio_scope_expired (or the function form's `expired`) tells. The
+ * function forms always hand back what the function returned (here coro's own
+ * -ETIMEDOUT when it was cut short): a value completed in time is never dropped.
  */
 #include <curio.h>
 #include <stdio.h>
@@ -51,10 +53,10 @@ static void function_forms(double seconds)
         printf("timeout_after(5, coro(%g)): result %ld\n", seconds, result);
 
     bool expired;
-    result = 0;                                /* None */
     rc = curio_ignore_after_call(5 * scale, coro, &seconds, &result, &expired);
     if (rc == 0 && expired)                    /* if result is None: */
-        printf("ignore_after(5, coro(%g)): Timed out, result still %ld\n", seconds, result);
+        printf("ignore_after(5, coro(%g)): Timed out, coro returned %s\n", seconds,
+               curio_strerror((int)result));
     else
         printf("ignore_after(5, coro(%g)): result %ld\n", seconds, result);
 }

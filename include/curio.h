@@ -258,11 +258,16 @@ CURIO_API int64_t curio_sleep(double seconds);
  *
  * When the deadline passes, the call blocked at that moment returns -ETIMEDOUT, and every
  * later blocking call inside the scope returns -ETIMEDOUT at once, until it is closed.
- * Scopes nest; close them in LIFO order on the task that opened them. A scope whose
- * deadline has passed by the time it is closed counts as expired, whether or not a
- * blocking call saw it. curio_scope_close returns, first match wins:
+ * Scopes nest; close them in LIFO order on the task that opened them. A scope has expired
+ * only when its deadline was delivered: a blocking call inside it returned -ETIMEDOUT
+ * because of it (also a deferred one, after a disable_cancellation scope closed). A
+ * deadline that passed while nothing blocked is not an expiry (Curio discards it, at most
+ * logging a "Badness delta"): the work finished, and its result stands. Once a
+ * cancellation has been requested, the deadlines of the scopes then open are dropped
+ * (Curio's first step of a cancel), except those opened inside a disable_cancellation
+ * scope, which bound the cleanup. curio_scope_close returns, first match wins:
  *   -EINVAL                s is not open on the calling task (never opened, or closed)
- *   CURIO_ETIMEOUT_OUTER   an enclosing scope's deadline passed; keep unwinding to it
+ *   CURIO_ETIMEOUT_OUTER   an enclosing scope's deadline was delivered too; keep unwinding to it
  *                          (Curio's TimeoutCancellationError)
  *   CURIO_ETIMEOUT_LEAKED  an inner scope, left open by code that returned without closing
  *                          it, had expired (UncaughtTimeoutError). Inner scopes still open
@@ -292,17 +297,17 @@ CURIO_API int curio_timeout_at(curio_scope *s, int64_t deadline_ns);
 CURIO_API int curio_ignore_at(curio_scope *s, int64_t deadline_ns);
 
 CURIO_API int curio_scope_close(curio_scope *s);
-/* True once this scope's own deadline has passed (for ignore_after's `if s.expired`);
- * after close, what close decided. */
+/* True once this scope's own deadline has been delivered (for ignore_after's
+ * `if s.expired`); after close, what close decided. */
 CURIO_API bool curio_scope_expired(const curio_scope *s);
 
 /*
  * The function forms, Curio's `await timeout_after(s, coro())`: run fn(arg) in the calling
- * task under a new scope. Return 0 with *result = fn's value when it finished in time;
- * otherwise what curio_scope_close returned (-ETIMEDOUT, CURIO_ETIMEOUT_OUTER, ...), and
- * fn's return value is dropped (so fn should not return something the caller must free).
- * ignore_after_call returns 0 with *result untouched when its own deadline passed, and
- * always sets *expired (if non-NULL). -EPERM outside a task.
+ * task under a new scope, and return what curio_scope_close returned (0, -ETIMEDOUT,
+ * CURIO_ETIMEOUT_OUTER, ...). fn's return value always reaches *result (if non-NULL), so
+ * nothing fn completed is ever lost: when the deadline was delivered it is whatever fn
+ * made of its -ETIMEDOUT. ignore_after_call returns 0 when its own deadline was delivered
+ * and always sets *expired (if non-NULL). -EPERM outside a task, -EINVAL without fn.
  */
 CURIO_API int curio_timeout_after_call(double seconds, curio_task_fn fn, void *arg,
                                        long *result);

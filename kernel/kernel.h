@@ -57,7 +57,7 @@ typedef struct curio__scope_rec {
     int64_t deadline;            /* absolute ns; CURIO__NO_DEADLINE for none */
     uint64_t id;
     uint8_t kind;                /* enum curio__scope_kind */
-    bool expired;                /* a blocking call saw its deadline pass */
+    bool expired;                /* a blocking call was told -ETIMEDOUT because of it */
 } curio__scope_rec;
 
 enum curio__scope_kind {
@@ -266,8 +266,12 @@ static inline int curio__trap_check(curio__task *self)
 /* The deadline that applies to the caller's next blocking call (innermost first,
  * ignoring scopes outside an open disable_cancellation), or CURIO__NO_DEADLINE. */
 CURIO__HIDDEN int64_t curio__effective_deadline(curio__task *self);
-/* Mark the applicable scopes whose deadline is <= now as expired. */
-CURIO__HIDDEN void curio__expire_scopes(curio__task *self, int64_t now);
+/* A scope's deadline was delivered (a blocking call returns -ETIMEDOUT because of it):
+ * mark the applicable scopes whose deadline is <= when as expired. Call it exactly where
+ * that -ETIMEDOUT is returned; an expiry nobody was told of is not one (curio_scope_close). */
+CURIO__HIDDEN void curio__expire_scopes(curio__task *self, int64_t when);
+/* A cancellation was just requested for t: its pending deadlines no longer apply (scope.c). */
+CURIO__HIDDEN void curio__scopes_drop_deadlines(curio__task *t);
 /* Block on a wait queue (state names what for). Returns the waker's wake_result, or
  * -ECANCELED/-ETIMEDOUT. deadline may be CURIO__NO_DEADLINE (scopes are added in). */
 CURIO__HIDDEN int curio__wait_on(curio__waitq *q, const char *state, int64_t deadline);
@@ -302,7 +306,11 @@ CURIO__HIDDEN size_t curio__waitq_wake_all(curio__waitq *q, int r);
 static inline bool curio__waitq_empty(const curio__waitq *q) { return q->head == NULL; }
 
 /* --- time (time.c) --- */
+/* CLOCK_MONOTONIC in ns; every deadline check in the library reads it here. */
 CURIO__HIDDEN int64_t curio__now(void);
+/* Tests only (NULL otherwise): sees every reading of curio__now and returns the time to
+ * use instead, so that a test can move the clock past a deadline between any two checks. */
+extern int64_t (*curio__clock_hook)(int64_t now) CURIO__HIDDEN;
 CURIO__HIDDEN int curio__timer_add(curio_kernel *k, curio__task *t, int64_t when);
 CURIO__HIDDEN void curio__timer_remove(curio_kernel *k, curio__task *t);
 CURIO__HIDDEN int64_t curio__timer_next(curio_kernel *k);

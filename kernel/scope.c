@@ -73,17 +73,18 @@ static curio__scope_rec *lookup(const curio_scope *s)
     return r->id == s->id ? r : NULL;
 }
 
-static bool passed(curio__scope_rec *r, int64_t now)
+/* Whether a blocking call was told -ETIMEDOUT because of r's deadline (see
+ * curio__trap_check_slow): a deadline that passed while nothing blocked is not an expiry,
+ * as in Curio, where a block that completes without receiving TaskTimeout is not expired. */
+static bool delivered(const curio__scope_rec *r)
 {
-    if (r->kind != CURIO__SCOPE_NOCANCEL && !r->expired && r->deadline <= now)
-        r->expired = true;
-    return r->expired;
+    return r->kind != CURIO__SCOPE_NOCANCEL && r->expired;
 }
 
 bool curio_scope_expired(const curio_scope *s)
 {
     curio__scope_rec *r = lookup(s);
-    return r ? passed(r, curio__now()) : s && s->expired;
+    return r ? delivered(r) : s && s->expired;
 }
 
 int curio_scope_close(curio_scope *s)
@@ -92,7 +93,6 @@ int curio_scope_close(curio_scope *s)
     if (!r)
         return -EINVAL;
     curio__task *self = s->task;
-    int64_t now = curio__now();
     /* Inner scopes still open were left behind by code that returned without closing
      * them; if one of them expired, its timeout escaped: Curio's UncaughtTimeoutError. */
     bool leaked = false;
@@ -100,7 +100,7 @@ int curio_scope_close(curio_scope *s)
         curio__scope_rec *o = &self->scopes[--self->nscopes];
         if (o->kind == CURIO__SCOPE_NOCANCEL)
             self->nocancel--;
-        else if (passed(o, now))
+        else if (delivered(o))
             leaked = true;
     }
     self->nscopes--;
@@ -109,13 +109,14 @@ int curio_scope_close(curio_scope *s)
         self->nocancel--;
         return leaked ? CURIO_ETIMEOUT_LEAKED : 0;
     }
-    s->expired = passed(r, now);
-    /* An enclosing deadline that applies here takes precedence: unwinding goes on to it. */
+    s->expired = delivered(r);
+    /* An enclosing deadline delivered with ours takes precedence: unwinding goes on to it
+     * (the outermost expired scope owns the timeout, as in Curio). */
     for (unsigned i = s->depth; i-- > 0;) {
         curio__scope_rec *o = &self->scopes[i];
         if (o->kind == CURIO__SCOPE_NOCANCEL)
             break;
-        if (passed(o, now))
+        if (delivered(o))
             return CURIO_ETIMEOUT_OUTER;
     }
     if (leaked)
@@ -123,6 +124,22 @@ int curio_scope_close(curio_scope *s)
     if (s->expired)
         return r->kind == CURIO__SCOPE_TIMEOUT ? -ETIMEDOUT : 0;
     return 0;
+}
+
+void curio__scopes_drop_deadlines(curio__task *t)
+{
+    /* Curio's first step of a cancel drops the task's pending timeout: the cancellation,
+     * not a deadline that passes during the cleanup it starts, is what the task reports.
+     * Scopes opened inside a disable_cancellation scope that is open now bound that
+     * cleanup (nothing else can interrupt it) and keep their deadlines; so do scopes
+     * opened after the request. */
+    for (unsigned i = 0; i < t->nscopes; i++) {
+        curio__scope_rec *r = &t->scopes[i];
+        if (r->kind == CURIO__SCOPE_NOCANCEL)
+            return;
+        if (!r->expired)
+            r->deadline = CURIO__NO_DEADLINE;
+    }
 }
 
 static int call_under(int kind, double seconds, curio_task_fn fn, void *arg, long *result,
@@ -138,7 +155,9 @@ static int call_under(int kind, double seconds, curio_task_fn fn, void *arg, lon
     rc = curio_scope_close(&s);
     if (expired)
         *expired = s.expired;
-    if (rc == 0 && !s.expired && result)
+    /* Whatever fn returned is the caller's: a value it completed in time must not be
+     * lost, and one it returned after an expiry (its -ETIMEDOUT) says how it ended. */
+    if (result)
         *result = r;
     return rc;
 }

@@ -202,6 +202,7 @@ int curio_cancel_nowait(curio_task *t)
     if (t->done || t->cancel_requested)
         return 0;
     t->cancel_requested = true;
+    curio__scopes_drop_deadlines(t);
     if (t->nocancel == 0)
         curio__interrupt(t, -ECANCELED);
     return 0;

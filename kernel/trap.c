@@ -17,13 +17,13 @@ int64_t curio__effective_deadline(curio__task *self)
     return d;
 }
 
-void curio__expire_scopes(curio__task *self, int64_t now)
+void curio__expire_scopes(curio__task *self, int64_t when)
 {
     for (unsigned i = self->nscopes; i-- > 0;) {
         curio__scope_rec *r = &self->scopes[i];
         if (r->kind == CURIO__SCOPE_NOCANCEL)
             break;
-        if (r->deadline <= now)
+        if (r->deadline <= when)
             r->expired = true;
     }
 }
@@ -40,6 +40,14 @@ static bool scope_expired(curio__task *self)
     return false;
 }
 
+/*
+ * Every -ETIMEDOUT a blocking call returns because of a scope is a delivery, and marks the
+ * applicable scopes whose deadline had passed at that moment as expired (what close then
+ * reports). The clock is read once: whatever happens to the time after this check, the
+ * caller either was told -ETIMEDOUT or goes on to set its operation up completely; a
+ * deadline that passes meanwhile is then caught by the wait itself (the linked timeout or
+ * the timer heap fire at once).
+ */
 int curio__trap_check_slow(curio__task *self)
 {
     if (!self)
@@ -49,12 +57,11 @@ int curio__trap_check_slow(curio__task *self)
         return -ECANCELED;
     }
     if (self->nscopes) {
-        if (scope_expired(self))
-            return -ETIMEDOUT;
         int64_t d = curio__effective_deadline(self);
-        if (d != CURIO__NO_DEADLINE) {
+        bool sticky = scope_expired(self);
+        if (sticky || d != CURIO__NO_DEADLINE) {
             int64_t now = curio__now();
-            if (d <= now) {
+            if (sticky || d <= now) {
                 curio__expire_scopes(self, now);
                 return -ETIMEDOUT;
             }
@@ -92,7 +99,12 @@ int curio__wait_on(curio__waitq *q, const char *state, int64_t own_deadline)
     self->parked = true;
     self->state = state;
     curio__suspend(self);
-    return delivered(self, self->wake_result);
+    rc = self->wake_result;
+    /* -ETIMEDOUT only comes from the timer heap, set to d: a scope's deadline (a sleep's
+     * own deadline passing wakes it with 0). */
+    if (rc == -ETIMEDOUT)
+        curio__expire_scopes(self, d);
+    return delivered(self, rc);
 }
 
 void curio__park_nointr(curio__task *self, const char *state)
@@ -132,12 +144,10 @@ struct io_uring_sqe *curio__sqe(curio_kernel *k)
     return io_uring_get_sqe(&k->ring);
 }
 
-int curio__op_begin(curio__op *op, struct io_uring_sqe **sqe)
+/* The part of beginning an operation that cannot fail: it runs only after every check has
+ * passed, and reads nothing that may have changed since (no clock, no second check). */
+static void op_setup(curio__task *self, curio__op *op, struct io_uring_sqe **sqe)
 {
-    curio__task *self = curio__self();
-    int rc = curio__trap_check(self);
-    if (rc < 0)
-        return rc;
     op->deadline = curio__effective_deadline(self);
     op->task = self;
     op->done = false;
@@ -145,6 +155,15 @@ int curio__op_begin(curio__op *op, struct io_uring_sqe **sqe)
     op->linked_timeout = false;
     op->claimed = false;
     *sqe = curio__sqe(self->k);
+}
+
+int curio__op_begin(curio__op *op, struct io_uring_sqe **sqe)
+{
+    curio__task *self = curio__self();
+    int rc = curio__trap_check(self);
+    if (rc < 0)
+        return rc;
+    op_setup(self, op, sqe);
     return 0;
 }
 
@@ -157,7 +176,7 @@ int curio__op_begin_fd(curio__op *op, struct io_uring_sqe **sqe, int fd, int dir
     rc = curio__fd_claim(self, fd, dir);
     if (rc < 0)
         return rc;
-    curio__op_begin(op, sqe); /* cannot fail: the check above passed */
+    op_setup(self, op, sqe);
     op->claimed = rc == 0;
     op->claim_fd = fd;
     op->claim_dir = (uint8_t)dir;
@@ -192,12 +211,14 @@ int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state)
     if (res <= -512 && res >= -516)
         res = -EINTR;
     if (res == -ECANCELED || res == -EINTR) {
-        if (op->interrupt) {
-            res = op->interrupt;
-        } else if (op->linked_timeout) {
-            curio__expire_scopes(self, op->deadline);
+        if (op->interrupt)
+            res = op->interrupt;        /* our cancel: a cancellation, or the timer heap */
+        else if (op->linked_timeout)
             res = -ETIMEDOUT;
-        }
+        /* Ours, so a scope's deadline (op->deadline) was delivered; a -ETIMEDOUT the
+         * operation itself returns (a TCP connect giving up) marks no scope. */
+        if (res == -ETIMEDOUT)
+            curio__expire_scopes(self, op->deadline);
     }
     return delivered(self, res);
 }
