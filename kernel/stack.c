@@ -349,11 +349,19 @@ static char *fault_sp(void *uctx)
 #endif
 }
 
+/* A SIGSEGV the kernel raised for a bad access (si_code > 0: SEGV_MAPERR, SEGV_ACCERR...)
+ * rather than one sent by kill, tgkill, sigqueue or raise (SI_USER, SI_TKILL, SI_QUEUE,
+ * all <= 0). Only a real fault repeats when the handler returns. */
+static bool real_fault(const siginfo_t *si)
+{
+    return si->si_code > 0;
+}
+
 static void segv_handler(int sig, siginfo_t *si, void *uctx)
 {
     curio_kernel *k = curio__tls_kernel;
     curio__task *t = k ? k->current : NULL;
-    if (t && t->stack) {
+    if (t && t->stack && real_fault(si)) {
         char *base = t->stack->base, *addr = si->si_addr, *sp = fault_sp(uctx);
         const char *how = NULL;
         if (t->stack->guarded && addr >= base - 2 * page_size && addr < base + 256)
@@ -375,7 +383,11 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
         old_segv.sa_handler(sig);
         return;
     }
+    /* The default action: a real fault repeats once we return; a sent signal would not,
+     * so it is sent again, now to the default action (SA_NODEFER: not blocked here). */
     signal(SIGSEGV, SIG_DFL);
+    if (!real_fault(si))
+        raise(SIGSEGV);
 }
 
 static void install_segv(void)

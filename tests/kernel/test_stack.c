@@ -93,6 +93,46 @@ Test(stack, overflow_is_reported_with_the_task_name, .timeout = 60)
     cr_assert_not_null(strstr(rep.err, "deep-diver"), "stderr: %s", rep.err);
 }
 
+/* ---- (a1b) a SIGSEGV sent from outside is not a fault: the default action, no report ----
+ * kill (SI_USER), sigqueue (SI_QUEUE) and raise (SI_TKILL) inside a task. The overflow
+ * handler used to return for them, expecting the access to fault again: the process
+ * survived a signal that must kill it. */
+static long send_segv(void *arg)
+{
+    switch ((int)(intptr_t)arg) {
+    case 0:
+        kill(getpid(), SIGSEGV);
+        break;
+    case 1:
+        sigqueue(getpid(), SIGSEGV, (union sigval){.sival_int = 1});
+        break;
+    default:
+        raise(SIGSEGV);
+        break;
+    }
+    curio_sleep(0.01); /* a pending process-directed signal is delivered by now */
+    return 42;         /* reached only if the signal was swallowed */
+}
+
+static long segv_child(void *arg)
+{
+    long result = 0;
+    int rc = curio_run(send_segv, arg, NULL, &result);
+    return rc < 0 ? rc : result;
+}
+
+Test(stack, a_sigsegv_sent_from_outside_takes_the_default_action, .timeout = 60)
+{
+    for (intptr_t how = 0; how < 3; how++) {
+        child_report rep;
+        run_in_child(segv_child, (void *)how, &rep);
+        cr_assert(WIFSIGNALED(rep.status) && WTERMSIG(rep.status) == SIGSEGV,
+                  "variant %d: the child should die of SIGSEGV; status %d, returned %ld, "
+                  "stderr: %s", (int)how, rep.status, rep.value, rep.err);
+        cr_assert_null(strstr(rep.err, "stack overflow"), "no overflow report: %s", rep.err);
+    }
+}
+
 /* ---- (a2) unguarded stacks: with a guard budget of one stack, the main task takes it and
  *      every other task runs on an unguarded slab stack ---- */
 

@@ -118,6 +118,15 @@ static long exit_fn(const void *arg, size_t len, void **out, size_t *out_len)
     _exit(3);
 }
 
+/* A SIGSEGV sent rather than faulted on (raise: SI_TKILL) must still kill the worker: the
+ * stack-overflow handler the worker inherits returns only for real faults. */
+static long segv_fn(const void *arg, size_t len, void **out, size_t *out_len)
+{
+    (void)arg, (void)len, (void)out, (void)out_len;
+    raise(SIGSEGV);
+    return 7;
+}
+
 static long crash_main(void *arg)
 {
     (void)arg;
@@ -132,6 +141,8 @@ static long crash_main(void *arg)
     cr_assert_neq(after, before, "a fresh worker");
     cr_assert_eq(curio_run_in_process(exit_fn, NULL, 0, &r, NULL, NULL), CURIO_EWORKERDIED);
     cr_assert(reaped_already((pid_t)after));
+    cr_assert_eq(curio_run_in_process(segv_fn, NULL, 0, &r, NULL, NULL), CURIO_EWORKERDIED);
+    cr_assert_eq(r, 12345, "no result from a worker killed by a sent SIGSEGV");
     cr_assert_eq(call_fib(10), 55);
     return 0;
 }
