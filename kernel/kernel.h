@@ -57,7 +57,8 @@ typedef struct curio__scope_rec {
     int64_t deadline;            /* absolute ns; CURIO__NO_DEADLINE for none */
     uint64_t id;
     uint8_t kind;                /* enum curio__scope_kind */
-    bool expired;                /* a blocking call was told -ETIMEDOUT because of it */
+    uint32_t expired;            /* 0, or the number of the delivery (task->deliveries) that
+                                    told a blocking call -ETIMEDOUT because of it */
 } curio__scope_rec;
 
 enum curio__scope_kind {
@@ -101,6 +102,7 @@ struct curio_task {
                                     innermost) */
     size_t nscopes, cap_scopes;
     uint64_t scope_ids;
+    uint32_t deliveries;         /* scope deadlines delivered so far (curio__expire_scopes) */
 
     /* --- blocking: exactly one of these describes what the task waits on --- */
     curio__waitq *waitq;         /* the queue it is linked on, or NULL */
@@ -270,6 +272,11 @@ CURIO__HIDDEN int64_t curio__effective_deadline(curio__task *self);
  * mark the applicable scopes whose deadline is <= when as expired. Call it exactly where
  * that -ETIMEDOUT is returned; an expiry nobody was told of is not one (curio_scope_close). */
 CURIO__HIDDEN void curio__expire_scopes(curio__task *self, int64_t when);
+/* An internal wait was told -ETIMEDOUT (rc) but its call completes anyway (a hand-off or a
+ * job that finished first): the delivery did not reach the caller, so the scopes it marked
+ * are not expired after all; the deadline stays passed and the next blocking call is told.
+ * Returns 0, the call's result. */
+CURIO__HIDDEN int curio__undeliver(curio__task *self, int rc);
 /* A cancellation was just requested for t: its pending deadlines no longer apply (scope.c). */
 CURIO__HIDDEN void curio__scopes_drop_deadlines(curio__task *t);
 /* Block on a wait queue (state names what for). Returns the waker's wake_result, or

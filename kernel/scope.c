@@ -25,7 +25,7 @@ static int push(curio_scope *s, int kind, int64_t deadline)
     r->deadline = deadline;
     r->id = ++self->scope_ids;
     r->kind = (uint8_t)kind;
-    r->expired = false;
+    r->expired = 0;
     s->task = self;
     s->id = r->id;
     s->depth = self->nscopes++;
@@ -78,7 +78,7 @@ static curio__scope_rec *lookup(const curio_scope *s)
  * as in Curio, where a block that completes without receiving TaskTimeout is not expired. */
 static bool delivered(const curio__scope_rec *r)
 {
-    return r->kind != CURIO__SCOPE_NOCANCEL && r->expired;
+    return r->kind != CURIO__SCOPE_NOCANCEL && r->expired != 0;
 }
 
 bool curio_scope_expired(const curio_scope *s)

@@ -236,5 +236,5 @@ int curio__job_run(curio__job *j, const char *state)
         wait_finished(self, j, state);
     }
     j->ran = true;
-    return 0;
+    return curio__undeliver(self, rc); /* the work ran to its end: that is the result */
 }

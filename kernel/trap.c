@@ -19,13 +19,24 @@ int64_t curio__effective_deadline(curio__task *self)
 
 void curio__expire_scopes(curio__task *self, int64_t when)
 {
+    uint32_t n = ++self->deliveries;
     for (unsigned i = self->nscopes; i-- > 0;) {
         curio__scope_rec *r = &self->scopes[i];
         if (r->kind == CURIO__SCOPE_NOCANCEL)
             break;
-        if (r->deadline <= when)
-            r->expired = true;
+        if (!r->expired && r->deadline <= when)
+            r->expired = n;
     }
+}
+
+int curio__undeliver(curio__task *self, int rc)
+{
+    if (rc == -ETIMEDOUT && self->deliveries) {
+        for (unsigned i = 0; i < self->nscopes; i++)
+            if (self->scopes[i].expired == self->deliveries)
+                self->scopes[i].expired = 0;
+    }
+    return 0;
 }
 
 static bool scope_expired(curio__task *self)

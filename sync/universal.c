@@ -186,7 +186,7 @@ static int wait_task(curio__task *self, pthread_mutex_t *mu, curio__ulist *l,
     /* The wake-up for the grant is posted or on its way: our record must outlive it. */
     while (!w->woken)
         curio__park_nointr(self, state);
-    return gave_back ? rc : 0;
+    return gave_back ? rc : curio__undeliver(self, rc);
 }
 
 int curio__uwait(pthread_mutex_t *mu, curio__ulist *l, curio__uwaiter *w, const char *state,

@@ -74,7 +74,7 @@ int curio__waiter_wait(curio__waitlist *l, curio__waiter *w, const char *state)
         /* Granted means handed over, whatever rc says: a cancellation that came after the
          * hand-off is delivered at the next blocking call. */
         if (w->granted)
-            return 0;
+            return curio__undeliver(self, rc);
         if (rc < 0) {
             /* Interrupted while parked, or refused before parking (trap check, no memory
              * for a scope's deadline): still in line. */

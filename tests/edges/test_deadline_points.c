@@ -1,0 +1,663 @@
+/*
+ * tests/edges/test_deadline_points.c - a deadline that passes at every possible moment of
+ * every blocking call, and nothing is lost.
+ *
+ * The clock hook (kernel/time.c, curio__clock_hook) sees every reading of the clock. For
+ * each blocking call below, and for N = 1, 2, ...: open a timeout scope, then make the
+ * Nth reading of the clock jump an hour ahead, so that the deadline passes exactly
+ * between two checks of the trap path (the begin of an operation, the parking on a
+ * queue, the scheduler's timer pass...). The call gets a peer that completes it after a
+ * few yields, so at every N it either completes or is told -ETIMEDOUT. Then:
+ *   - the result is one of the two, and the scope agrees (expired exactly when the call
+ *     was told -ETIMEDOUT: a deadline that passed after the call completed is no expiry);
+ *   - what the call completed is the caller's, and what it did not is still where it was
+ *     (the byte still in the socket, the item still in the queue, the lock still free);
+ *   - no descriptor is left open (and, under ASan, no memory).
+ * N grows until the call completes before the Nth reading: every moment was tried.
+ *
+ * A jump of the user-space clock does not move io_uring's own timer, so a linked timeout
+ * set for the real deadline fires later (REAL_DEADLINE): that is a case too.
+ */
+#include "testutil.h"
+
+#include "../../kernel/kernel.h"
+
+#include <curio/io.h>
+#include <curio/net.h>
+#include <curio/proc.h>
+#include <curio/sync.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define REAL_DEADLINE 0.02  /* seconds; the hour's jump makes every deadline pass long before */
+#define MAX_POINTS 48       /* a call reading the clock more often than this fails the test */
+#define HELPER_YIELDS 2     /* the peer completes the call after this many yields */
+
+static long reads, jump_at;
+static int64_t offset;
+
+static int64_t jumping_clock(int64_t now)
+{
+    if (++reads == jump_at)
+        offset = 3600 * (int64_t)1000000000;
+    return now + offset;
+}
+
+/* ---- a case: set up (outside the scope), the call (inside it), the check, tear down ---- */
+
+typedef struct state {
+    int fd[2];
+    curio_socket *s[2];
+    curio_socket *ls;
+    curio_addr addr;
+    curio_stream *st;
+    curio_queue *q;
+    curio_universal_queue *uq;
+    curio_event ev;
+    curio_lock lock;
+    curio_semaphore sem;
+    curio_condition cond;
+    curio_process *proc;
+    curio_task *helper;
+    bool flag;
+    char buf[1 << 16];
+    size_t filled;
+} state;
+
+typedef struct ecase {
+    const char *name;
+    void (*setup)(state *st);
+    long (*call)(state *st);        /* its rc: >= 0 success, else a negative code */
+    void (*check)(state *st, long rc); /* after the scope closed: nothing lost */
+    void (*teardown)(state *st);
+} ecase;
+
+/* The peer's delay: yields, and a short sleep, which makes the scheduler go round its loop
+ * (a ring poll and a timer pass, each reading the clock) while the call waits. */
+static void yields(void)
+{
+    for (int i = 0; i < HELPER_YIELDS; i++) {
+        curio_yield();
+        curio_sleep(1e-6);
+    }
+}
+
+static void spawn_helper(state *st, curio_task_fn fn)
+{
+    cr_assert_eq(curio_spawn_ex(&st->helper, fn, st, NULL), 0);
+}
+
+static void end_helper(state *st)
+{
+    if (st->helper) {
+        curio_cancel(st->helper);
+        curio_task_release(st->helper);
+        st->helper = NULL;
+    }
+}
+
+/* -- sleep -- */
+static void no_setup(state *st) { (void)st; }
+static long call_sleep(state *st) { (void)st; return (long)curio_sleep(0.0005); }
+static void no_check(state *st, long rc) { (void)st, (void)rc; }
+static void no_teardown(state *st) { (void)st; }
+
+/* -- join a task that ends after a few yields -- */
+static long short_task(void *arg) { (void)arg; yields(); return 7; }
+static void setup_join(state *st) { spawn_helper(st, short_task); }
+static long call_join(state *st)
+{
+    long r = 0;
+    int rc = curio_join(st->helper, &r);
+    return rc < 0 ? rc : r;
+}
+static void check_join(state *st, long rc)
+{
+    if (rc == 7)
+        cr_assert(curio_task_done(st->helper));
+}
+
+/* -- an event set by the peer -- */
+static long set_event(void *arg) { state *st = arg; yields(); return curio_event_set(&st->ev); }
+static void setup_event(state *st) { spawn_helper(st, set_event); }
+static long call_event(state *st) { return curio_event_wait(&st->ev); }
+
+/* -- a lock released by the peer -- */
+static long hold_lock(void *arg)
+{
+    state *st = arg;
+    yields();
+    return curio_lock_release(&st->lock);
+}
+static void setup_lock(state *st)
+{
+    cr_assert_eq(curio_lock_acquire(&st->lock), 0); /* the helper releases it for us */
+    spawn_helper(st, hold_lock);
+}
+static long call_lock(state *st) { return curio_lock_acquire(&st->lock); }
+static void check_lock(state *st, long rc)
+{
+    curio_task_wait(st->helper);
+    cr_assert_eq(curio_lock_locked(&st->lock), rc == 0, "held exactly when acquired");
+    if (rc == 0)
+        curio_lock_release(&st->lock);
+}
+
+/* -- a semaphore released by the peer -- */
+static long post_sem(void *arg)
+{
+    state *st = arg;
+    yields();
+    return curio_semaphore_release(&st->sem);
+}
+static void setup_sem(state *st)
+{
+    st->sem = (curio_semaphore)CURIO_SEMAPHORE_INIT(0);
+    spawn_helper(st, post_sem);
+}
+static long call_sem(state *st) { return curio_semaphore_acquire(&st->sem); }
+static void check_sem(state *st, long rc)
+{
+    curio_task_wait(st->helper);
+    cr_assert_eq(curio_semaphore_value(&st->sem), rc == 0 ? 0u : 1u, "the unit is not lost");
+}
+
+/* -- a condition notified by the peer -- */
+static long notify(void *arg)
+{
+    state *st = arg;
+    yields();
+    curio_condition_acquire(&st->cond);
+    st->flag = true;
+    curio_condition_notify_all(&st->cond);
+    return curio_condition_release(&st->cond);
+}
+static void setup_cond(state *st) { spawn_helper(st, notify); }
+static bool flag_set(void *arg) { return ((state *)arg)->flag; }
+static long call_cond(state *st)
+{
+    int rc = curio_condition_acquire(&st->cond);
+    if (rc < 0)
+        return rc;
+    rc = curio_condition_wait_for(&st->cond, flag_set, st);
+    int r2 = curio_condition_release(&st->cond);
+    return rc < 0 ? rc : r2;
+}
+static void check_cond(state *st, long rc)
+{
+    (void)rc;
+    cr_assert_not(curio_condition_locked(&st->cond), "the condition's lock is not left held");
+}
+
+/* -- a queue item put by the peer -- */
+static long put_item(void *arg)
+{
+    state *st = arg;
+    yields();
+    return curio_queue_put(st->q, (void *)(intptr_t)42);
+}
+static void setup_qget(state *st)
+{
+    cr_assert_eq(curio_queue_create(&st->q, 0), 0);
+    spawn_helper(st, put_item);
+}
+static long call_qget(state *st)
+{
+    void *item = NULL;
+    int rc = curio_queue_get(st->q, &item);
+    return rc < 0 ? rc : (long)(intptr_t)item;
+}
+static void check_qget(state *st, long rc)
+{
+    curio_task_wait(st->helper);
+    cr_assert_eq(curio_queue_size(st->q), rc == 42 ? 0u : 1u, "the item is not lost");
+}
+static void teardown_q(state *st)
+{
+    end_helper(st);
+    void *item;
+    while (curio_queue_get_nowait(st->q, &item) == 0)
+        ;
+    curio_queue_destroy(st->q);
+}
+
+/* -- a put into a full queue, room made by the peer -- */
+static long take_item(void *arg)
+{
+    state *st = arg;
+    yields();
+    void *item;
+    return curio_queue_get(st->q, &item);
+}
+static void setup_qput(state *st)
+{
+    cr_assert_eq(curio_queue_create(&st->q, 1), 0);
+    cr_assert_eq(curio_queue_put(st->q, (void *)1), 0);
+    spawn_helper(st, take_item);
+}
+static long call_qput(state *st) { return curio_queue_put(st->q, (void *)2); }
+static void check_qput(state *st, long rc)
+{
+    curio_task_wait(st->helper);
+    cr_assert_eq(curio_queue_size(st->q), rc == 0 ? 1u : 0u, "put exactly when it said so");
+}
+
+/* -- a universal queue item put by the peer -- */
+static long uput_item(void *arg)
+{
+    state *st = arg;
+    yields();
+    return curio_universal_queue_put(st->uq, (void *)(intptr_t)42);
+}
+static void setup_uget(state *st)
+{
+    cr_assert_eq(curio_universal_queue_create(&st->uq, 0), 0);
+    spawn_helper(st, uput_item);
+}
+static long call_uget(state *st)
+{
+    void *item = NULL;
+    int rc = curio_universal_queue_get(st->uq, &item);
+    return rc < 0 ? rc : (long)(intptr_t)item;
+}
+static void check_uget(state *st, long rc)
+{
+    curio_task_wait(st->helper);
+    cr_assert_eq(curio_universal_queue_size(st->uq), rc == 42 ? 0u : 1u, "the item is not lost");
+}
+static void teardown_uq(state *st)
+{
+    end_helper(st);
+    curio_universal_queue_destroy(st->uq);
+}
+
+/* -- a function on a worker thread -- */
+static long thread_work(void *arg) { (void)arg; return 5; }
+static long call_thread(state *st)
+{
+    (void)st;
+    long r = 0;
+    int rc = curio_run_in_thread(thread_work, NULL, &r);
+    return rc < 0 ? rc : r;
+}
+
+/* -- descriptors: a pipe the peer writes to -- */
+static long write_byte(void *arg)
+{
+    state *st = arg;
+    yields();
+    return curio_write(st->fd[1], "x", 1);
+}
+static void setup_pipe(state *st)
+{
+    cr_assert_eq(pipe2(st->fd, O_CLOEXEC), 0);
+    spawn_helper(st, write_byte);
+}
+static long call_read(state *st)
+{
+    char c;
+    return curio_read(st->fd[0], &c, 1);
+}
+static void check_read(state *st, long rc)
+{
+    curio_task_wait(st->helper);
+    char c;
+    int fl = fcntl(st->fd[0], F_GETFL);
+    fcntl(st->fd[0], F_SETFL, fl | O_NONBLOCK);
+    ssize_t n = read(st->fd[0], &c, 1);
+    cr_assert_eq(n == 1, rc != 1, "the byte is read exactly once (rc %ld, left %zd)", rc, n);
+}
+static void teardown_fds(state *st)
+{
+    end_helper(st);
+    close(st->fd[0]);
+    close(st->fd[1]);
+}
+
+/* -- a write into a full pipe, drained by the peer -- */
+static long drain_pipe(void *arg)
+{
+    state *st = arg;
+    yields();
+    return curio_read(st->fd[0], st->buf, sizeof st->buf);
+}
+static void setup_fullpipe(state *st)
+{
+    cr_assert_eq(pipe2(st->fd, O_CLOEXEC | O_NONBLOCK), 0);
+    memset(st->buf, 'a', sizeof st->buf);
+    while (write(st->fd[1], st->buf, sizeof st->buf) > 0)
+        ;
+    spawn_helper(st, drain_pipe);
+}
+static long call_write(state *st) { return curio_write(st->fd[1], "y", 1); }
+static void check_write(state *st, long rc)
+{
+    curio_task_wait(st->helper);
+    /* Drain everything: a 'y' is there exactly when the write said so. */
+    size_t ys = 0;
+    ssize_t n;
+    while ((n = read(st->fd[0], st->buf, sizeof st->buf)) > 0)
+        ys += memchr(st->buf, 'y', (size_t)n) != NULL;
+    cr_assert_eq(ys, rc == 1 ? 1u : 0u, "written exactly when it said so (rc %ld)", rc);
+}
+
+/* -- a stream line written by the peer -- */
+static long write_line(void *arg)
+{
+    state *st = arg;
+    yields();
+    return curio_write(st->fd[1], "line\n", 5);
+}
+static void setup_stream(state *st)
+{
+    cr_assert_eq(pipe2(st->fd, O_CLOEXEC), 0);
+    cr_assert_eq(curio_stream_open(&st->st, st->fd[0], NULL), 0);
+    spawn_helper(st, write_line);
+}
+static long call_readline(state *st)
+{
+    char line[16];
+    return curio_stream_readline(st->st, line, sizeof line);
+}
+static void check_readline(state *st, long rc)
+{
+    curio_task_wait(st->helper);
+    if (rc == 5)
+        return;
+    char line[16];
+    cr_assert_eq(curio_stream_readline(st->st, line, sizeof line), 5, "the line is still there");
+}
+static void teardown_stream(state *st)
+{
+    end_helper(st);
+    curio_stream_close(st->st); /* closes fd[0] */
+    close(st->fd[1]);
+}
+
+/* -- sockets: a byte sent by the peer -- */
+static long send_byte(void *arg)
+{
+    state *st = arg;
+    yields();
+    return curio_send(st->s[1], "z", 1, 0);
+}
+static void setup_sockpair(state *st)
+{
+    cr_assert_eq(curio_socketpair(AF_UNIX, SOCK_STREAM, st->s), 0);
+    spawn_helper(st, send_byte);
+}
+static long call_recv(state *st)
+{
+    char c;
+    return curio_recv(st->s[0], &c, 1, 0);
+}
+static void check_recv(state *st, long rc)
+{
+    curio_task_wait(st->helper);
+    char c;
+    ssize_t n = recv(curio_socket_fd(st->s[0]), &c, 1, MSG_DONTWAIT);
+    cr_assert_eq(n == 1, rc != 1, "the byte is received exactly once (rc %ld, left %zd)", rc, n);
+}
+static void teardown_sockpair(state *st)
+{
+    end_helper(st);
+    curio_socket_close(st->s[0]);
+    curio_socket_close(st->s[1]);
+}
+
+/* -- a send into a full socket, drained by the peer -- */
+/* All of it: a Unix socket is writable again only once its queue is down to a quarter. */
+static long drain_sock(void *arg)
+{
+    state *st = arg;
+    yields();
+    ssize_t n;
+    while ((n = recv(curio_socket_fd(st->s[1]), st->buf, sizeof st->buf, MSG_DONTWAIT)) > 0)
+        ;
+    return 0;
+}
+static void setup_fullsock(state *st)
+{
+    cr_assert_eq(curio_socketpair(AF_UNIX, SOCK_STREAM, st->s), 0);
+    memset(st->buf, 'a', sizeof st->buf);
+    while (send(curio_socket_fd(st->s[0]), st->buf, sizeof st->buf, MSG_DONTWAIT) > 0)
+        ;
+    spawn_helper(st, drain_sock);
+}
+static long call_send(state *st) { return curio_send(st->s[0], "y", 1, 0); }
+static void check_send(state *st, long rc)
+{
+    curio_task_wait(st->helper);
+    size_t ys = 0;
+    ssize_t n;
+    while ((n = recv(curio_socket_fd(st->s[1]), st->buf, sizeof st->buf, MSG_DONTWAIT)) > 0)
+        ys += memchr(st->buf, 'y', (size_t)n) != NULL;
+    cr_assert_eq(ys, rc == 1 ? 1u : 0u, "sent exactly when it said so (rc %ld)", rc);
+}
+
+/* -- accept a connection the peer makes -- */
+static long connect_peer(void *arg)
+{
+    state *st = arg;
+    yields();
+    int rc = curio_socket_open(&st->s[1], AF_INET, SOCK_STREAM, 0);
+    return rc < 0 ? rc : curio_connect(st->s[1], &st->addr);
+}
+static void setup_accept(state *st)
+{
+    cr_assert_eq(curio_socket_open(&st->ls, AF_INET, SOCK_STREAM, 0), 0);
+    cr_assert_eq(curio_addr_ip(&st->addr, "127.0.0.1", 0), 0);
+    cr_assert_eq(curio_socket_bind(st->ls, &st->addr), 0);
+    cr_assert_eq(curio_socket_listen(st->ls, 8), 0);
+    cr_assert_eq(curio_socket_getsockname(st->ls, &st->addr), 0);
+    spawn_helper(st, connect_peer);
+}
+static long call_accept(state *st)
+{
+    return curio_accept(st->ls, &st->s[0], NULL);
+}
+static void check_accept(state *st, long rc)
+{
+    curio_task_wait(st->helper);
+    if (rc == 0)
+        return;
+    /* Not accepted: the connection still waits in the backlog. */
+    curio_scope sc;
+    curio_timeout_after(&sc, 10);
+    cr_assert_eq(curio_accept(st->ls, &st->s[0], NULL), 0, "the connection is still there");
+    curio_scope_close(&sc);
+}
+static void teardown_accept(state *st)
+{
+    end_helper(st);
+    if (st->s[0])
+        curio_socket_close(st->s[0]);
+    if (st->s[1])
+        curio_socket_close(st->s[1]);
+    curio_socket_close(st->ls);
+}
+
+/* -- a connect to a listener -- */
+static void setup_connect(state *st)
+{
+    cr_assert_eq(curio_socket_open(&st->ls, AF_INET, SOCK_STREAM, 0), 0);
+    cr_assert_eq(curio_addr_ip(&st->addr, "127.0.0.1", 0), 0);
+    cr_assert_eq(curio_socket_bind(st->ls, &st->addr), 0);
+    cr_assert_eq(curio_socket_listen(st->ls, 8), 0);
+    cr_assert_eq(curio_socket_getsockname(st->ls, &st->addr), 0);
+    cr_assert_eq(curio_socket_open(&st->s[1], AF_INET, SOCK_STREAM, 0), 0);
+}
+static long call_connect(state *st) { return curio_connect(st->s[1], &st->addr); }
+
+/* -- a datagram sent by the peer -- */
+static long send_dgram(void *arg)
+{
+    state *st = arg;
+    yields();
+    return curio_sendto(st->s[1], "d", 1, 0, &st->addr);
+}
+static void setup_dgram(state *st)
+{
+    cr_assert_eq(curio_socket_open(&st->s[0], AF_INET, SOCK_DGRAM, 0), 0);
+    cr_assert_eq(curio_socket_open(&st->s[1], AF_INET, SOCK_DGRAM, 0), 0);
+    cr_assert_eq(curio_addr_ip(&st->addr, "127.0.0.1", 0), 0);
+    cr_assert_eq(curio_socket_bind(st->s[0], &st->addr), 0);
+    cr_assert_eq(curio_socket_getsockname(st->s[0], &st->addr), 0);
+    spawn_helper(st, send_dgram);
+}
+static long call_recvfrom(state *st)
+{
+    char c;
+    return curio_recvfrom(st->s[0], &c, 1, 0, NULL);
+}
+
+/* -- a child process that exits -- */
+static void setup_proc(state *st)
+{
+    static const char *const argv[] = {"true", NULL};
+    cr_assert_eq(curio_popen(&st->proc, argv, NULL), 0);
+}
+static long call_wait(state *st)
+{
+    int code = -1;
+    int rc = curio_process_wait(st->proc, &code);
+    return rc < 0 ? rc : code;
+}
+static void check_wait(state *st, long rc)
+{
+    if (rc == 0)
+        return;
+    int code = -1;
+    cr_assert_eq(curio_process_wait(st->proc, &code), 0, "it can still be waited for");
+    cr_assert_eq(code, 0);
+}
+static void teardown_proc(state *st) { curio_process_destroy(st->proc); }
+
+static const ecase cases[] = {
+    {"sleep", no_setup, call_sleep, no_check, no_teardown},
+    {"join", setup_join, call_join, check_join, (void (*)(state *))end_helper},
+    {"event_wait", setup_event, call_event, no_check, (void (*)(state *))end_helper},
+    {"lock_acquire", setup_lock, call_lock, check_lock, (void (*)(state *))end_helper},
+    {"semaphore_acquire", setup_sem, call_sem, check_sem, (void (*)(state *))end_helper},
+    {"condition_wait_for", setup_cond, call_cond, check_cond, (void (*)(state *))end_helper},
+    {"queue_get", setup_qget, call_qget, check_qget, teardown_q},
+    {"queue_put", setup_qput, call_qput, check_qput, teardown_q},
+    {"universal_queue_get", setup_uget, call_uget, check_uget, teardown_uq},
+    {"run_in_thread", no_setup, call_thread, no_check, no_teardown},
+    {"read", setup_pipe, call_read, check_read, teardown_fds},
+    {"write", setup_fullpipe, call_write, check_write, teardown_fds},
+    {"stream_readline", setup_stream, call_readline, check_readline, teardown_stream},
+    {"recv", setup_sockpair, call_recv, check_recv, teardown_sockpair},
+    {"send", setup_fullsock, call_send, check_send, teardown_sockpair},
+    {"accept", setup_accept, call_accept, check_accept, teardown_accept},
+    {"connect", setup_connect, call_connect, no_check, teardown_accept},
+    {"recvfrom", setup_dgram, call_recvfrom, no_check, teardown_sockpair},
+    {"process_wait", setup_proc, call_wait, check_wait, teardown_proc},
+};
+
+/* ---- the driver ---- */
+
+typedef struct run {
+    const ecase *c;
+    long point;
+    long rc, close_rc;
+    bool expired, jumped;
+} run;
+
+static long one_point(void *arg)
+{
+    run *r = arg;
+    static state st;
+    memset(&st, 0, sizeof st);
+    r->c->setup(&st);
+    curio_scope sc;
+    cr_assert_eq(curio_timeout_after(&sc, REAL_DEADLINE), 0);
+    reads = 0;
+    jump_at = r->point;
+    r->rc = r->c->call(&st);
+    r->close_rc = curio_scope_close(&sc);
+    r->expired = curio_scope_expired(&sc);
+    r->jumped = offset != 0;
+    jump_at = 0;
+    r->c->check(&st, r->rc);
+    r->c->teardown(&st);
+    return 0;
+}
+
+static void drive(const ecase *c)
+{
+    int fds = count_fds();
+    long point, timed = 0, completed = 0;
+    for (point = 1; point <= MAX_POINTS; point++) {
+        run r = {.c = c, .point = point};
+        offset = 0;
+        curio__clock_hook = jumping_clock;
+        long result = -1;
+        int rc = curio_run(one_point, &r, NULL, &result);
+        curio__clock_hook = NULL;
+        cr_assert_eq(rc, 0, "%s@%ld: curio_run %s", c->name, point, curio_strerror(rc));
+        cr_assert(r.rc >= 0 || r.rc == -ETIMEDOUT, "%s@%ld: the call returned %ld (%s)",
+                  c->name, point, r.rc, curio_strerror((int)r.rc));
+        if (r.rc == -ETIMEDOUT) {
+            cr_assert_eq(r.close_rc, -ETIMEDOUT, "%s@%ld: told -ETIMEDOUT, close says %ld",
+                         c->name, point, r.close_rc);
+            cr_assert(r.expired, "%s@%ld", c->name, point);
+        } else {
+            cr_assert_eq(r.close_rc, 0, "%s@%ld: completed (%ld), close says %ld", c->name,
+                         point, r.rc, r.close_rc);
+            cr_assert_not(r.expired, "%s@%ld: completed, yet expired", c->name, point);
+        }
+        cr_assert_eq(count_fds(), fds, "%s@%ld: descriptors left open", c->name, point);
+        if (r.rc == -ETIMEDOUT)
+            timed++;
+        else
+            completed++;
+        if (!r.jumped)
+            break; /* it completed before the Nth reading: every point was tried */
+    }
+    cr_assert_leq(point, MAX_POINTS, "%s reads the clock more than %d times", c->name,
+                  MAX_POINTS);
+    /* Both outcomes must have been reached: the jump lands before the call's first check
+     * (told -ETIMEDOUT) and, at the last point, after it completed. */
+    cr_assert_gt(timed, 0, "%s: never timed out", c->name);
+    cr_assert_gt(completed, 0, "%s: never completed", c->name);
+    cr_log_info("%s: %ld points, %ld timed out, %ld completed", c->name, point, timed,
+                completed);
+}
+
+Test(deadline_points, every_blocking_call_at_every_check, .timeout = 300)
+{
+    signal(SIGPIPE, SIG_IGN);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        drive(&cases[i]);
+}
+
+/* The issue's reproduction: recv on a socket pair that never gets data, under deadlines of
+ * 0 to 3 microseconds; it crashed within 500 iterations (a deadline passing between the
+ * two clock readings of the old begin left the operation unset). */
+static long tiny_deadlines(void *arg)
+{
+    (void)arg;
+    curio_socket *sp[2];
+    cr_assert_eq(curio_socketpair(AF_UNIX, SOCK_STREAM, sp), 0);
+    for (long i = 0; i < 20000; i++) {
+        curio_scope sc;
+        curio_timeout_after(&sc, (double)(i % 3000) / 1e9);
+        char b;
+        ssize_t n = curio_recv(sp[0], &b, 1, 0);
+        int rc = curio_scope_close(&sc);
+        cr_assert_eq(n, -ETIMEDOUT, "iteration %ld: %zd", i, n);
+        cr_assert_eq(rc, -ETIMEDOUT);
+    }
+    curio_socket_close(sp[0]);
+    curio_socket_close(sp[1]);
+    return 0;
+}
+
+Test(deadline_points, recv_under_microsecond_deadlines, .timeout = 120)
+{
+    run_main(tiny_deadlines, NULL);
+}
