@@ -5,7 +5,9 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 __thread curio_kernel *curio__tls_kernel __attribute__((tls_model("initial-exec")));
 
@@ -22,6 +24,24 @@ static void apply_defaults(curio_options *o)
         o->ring_entries = 32768;
     if (!o->stack_cache)
         o->stack_cache = 4096;
+}
+
+/* If asked for; a monitor that cannot start is no failure. */
+static void start_monitor(curio_kernel *k)
+{
+    if (curio__monitor_start) {
+        curio__monitor_start(k);
+        return;
+    }
+    static const char *const no[] = {"0", "no", "off", "false"};
+    const char *env = getenv("CURIO_MONITOR");
+    bool asked = env && *env;
+    for (size_t i = 0; asked && i < sizeof no / sizeof no[0]; i++)
+        asked = strcasecmp(env, no[i]) != 0;
+    if (k->opts.monitor || asked)
+        fprintf(stderr, "curio: the monitor was asked for but is not linked into this "
+                        "program (a static link that names no monitor call; link with "
+                        "-Wl,-u,curio_monitor_address)\n");
 }
 
 int curio_kernel_create(curio_kernel **out, const curio_options *opts)
@@ -49,7 +69,7 @@ int curio_kernel_create(curio_kernel **out, const curio_options *opts)
     curio__ctx_init_current(&k->sched_ctx);
     curio__overflow_handler_install(k);
     curio__tls_kernel = k;
-    curio__monitor_start(k); /* if asked for; a monitor that cannot start is no failure */
+    start_monitor(k);
     *out = k;
     return 0;
 }

@@ -304,7 +304,7 @@ CURIO__HIDDEN int curio__op_begin_fd(curio__op *op, struct io_uring_sqe **sqe, i
 CURIO__HIDDEN int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state);
 CURIO__HIDDEN struct io_uring_sqe *curio__sqe(curio_kernel *k);
 
-/* --- wait queues (waitq.c) --- */
+/* --- wait queues (sched.c) --- */
 CURIO__HIDDEN void curio__waitq_push(curio__waitq *q, curio__task *t);
 CURIO__HIDDEN void curio__waitq_remove(curio__waitq *q, curio__task *t);
 CURIO__HIDDEN curio__task *curio__waitq_pop(curio__waitq *q);
@@ -313,6 +313,13 @@ CURIO__HIDDEN size_t curio__waitq_wake_all(curio__waitq *q, int r);
 static inline bool curio__waitq_empty(const curio__waitq *q) { return q->head == NULL; }
 
 /* --- time (time.c) --- */
+/* Seconds to nanoseconds, rounded to nearest, for |seconds| < 9.2e9 (the callers clamp):
+ * without libm's llround, so that the kernel needs nothing beyond libc and liburing. */
+static inline int64_t curio__ns(double seconds)
+{
+    double ns = seconds * 1e9;
+    return (int64_t)(ns < 0 ? ns - 0.5 : ns + 0.5);
+}
 /* CLOCK_MONOTONIC in ns; every deadline check in the library reads it here. */
 CURIO__HIDDEN int64_t curio__now(void);
 /* Tests only (NULL otherwise): sees every reading of curio__now and returns the time to
@@ -381,11 +388,14 @@ CURIO__HIDDEN curio__task *curio__fd_claimant(curio_kernel *k, int fd, int dir);
 
 /* --- the monitor (monitor/server.c) --- */
 /* Start the monitor if curio_options.monitor or the environment variable CURIO_MONITOR
- * asks for it; called once by curio_kernel_create, outside any task. This is the one call
- * from the kernel into a layer above it: a run option must work in every program, also
- * one linked statically that never names a monitor function. Returns 0, or the error that
- * kept the monitor from starting (already reported on stderr); the kernel runs either way. */
-CURIO__HIDDEN int curio__monitor_start(curio_kernel *k);
+ * asks for it; called once by curio_kernel_create, outside any task. Returns 0, or the
+ * error that kept the monitor from starting (already reported on stderr); the kernel runs
+ * either way. The kernel names it only weakly, so that nothing in kernel/ pulls a layer
+ * above it into a static link: a program that uses only the kernel links with liburing
+ * and libc alone. In a static link the monitor is there when the program names one of its
+ * calls (or links with -Wl,-u,curio_monitor_address); otherwise asking for it is reported
+ * and ignored. Shared links always have it. */
+CURIO__HIDDEN int curio__monitor_start(curio_kernel *k) __attribute__((weak));
 
 /* --- tasks (task.c) --- */
 CURIO__HIDDEN int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out,

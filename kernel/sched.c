@@ -1,5 +1,5 @@
 /*
- * kernel/sched.c - the ready queue, switching, and the loop of DESIGN.md section 2.
+ * kernel/sched.c - the ready queue, switching, and the loop (docs/internals.md, "The loop").
  *
  * A pass runs ready tasks in FIFO order for a bounded number of switches (PASS_MIN, or
  * the number ready when it began if larger). A task that blocks hands the CPU straight to

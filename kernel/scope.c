@@ -9,7 +9,6 @@
  */
 #include "kernel.h"
 
-#include <math.h>
 #include <stdlib.h>
 
 static int push(curio_scope *s, int kind, int64_t deadline)
@@ -35,14 +34,15 @@ static int push(curio_scope *s, int kind, int64_t deadline)
     return 0;
 }
 
-/* NaN: already expired; +infinity or anything past ~292 years: no deadline. */
+/* Zero, negative or NaN: already expired; +infinity or anything past ~292 years: no
+ * deadline. */
 static int64_t deadline_in(double seconds)
 {
-    if (isnan(seconds))
+    if (!(seconds > 0))
         return curio__now();
     if (seconds >= 9.2e9)
         return CURIO__NO_DEADLINE;
-    return curio__now() + (int64_t)llround(seconds * 1e9);
+    return curio__now() + curio__ns(seconds);
 }
 
 int curio_timeout_at(curio_scope *s, int64_t d) { return push(s, CURIO__SCOPE_TIMEOUT, d); }

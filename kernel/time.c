@@ -8,7 +8,6 @@
  */
 #include "kernel.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -123,7 +122,7 @@ int64_t curio_sleep(double seconds)
         rc = curio_yield();
         return rc < 0 ? rc : curio__now();
     }
-    int64_t ns = seconds >= 9.2e9 ? CURIO__NO_DEADLINE : (int64_t)llround(seconds * 1e9);
+    int64_t ns = seconds >= 9.2e9 ? CURIO__NO_DEADLINE : curio__ns(seconds);
     int64_t until = ns == CURIO__NO_DEADLINE ? ns : curio__now() + ns;
     rc = curio__wait_on(NULL, "TIME_SLEEP", until);
     return rc < 0 ? rc : curio__now();

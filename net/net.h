@@ -1,6 +1,6 @@
 /*
  * net/net.h - the net layer's private interface: the socket handle, shared by the files of
- * this folder (and, later, by TLS and the monitor).
+ * this folder, by TLS (net/tls_*.c) and Channel, and by the monitor.
  */
 #ifndef CURIO_NET_PRIVATE_H
 #define CURIO_NET_PRIVATE_H
