@@ -109,7 +109,9 @@ int curio__tls_fail(struct curio__tls *t, int err)
 {
     long v = wolfSSL_get_verify_result(t->ssl);
     int code;
-    if (t->alloc_failed || err == MEMORY_E || err == MEMORY_ERROR)
+    if (t->name_error == CURIO_ETLS_HOSTNAME)
+        err = t->peer.ip ? IPADDR_MISMATCH : DOMAIN_NAME_MISMATCH; /* what wolfSSL would say */
+    if (t->alloc_failed || t->name_error == -ENOMEM || err == MEMORY_E || err == MEMORY_ERROR)
         code = -ENOMEM;
     else if (err == DOMAIN_NAME_MISMATCH || err == IPADDR_MISMATCH)
         code = CURIO_ETLS_HOSTNAME;
@@ -234,7 +236,8 @@ static int configure(curio_tls_context *c, const curio_tls_options *o)
     } else if (!o->server && c->verify) {
         mode = WOLFSSL_VERIFY_PEER;
     }
-    wolfSSL_CTX_set_verify(c->wctx, mode, NULL);
+    /* Names are checked by curio (net/tls_name.c), not wolfSSL, which matches loosely. */
+    wolfSSL_CTX_set_verify(c->wctx, mode, c->check_hostname ? curio__tls_verify_name : NULL);
     wolfSSL_CTX_SetIORecv(c->wctx, io_recv);
     wolfSSL_CTX_SetIOSend(c->wctx, io_send);
     return 0;
