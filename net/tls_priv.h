@@ -158,6 +158,10 @@ CURIO__HIDDEN int curio__tls_verify_name(int ok, WOLFSSL_X509_STORE_CTX *store);
  * failure (net/tls.c). */
 CURIO__HIDDEN int curio__tls_fail(struct curio__tls *t, int err);
 
+/* Call on a thread before it does TLS work (a handshake, a new context): when it ends,
+ * what wolfSSL keeps per thread (its ECC cache) is freed. Cheap after the first call. */
+CURIO__HIDDEN void curio__tls_thread_used(void);
+
 /* The default client context for open_connection's ssl (made once per process). */
 CURIO__HIDDEN int curio__tls_default_client(curio_tls_context **out);
 

@@ -38,6 +38,8 @@ static void note_details(struct curio__tls *t)
 /* The handshake; the caller holds both roles. */
 static int shake(struct curio__tls *t, curio_socket *s)
 {
+    if (!t->handshaken)
+        curio__tls_thread_used(); /* the handshake's ECC fills this thread's cache */
     while (!t->handshaken) {
         if (t->fatal)
             return t->fatal;
