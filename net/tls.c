@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <wolfssl/error-ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
 
 /* TLS 1.3's AEAD suites, then TLS 1.2's forward-secret AEAD ones (Mozilla's
@@ -37,6 +38,44 @@ static int init(void)
     bool ok = initialised;
     pthread_mutex_unlock(&init_lock);
     return ok ? 0 : -ENOMEM;
+}
+
+/* ---- what wolfSSL keeps per thread ---- */
+
+/* Debian's wolfSSL is built with FP_ECC and thread-local storage: each thread that does
+ * ECC arithmetic (a handshake, loading a key) fills a cache of precomputed points of its
+ * own, about 4 MiB, and nothing frees it when the thread ends (tests/net/test_tls_threads.c
+ * measured +64 MiB for 16 threads). A key whose destructor frees it is set on every thread
+ * that does TLS work; the kernel layer, below TLS, knows nothing of it. The main thread
+ * runs no destructors at exit, and needs none. */
+static pthread_key_t thread_key;
+static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
+static bool thread_key_made;
+static __thread bool thread_registered;
+
+static void thread_ends(void *unused)
+{
+    (void)unused;
+#ifdef FP_ECC
+    wc_ecc_fp_free(); /* this thread's cache only (HAVE_THREAD_LS) */
+#endif
+}
+
+static void make_thread_key(void)
+{
+    thread_key_made = pthread_key_create(&thread_key, thread_ends) == 0;
+}
+
+void curio__tls_thread_used(void)
+{
+    if (thread_registered)
+        return;
+    pthread_once(&thread_key_once, make_thread_key);
+    /* Any non-NULL value runs the destructor; without a key (none left), or without
+     * memory for the value, the cache stays behind as before, and the next call tries
+     * again. */
+    if (thread_key_made && pthread_setspecific(thread_key, &thread_key) == 0)
+        thread_registered = true;
 }
 
 /* ---- wolfSSL's I/O callbacks: copies between the session and its two buffers ---- */
@@ -109,7 +148,9 @@ int curio__tls_fail(struct curio__tls *t, int err)
 {
     long v = wolfSSL_get_verify_result(t->ssl);
     int code;
-    if (t->alloc_failed || err == MEMORY_E || err == MEMORY_ERROR)
+    if (t->name_error == CURIO_ETLS_HOSTNAME)
+        err = t->peer.ip ? IPADDR_MISMATCH : DOMAIN_NAME_MISMATCH; /* what wolfSSL would say */
+    if (t->alloc_failed || t->name_error == -ENOMEM || err == MEMORY_E || err == MEMORY_ERROR)
         code = -ENOMEM;
     else if (err == DOMAIN_NAME_MISMATCH || err == IPADDR_MISMATCH)
         code = CURIO_ETLS_HOSTNAME;
@@ -234,7 +275,8 @@ static int configure(curio_tls_context *c, const curio_tls_options *o)
     } else if (!o->server && c->verify) {
         mode = WOLFSSL_VERIFY_PEER;
     }
-    wolfSSL_CTX_set_verify(c->wctx, mode, NULL);
+    /* Names are checked by curio (net/tls_name.c), not wolfSSL, which matches loosely. */
+    wolfSSL_CTX_set_verify(c->wctx, mode, c->check_hostname ? curio__tls_verify_name : NULL);
     wolfSSL_CTX_SetIORecv(c->wctx, io_recv);
     wolfSSL_CTX_SetIOSend(c->wctx, io_send);
     return 0;
@@ -250,6 +292,7 @@ int curio_tls_context_new(curio_tls_context **out, const curio_tls_options *opts
     int rc = init();
     if (rc < 0)
         return rc;
+    curio__tls_thread_used(); /* loading a key may fill this thread's ECC cache */
     curio_tls_context *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;

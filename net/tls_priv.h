@@ -42,6 +42,23 @@ typedef struct curio__tls_chunk {
 /* Plaintext encrypted before the queue is sent: the bytes one send operation carries. */
 #define CURIO__TLS_BATCH (4u * CURIO__TLS_RECORD)
 
+/* What a client checks the server's certificate against (net/tls_name.c). */
+struct curio__tls_ref {
+    bool ip;                     /* an address: only the certificate's iPAddress names count */
+    unsigned char addr[16];      /* the address, 4 or 16 bytes */
+    size_t len;                  /* bytes of addr, or of name */
+    char name[254];              /* a DNS name as given (case kept), NUL-terminated */
+};
+
+/* A name the certificate presents: a subjectAltName entry, or a CN of its subject.
+ * data is not NUL-terminated; an IP is 4 or 16 bytes in network order. */
+enum { CURIO__TLS_ID_DNS = 1, CURIO__TLS_ID_IP, CURIO__TLS_ID_CN, CURIO__TLS_ID_OTHER };
+struct curio__tls_id {
+    int type;
+    const unsigned char *data;
+    size_t len;
+};
+
 struct curio__tls {
     WOLFSSL *ssl;
     curio_tls_context *ctx;      /* retained */
@@ -79,6 +96,10 @@ struct curio__tls {
     bool alloc_failed;           /* the send callback could not queue a record */
     char *alpn;                  /* the ALPN protocol selected, or NULL */
     char *sni;                   /* servers: the name the client sent as SNI, or NULL */
+    bool check_name;             /* clients: the certificate must be for peer */
+    int name_error;              /* why the name check rejected it (CURIO_ETLS_HOSTNAME,
+                                    -ENOMEM), or 0 */
+    struct curio__tls_ref peer;  /* clients: server_hostname, parsed */
 };
 
 /* ---- entering a socket, moving ciphertext (tls_io.c) ---- */
@@ -115,11 +136,31 @@ CURIO__HIDDEN void curio__tls_drop_queue(struct curio__tls *t);
 /* A shutdown(2) that waited for the queue to empty (t->shut_how), or 0. */
 CURIO__HIDDEN int curio__tls_apply_shutdown(struct curio__tls *t, curio_socket *s);
 
+/* ---- host names (tls_name.c) ---- */
+
+/* Parse server_hostname: a numeric IPv4 or IPv6 address (brackets and a %scope allowed),
+ * else a DNS name. 0, or -EINVAL (empty, or longer than a DNS name can be). */
+CURIO__HIDDEN int curio__tls_ref_parse(struct curio__tls_ref *ref, const char *host);
+/* Whether the certificate's DNS name pattern (plen bytes) stands for host (hlen bytes). */
+CURIO__HIDDEN bool curio__tls_dns_match(const char *pattern, size_t plen, const char *host,
+                                        size_t hlen);
+/* Whether a certificate presenting the n names ids is for ref. */
+CURIO__HIDDEN bool curio__tls_ids_match(const struct curio__tls_id *ids, size_t n,
+                                        const struct curio__tls_ref *ref);
+/* The verify callback of name-checking client contexts: checks the server's own
+ * certificate (depth 0, once its chain verified) against the session's peer
+ * (wolfSSL_SetCertCbCtx gives the session). */
+CURIO__HIDDEN int curio__tls_verify_name(int ok, WOLFSSL_X509_STORE_CTX *store);
+
 /* ---- contexts, failures (tls.c) ---- */
 
 /* Map a failed wolfSSL call's error to curio's code, record it as the session's sticky
  * failure (net/tls.c). */
 CURIO__HIDDEN int curio__tls_fail(struct curio__tls *t, int err);
+
+/* Call on a thread before it does TLS work (a handshake, a new context): when it ends,
+ * what wolfSSL keeps per thread (its ECC cache) is freed. Cheap after the first call. */
+CURIO__HIDDEN void curio__tls_thread_used(void);
 
 /* The default client context for open_connection's ssl (made once per process). */
 CURIO__HIDDEN int curio__tls_default_client(curio_tls_context **out);

@@ -38,6 +38,8 @@ static void note_details(struct curio__tls *t)
 /* The handshake; the caller holds both roles. */
 static int shake(struct curio__tls *t, curio_socket *s)
 {
+    if (!t->handshaken)
+        curio__tls_thread_used(); /* the handshake's ECC fills this thread's cache */
     while (!t->handshaken) {
         if (t->fatal)
             return t->fatal;
@@ -341,57 +343,20 @@ static bool waited_on(const curio_socket *s)
                  curio__fd_claimant(k, s->fd, CURIO__FD_WRITE));
 }
 
-/* A numeric address as wolfSSL compares it with the certificate's IP addresses: dotted
- * IPv4, or all eight groups of an IPv6 address in four hex digits ("::1" is
- * "0000:...:0001"); brackets and a scope dropped. False for a name. */
-static bool numeric(const char *host, char ip[40])
-{
-    char text[INET6_ADDRSTRLEN];
-    size_t len = strlen(host);
-    if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
-        host++;
-        len -= 2;
-    }
-    const char *pct = memchr(host, '%', len);
-    if (pct)
-        len = (size_t)(pct - host);
-    if (len >= sizeof text)
-        return false;
-    memcpy(text, host, len);
-    text[len] = 0;
-    unsigned char a[16];
-    if (inet_pton(AF_INET, text, a) == 1) {
-        memcpy(ip, text, len + 1);
-        return true;
-    }
-    if (inet_pton(AF_INET6, text, a) != 1)
-        return false;
-    for (int i = 0; i < 8; i++)
-        snprintf(ip + 5 * i, 6, "%02x%02x%s", a[2 * i], a[2 * i + 1], i < 7 ? ":" : "");
-    return true;
-}
-
 static int setup(struct curio__tls *t, const curio_tls_context *ctx, const char *host)
 {
     wolfSSL_SetIOReadCtx(t->ssl, t);
     wolfSSL_SetIOWriteCtx(t->ssl, t);
     if (!ctx->server && host && *host) {
-        char ip[40];
-        size_t len = strlen(host);
-        if (numeric(host, ip)) {
-            if (ctx->check_hostname &&
-                wolfSSL_X509_VERIFY_PARAM_set1_ip_asc(wolfSSL_get0_param(t->ssl), ip) !=
-                    WOLFSSL_SUCCESS)
-                return -ENOMEM;
-        } else if (len > 253) {
-            return -EINVAL; /* longer than any DNS name */
-        } else {
-            if (ctx->check_hostname && wolfSSL_check_domain_name(t->ssl, host) != WOLFSSL_SUCCESS)
-                return -ENOMEM;
-            if (wolfSSL_UseSNI(t->ssl, WOLFSSL_SNI_HOST_NAME, host, (unsigned short)len) !=
-                WOLFSSL_SUCCESS)
-                return -ENOMEM;
-        }
+        int rc = curio__tls_ref_parse(&t->peer, host);
+        if (rc < 0)
+            return rc;
+        /* The verify callback (curio__tls_verify_name) finds the session here. */
+        t->check_name = ctx->check_hostname;
+        wolfSSL_SetCertCbCtx(t->ssl, t);
+        if (!t->peer.ip && wolfSSL_UseSNI(t->ssl, WOLFSSL_SNI_HOST_NAME, t->peer.name,
+                                          (unsigned short)t->peer.len) != WOLFSSL_SUCCESS)
+            return -ENOMEM;
     }
     if (ctx->alpn) {
         /* wolfSSL takes the list as char *: give it a copy of its own. */

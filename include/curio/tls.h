@@ -66,9 +66,21 @@
  * curio_server_options.stack_size; the default, 128 KiB, is enough). An overflow into a
  * guard page is reported as such, naming the task.
  *
+ * Threads. What wolfSSL keeps per thread (Debian's build: a cache of precomputed ECC
+ * points, about 4 MiB once a thread has done a handshake) is freed when a thread that did
+ * TLS work (a handshake, a new context) ends: a kernel's thread, a pool thread. The main
+ * thread keeps its own until the process exits.
+ *
+ * Host names are checked by curio as OpenSSL and Python's ssl do (RFC 6125): ASCII case
+ * ignored; a wildcard only as the whole left-most label ("*.example.com" is for
+ * "a.example.com", not "example.com" nor "a.b.example.com"; "*", "l*", "a.*.example.com"
+ * are for nothing); an address only against the certificate's IP addresses, byte for
+ * byte; the subject's CN only in a certificate without DNS names. See docs/api-tls.md.
+ *
  * What curio relies on in wolfSSL (Debian's libwolfssl-dev 5.5.4 has all of it, see
  * docs/api-tls.md): TLS 1.2 and 1.3, SNI, ALPN, custom I/O callbacks, the system CA store
- * (WOLFSSL_SYS_CA_CERTS) and hostname and IP address checks of the peer's certificate.
+ * (WOLFSSL_SYS_CA_CERTS) and a verify callback that sees the peer's certificate and its
+ * names (OPENSSL_EXTRA).
  * Built without wolfSSL (meson option tls), every call here returns -ENOTSUP and
  * curio_tls_available() is false.
  */
@@ -191,8 +203,9 @@ CURIO_API void curio_tls_context_release(curio_tls_context *ctx);
  * sets things up: never blocks, no I/O. The handshake runs on curio_tls_handshake or on
  * the first receive or send.
  * server_hostname (clients only; copied) is the name or address the server's certificate
- * must be for: a name is also sent as SNI; a numeric IPv4 or IPv6 address is checked
- * against the certificate's IP addresses and sent as nothing. It is required when ctx
+ * must be for (matched as described at the top of this header): a name is also sent as
+ * SNI; a numeric IPv4 or IPv6 address (brackets and a %scope allowed) is checked against
+ * the certificate's IP addresses only and sent as nothing. It is required when ctx
  * verifies names (the default), and ignored by server contexts (NULL there).
  * The socket's stream, if it already has one, carries TLS from now on too. The context
  * is retained for the socket's life. A TCP socket gets TCP_NODELAY: records already go

@@ -14,6 +14,8 @@
 #   selfsigned.pem             "localhost", signed by its own key (server.key)
 #   client.pem, client.key     a client certificate signed by ca
 #   combined.pem               server.pem followed by server.key (one file)
+#   names-*.pem                the host-name matrix of test_tls_names.c, signed by ca (key:
+#                              server.key): names-CASE.pem has the subject and names below
 #   done                       written last: the set is complete
 #
 # usage: tls_certs.sh DIR
@@ -61,6 +63,31 @@ leaf client client.key 30 "DNS:client.example" clientAuth ca.pem ca.key
 q openssl req -x509 -new -key server.key -sha256 -days 30 -subj "/CN=localhost" \
     -addext "subjectAltName=$names" -out selfsigned.pem
 cat server.pem server.key >combined.pem
+named() { # case subject [san]
+    q openssl req -new -key server.key -subj "$2" -out "names-$1.csr"
+    { if [ $# -eq 3 ]; then printf 'subjectAltName=%s\n' "$3"; fi
+      printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n'; } >"names-$1.ext"
+    q openssl x509 -req -in "names-$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+        -sha256 -extfile "names-$1.ext" -out "names-$1.pem"
+}
+named star "/CN=curio test" "DNS:*"
+named partial "/CN=curio test" "DNS:l*"
+named partial-label "/CN=curio test" "DNS:w*.curio.test"
+named middle "/CN=curio test" "DNS:a.*.localhost"
+named ip-star "/CN=curio test" "DNS:*.0.0.1"
+named short-star "/CN=curio test" "DNS:*.localhost"
+named wild "/CN=curio test" "DNS:*.curio.test"
+named upper "/CN=curio test" "DNS:LocalHost"
+named dns-ip "/CN=curio test" "DNS:127.0.0.1,DNS:::1"
+named ip4 "/CN=curio test" "IP:127.0.0.1"
+named ip6 "/CN=curio test" "IP:::1"
+named cn "/O=curio/CN=localhost"
+named cn-ip "/CN=127.0.0.1"
+named cn-wild "/CN=*.curio.test"
+named cn-dns "/CN=localhost" "DNS:other.example"
+named cn-ipsan "/CN=localhost" "IP:127.0.0.1"
+named cn-uri "/CN=localhost" "URI:https://localhost/"
+mv names-*.pem "$dir/"
 for f in ca.pem ca.key other-ca.pem inter.pem inter.key server.pem server.key chain.pem \
     leaf-only.pem wronghost.pem expired.pem selfsigned.pem client.pem client.key \
     combined.pem; do

@@ -31,8 +31,9 @@
 
 static char tls_dir[512];
 
-/* Make the certificates if they are missing or a day old (under a lock: test processes
- * run in parallel). NULL when ready, else why not (a reason to skip). */
+/* Make the certificates if they are missing, a day old, or older than the script (which
+ * may have learnt new ones), under a lock: test processes run in parallel. NULL when
+ * ready, else why not. */
 static inline const char *tls_certs_ready(void)
 {
     static char why[2048];
@@ -51,9 +52,10 @@ static inline const char *tls_certs_ready(void)
         snprintf(why, sizeof why, "cannot lock %s: %s", lock, strerror(errno));
         return why;
     }
-    struct stat st;
+    struct stat st, made_by;
     const char *failed = NULL;
-    if (stat(done, &st) < 0 || st.st_mtime < time(NULL) - 86400) {
+    if (stat(done, &st) < 0 || st.st_mtime < time(NULL) - 86400 ||
+        (stat(script, &made_by) == 0 && made_by.st_mtime >= st.st_mtime)) {
         snprintf(cmd, sizeof cmd, "'%s' '%s'", script, dir);
         if (system(cmd) != 0) {
             snprintf(why, sizeof why, "%s failed", cmd);
