@@ -22,7 +22,7 @@ static int copy_locals(curio__task *t, const curio__task *parent)
     return 0;
 }
 
-/* Clear a pooled record with plain 16-byte stores: for 312 bytes, `rep stos` (what gcc
+/* Clear a pooled record with plain 16-byte stores: for 320 bytes, `rep stos` (what gcc
  * makes of memset here) has a start-up cost of its own that was a tenth of a spawn. The
  * attribute keeps the compiler from turning the loop back into a memset call. */
 #if defined(__clang__)
