@@ -228,6 +228,12 @@ CURIO_API uint64_t curio_task_cycles(const curio_task *t);    /* times scheduled
 CURIO_API bool curio_task_daemon(const curio_task *t);
 CURIO_API bool curio_task_done(const curio_task *t);          /* has ended */
 CURIO_API bool curio_task_cancelled(const curio_task *t);     /* ended by cancellation */
+/* A cancellation was requested while t was alive (by anyone: curio_cancel, a group, a
+ * shutdown), whether or not t has ended or ended by it: Curio's `t.cancelled`. */
+CURIO_API bool curio_task_cancel_requested(const curio_task *t);
+/* The task group t is a member of, or NULL (never added, or left it: see "Task groups"):
+ * Curio's `t.taskgroup`. */
+CURIO_API struct curio_group *curio_task_group(const curio_task *t);
 
 /* t's outcome once ended: 0 and *result, CURIO_ETASKCANCELLED, or -EBUSY if still alive. */
 CURIO_API int curio_task_result(const curio_task *t, long *result);
@@ -359,10 +365,21 @@ CURIO_API int curio_local_set(const curio_local *key, void *value);
 
 typedef struct curio_group curio_group;
 
-/* What curio_group_join waits for (Curio's TaskGroup(wait=...)). */
+/*
+ * Membership follows Curio: a task is a member of at most one group at a time, and leaves
+ * it when curio_group_next_done (or next_result) returns it, when curio_join collects it,
+ * or when curio_group_cancel_remaining cancels it. Only members are waited for, examined
+ * by join, cancelled by the group and listed by curio_group_tasks/results/exceptions. The
+ * group holds every task that was ever its member until curio_group_destroy, so a task it
+ * handed out stays valid that long (retain it to keep it longer; do not release what you
+ * did not retain).
+ */
+
+/* What curio_group_join waits for (Curio's TaskGroup(wait=...)). In every mode a member
+ * that failed (returned negative, not by cancellation) ends the wait, as in Curio. */
 enum curio_wait {
-    CURIO_WAIT_ALL = 0,  /* every member; the first failure cancels the rest */
-    CURIO_WAIT_ANY,      /* the first member to end; the rest are cancelled */
+    CURIO_WAIT_ALL = 0,  /* every member */
+    CURIO_WAIT_ANY,      /* the first member to end, however it ended */
     CURIO_WAIT_OBJECT,   /* the first member to return a positive (non-empty) result */
     CURIO_WAIT_NONE,     /* nothing: cancel every member at once */
 };
@@ -372,16 +389,23 @@ enum curio_wait {
  * (bad wait mode), -ENOMEM. */
 CURIO_API int curio_group_create(curio_group **out, enum curio_wait wait);
 
-/* Spawn a member. A daemon member (opts->daemon) is never reported by next_done nor
- * waited for; it is only cancelled when the group winds up. The member's record belongs to
- * the group and stays valid until curio_group_destroy (retain it to keep it longer; do not
- * release what you did not retain). Returns 0, -EPERM (outside a task or another kernel's
- * group), -EINVAL (the group was joined already), -ENOMEM. out may be NULL. */
+/* Spawn a member. A daemon member (opts->daemon) is never reported by next_done, waited
+ * for or listed by the results accessors; it is only cancelled when the group is joined
+ * or destroyed. Returns 0, -EPERM (outside a task or another kernel's group), -EINVAL
+ * (the group was joined already), -ENOMEM. out may be NULL. */
 CURIO_API int curio_group_spawn(curio_group *g, curio_task **out, curio_task_fn fn,
                                 void *arg, const curio_spawn_options *opts);
 
-/* Wait for the next member to end and return it in *out (in order of ending). Returns 0,
- * -ENOENT when none is left to wait for, or the caller's own -ECANCELED/-ETIMEDOUT. */
+/* Curio's g.add_task(t), and TaskGroup(tasks=[...]) as create + add_task: make a task of
+ * this kernel a member, running or ended, daemon or not (an ended one is queued for
+ * next_done at once). The group takes a handle of its own; yours stays yours. Returns 0,
+ * -EBUSY (t is a member of a group already, this one or another), -EINVAL (t NULL or of
+ * another kernel, or the group was joined already), -EPERM as for spawn, -ENOMEM. */
+CURIO_API int curio_group_add_task(curio_group *g, curio_task *t);
+
+/* Wait for the next member to end and return it in *out (in order of ending); it leaves
+ * the group. Returns 0, -ENOENT when no member is left to wait for, or the caller's own
+ * -ECANCELED/-ETIMEDOUT. */
 CURIO_API int curio_group_next_done(curio_group *g, curio_task **out);
 
 /* next_done, then that member's outcome: 0 and *result, the member's failure as
@@ -390,25 +414,44 @@ CURIO_API int curio_group_next_done(curio_group *g, curio_task **out);
 CURIO_API int curio_group_next_result(curio_group *g, long *result);
 
 /*
- * Wait according to the group's wait mode, then cancel any member still running and wait
- * for it; afterwards no member can be spawned. Returns 0; CURIO_ETASKFAILED if (in
- * CURIO_WAIT_ALL) a member not yet collected by next_done failed, which cancelled the rest
- * (in ANY and OBJECT modes a failure is just an ending); the caller's own
- * -ECANCELED/-ETIMEDOUT (the remaining members are then cancelled too, in a
- * disable_cancellation scope, before returning); or -EPERM.
+ * Wait according to the group's wait mode, then cancel any member still running (daemons
+ * included) and wait for it; afterwards no member can be added. The members join examined
+ * or cancelled stay members. Returns 0; CURIO_ETASKFAILED if the wait was ended by a
+ * member that failed, which cancelled the rest (only members count: one taken out by
+ * next_done or curio_join does not); the caller's own -ECANCELED/-ETIMEDOUT (the remaining
+ * members are then cancelled too, in a disable_cancellation scope, before returning); or
+ * -EPERM. (Curio 1.0+ raises nothing here; see docs/curio-mapping.md.)
  */
 CURIO_API int curio_group_join(curio_group *g);
 
-/* Cancel every member still running and wait for them. 0 or own -ECANCELED/-ETIMEDOUT. */
+/* Cancel every non-daemon member still running and wait for them; each leaves the group
+ * as it ends. 0 or own -ECANCELED/-ETIMEDOUT. */
 CURIO_API int curio_group_cancel_remaining(curio_group *g);
 
-/* After join: the member that decided the wait (ANY/OBJECT) or NULL; and its outcome as
- * for next_result, or -ENOENT if there is none. */
+/* After join: Curio's g.completed, the first member to end that join examined (in
+ * CURIO_WAIT_OBJECT the first that ended the wait; NULL in CURIO_WAIT_NONE or if none); and
+ * its outcome as for next_result, or -ENOENT if there is none. */
 CURIO_API curio_task *curio_group_completed(const curio_group *g);
 CURIO_API int curio_group_result(const curio_group *g, long *result);
-/* The first member that failed (returned negative, not by cancellation), or NULL. */
+/* The first non-daemon member that failed (returned negative, not by cancellation), or
+ * NULL; still reported after it left the group. */
 CURIO_API curio_task *curio_group_failed(const curio_group *g);
-/* Members in spawn order: the count, and the i-th. */
+
+/* Curio's g.tasks: stores up to n of the group's non-daemon members, in task-id order, in
+ * out[] and returns how many there are (out may be NULL when n is 0). */
+CURIO_API size_t curio_group_tasks(const curio_group *g, curio_task **out, size_t n);
+/* Curio's g.results and g.exceptions, after join, over the same tasks in the same order.
+ * results[] gets up to n return values (-ECANCELED for a cancelled task), errors[] up to n
+ * outcomes (0, CURIO_ETASKFAILED or CURIO_ETASKCANCELLED), *count (if non-NULL) how many
+ * tasks there are. curio_group_results returns 0, or the outcome of the first task that did
+ * not return (where Curio raises its exception); curio_group_exceptions returns 0. Both:
+ * -EBUSY before join, -EINVAL for a NULL group. */
+CURIO_API int curio_group_results(const curio_group *g, long *results, size_t n,
+                                  size_t *count);
+CURIO_API int curio_group_exceptions(const curio_group *g, int *errors, size_t n,
+                                     size_t *count);
+/* Every task the group holds (members and former members), in task-id order: the count,
+ * and the i-th. */
 CURIO_API size_t curio_group_size(const curio_group *g);
 CURIO_API curio_task *curio_group_task(const curio_group *g, size_t i);
 

@@ -86,7 +86,9 @@ struct curio_task {
 
     /* --- lifetime: freed when done, handles == 0 and not in a group (or at kernel
      *     destroy) --- */
-    unsigned handles;            /* user handles (spawn's, plus curio_task_retain's) */
+    unsigned handles;            /* handles: spawn's, curio_task_retain's, and one held by
+                                    every group the task was ever a member of, until that
+                                    group is destroyed */
     bool daemon;
     bool done;
     bool on_ready;               /* on the ready queue (so a second wake is a no-op) */
@@ -127,9 +129,15 @@ struct curio_task {
      *     ended with a handle held, the same links put it on k->zombies --- */
     curio__task *all_prev, *all_next;
 
-    /* --- task group membership --- */
+    /* --- task group membership: group is the group the task is a member of, or NULL
+     *     once it has left (next_done, curio_join, cancel_remaining) or was never in one;
+     *     a task is a member of at most one group at a time --- */
     curio_group *group;
-    curio__task *done_next;      /* the group's queue of ended members not yet reported */
+    curio__task *done_prev, *done_next; /* the group's queue of ended members that neither
+                                    next_done nor join has taken yet */
+    bool done_queued;            /* on that queue */
+    bool reap;                   /* cancelled by cancel_remaining: leaves its group when it
+                                    ends instead of being queued */
 };
 
 /* A timer heap entry. */
@@ -402,6 +410,8 @@ CURIO__HIDDEN int curio__spawn(curio_kernel *k, curio__task *parent, curio__task
                                curio_task_fn fn, void *arg, const curio_spawn_options *o);
 CURIO__HIDDEN void curio__task_maybe_free(curio__task *t);
 CURIO__HIDDEN void curio__group_member_done(curio__task *t);
+/* t has ended and was joined (curio_join): it leaves its group, as in Curio. */
+CURIO__HIDDEN void curio__group_discard(curio__task *t);
 
 /* --- stacks (stack.c) --- */
 struct curio__stack {

@@ -155,8 +155,8 @@ static long all_next_result_in_order(void *arg)
     cr_assert_eq(r, 777, "-ENOENT must leave *result alone");
     cr_assert_eq(curio_group_join(g), 0);
     cr_assert_null(curio_group_failed(g));
-    cr_assert_null(curio_group_completed(g));
-    cr_assert_eq(curio_group_result(g, &r), -ENOENT, "no member decided a WAIT_ALL");
+    cr_assert_null(curio_group_completed(g), "next_result took every member out");
+    cr_assert_eq(curio_group_result(g, &r), -ENOENT, "join examined no member");
     assert_ended_with(ta, 1);
     assert_ended_with(tb, 2);
     assert_ended_with(tc, 3);
@@ -228,6 +228,7 @@ static long all_join_waits(void *arg)
     assert_ended_with(tb, 2);
     assert_ended_with(tc, 3);
     cr_assert_null(curio_group_failed(g));
+    cr_assert_eq(curio_group_completed(g), tb, "completed: the first member to end");
     /* join consumed the members; nothing is left for next_done. */
     cr_assert_eq(curio_group_next_done(g, NULL), -ENOENT);
     curio_group_destroy(g);
@@ -873,10 +874,12 @@ static long cancel_remaining_in_task(void *arg)
     assert_ended_cancelled(tb);
     assert_ended_cancelled(tc);
     long r = 0;
+    /* The members it cancelled left the group; the one that had ended is still queued. */
+    cr_assert_null(curio_task_group(tb));
+    cr_assert_null(curio_task_group(tc));
+    cr_assert_eq(curio_task_group(ta), g);
     cr_assert_eq(curio_group_next_result(g, &r), 0);
     cr_assert_eq(r, 1);
-    cr_assert_eq(curio_group_next_result(g, &r), CURIO_ETASKCANCELLED);
-    cr_assert_eq(curio_group_next_result(g, &r), CURIO_ETASKCANCELLED);
     cr_assert_eq(curio_group_next_result(g, &r), -ENOENT);
     cr_assert_eq(curio_group_join(g), 0);
     curio_group_destroy(g);
@@ -990,4 +993,710 @@ static long cross_main_a(void *arg)
 Test(group, another_kernels_group_is_eperm, .timeout = 30)
 {
     expect_log(cross_main_a, NULL, "M:ECANCELED");
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Curio's membership rules, retold from Curio's tests/test_task.py. Members are ordered */
+/* by events and yields only, so every log is exact.                                     */
+/* ------------------------------------------------------------------------------------ */
+
+typedef struct emem {
+    const char *name;
+    curio_event *gate; /* wait for it first; NULL: return at once */
+    long ret;
+} emem;
+
+static long emember(void *arg)
+{
+    const emem *m = arg;
+    if (m->gate) {
+        int rc = curio_event_wait(m->gate);
+        if (rc < 0) {
+            ev("%s:%s", m->name, errname(rc));
+            return rc;
+        }
+    }
+    ev("%s=%ld", m->name, m->ret);
+    return m->ret;
+}
+
+static curio_task *espawn(curio_group *g, const emem *m, bool daemon)
+{
+    curio_task *t = NULL;
+    curio_spawn_options o = {.name = m->name, .daemon = daemon};
+    int rc = curio_group_spawn(g, &t, emember, (void *)m, &o);
+    cr_assert_eq(rc, 0, "curio_group_spawn(%s): %s", m->name, curio_strerror(rc));
+    return t;
+}
+
+/* A task outside any group (the caller owns its handle). */
+static curio_task *plain_spawn(const emem *m)
+{
+    curio_task *t = NULL;
+    curio_spawn_options o = {.name = m->name};
+    cr_assert_eq(curio_spawn_ex(&t, emember, (void *)m, &o), 0);
+    return t;
+}
+
+/* Curio's g.results as "v1 v2 ...", with the call's return code checked. */
+static void expect_results(const curio_group *g, int rc_expect, const char *expect)
+{
+    long v[16];
+    size_t n = 99;
+    int rc = curio_group_results(g, v, 16, &n);
+    cr_assert_eq(rc, rc_expect, "results: %s, expected %s", errname(rc), errname(rc_expect));
+    char buf[256] = "";
+    for (size_t i = 0; i < n && i < 16; i++)
+        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%ld", i ? " " : "", v[i]);
+    cr_assert_str_eq(buf, expect, "g.results");
+}
+
+/* Curio's g.exceptions as "0 TASKFAILED TASKCANCELLED ...". */
+static void expect_exceptions(const curio_group *g, const char *expect)
+{
+    int e[16];
+    size_t n = 99;
+    cr_assert_eq(curio_group_exceptions(g, e, 16, &n), 0);
+    char buf[256] = "";
+    for (size_t i = 0; i < n && i < 16; i++)
+        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? " " : "",
+                 errname(e[i]));
+    cr_assert_str_eq(buf, expect, "g.exceptions");
+}
+
+static void joined(curio_group *g, int expect)
+{
+    int rc = curio_group_join(g);
+    ev("joined=%s", errname(rc));
+    cr_assert_eq(rc, expect, "join: %s", errname(rc));
+}
+
+static const char *tname(const curio_task *t) { return t ? curio_task_name(t) : "NULL"; }
+
+/* test_task_group: results in creation order; completed is the first to end (wait=all). */
+static long tg_basic(void *arg)
+{
+    (void)arg;
+    static const emem a = {"t1", NULL, 2}, b = {"t2", NULL, 4}, c = {"t3", NULL, 6};
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
+    curio_task *t1 = espawn(g, &a, false);
+    espawn(g, &b, false);
+    espawn(g, &c, false);
+    joined(g, 0);
+    expect_results(g, 0, "2 4 6");
+    expect_exceptions(g, "0 0 0");
+    cr_assert_eq(curio_group_completed(g), t1, "completed: %s", tname(curio_group_completed(g)));
+    curio_task *ts[4];
+    cr_assert_eq(curio_group_tasks(g, ts, 4), 3);
+    cr_assert_eq(ts[0], t1);
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, task_group_results_in_creation_order)
+{
+    expect_log(tg_basic, NULL, "t1=2 t2=4 t3=6 joined=0");
+}
+
+/* test_task_group_daemon: daemons are neither waited for nor listed; a failing daemon does
+ * not make join fail. */
+static long tg_daemon(void *arg)
+{
+    (void)arg;
+    curio_event never = CURIO_EVENT_INIT;
+    const emem a = {"t1", NULL, 2}, b = {"t2", NULL, 4}, c = {"t3", NULL, -EINVAL},
+               d = {"t4", &never, 8};
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
+    espawn(g, &a, false);
+    espawn(g, &b, true);
+    espawn(g, &c, true);
+    curio_task *t4 = espawn(g, &d, true);
+    joined(g, 0);
+    expect_results(g, 0, "2");
+    expect_exceptions(g, "0");
+    cr_assert_eq(curio_group_tasks(g, NULL, 0), 1);
+    cr_assert_null(curio_group_failed(g), "a daemon's failure is not counted");
+    assert_ended_cancelled(t4);
+    cr_assert_eq(curio_task_group(t4), g, "join cancels daemons without taking them out");
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, task_group_daemon_not_listed)
+{
+    expect_log(tg_daemon, NULL, "t1=2 t2=4 t3=-22 t4:ECANCELED joined=0");
+}
+
+/* test_task_group_existing: TaskGroup([t1, t2, t3]) then add_task(t4), with t1 and t4
+ * ended (and joined) before they were added. */
+static long tg_existing(void *arg)
+{
+    (void)arg;
+    curio_event evt = CURIO_EVENT_INIT;
+    const emem a = {"t1", NULL, 2}, b = {"t2", &evt, 4}, c = {"t3", &evt, 6},
+               d = {"t4", NULL, 8};
+    curio_task *t1 = plain_spawn(&a), *t2 = plain_spawn(&b), *t3 = plain_spawn(&c),
+               *t4 = plain_spawn(&d);
+    long r = 0;
+    cr_assert_eq(curio_join(t1, &r), 0);
+    cr_assert_eq(curio_join(t4, &r), 0);
+    ev("main:joined_t1_t4");
+    cr_assert_null(curio_task_group(t1));
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
+    curio_task *tasks[3] = {t1, t2, t3};
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(curio_group_add_task(g, tasks[i]), 0);
+    cr_assert_eq(curio_task_group(t2), g);
+    cr_assert_eq(curio_event_set(&evt), 0);
+    cr_assert_eq(curio_group_add_task(g, t4), 0);
+    joined(g, 0);
+    expect_results(g, 0, "2 4 6 8");
+    cr_assert_eq(curio_group_completed(g), t1, "the ended t1 was queued when it was added");
+    /* The group took handles of its own: ours can go first. */
+    curio_task_release(t1);
+    curio_task_release(t2);
+    curio_task_release(t3);
+    curio_task_release(t4);
+    cr_assert_eq(curio_group_size(g), 4);
+    cr_assert(curio_task_done(curio_group_task(g, 3)));
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, task_group_existing_tasks)
+{
+    expect_log(tg_existing, NULL, "t1=2 t4=8 main:joined_t1_t4 t2=4 t3=6 joined=0");
+}
+
+/* test_task_any_cancel and test_task_group_result: wait=any, the first to end decides. */
+static long tg_any_cancel(void *arg)
+{
+    (void)arg;
+    curio_event evt = CURIO_EVENT_INIT;
+    const emem a = {"t1", NULL, 2}, b = {"t2", &evt, 4}, c = {"t3", &evt, 6};
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ANY), 0);
+    curio_task *t1 = espawn(g, &a, false), *t2 = espawn(g, &b, false),
+               *t3 = espawn(g, &c, false);
+    joined(g, 0);
+    cr_assert_eq(curio_group_completed(g), t1);
+    long r = 0;
+    cr_assert_eq(curio_group_result(g, &r), 0);
+    cr_assert_eq(r, 2);
+    assert_ended_cancelled(t2);
+    assert_ended_cancelled(t3);
+    cr_assert(curio_task_cancel_requested(t2));
+    cr_assert_not(curio_task_cancel_requested(t1));
+    expect_results(g, CURIO_ETASKCANCELLED, "2 -125 -125");
+    expect_exceptions(g, "0 TASKCANCELLED TASKCANCELLED");
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, task_any_cancel)
+{
+    expect_log(tg_any_cancel, NULL, "t1=2 t2:ECANCELED t3:ECANCELED joined=0");
+}
+
+static long tg_any_result(void *arg)
+{
+    (void)arg;
+    static const emem a = {"t1", NULL, 2}, b = {"t2", NULL, 4}, c = {"t3", NULL, 6};
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ANY), 0);
+    espawn(g, &a, false);
+    espawn(g, &b, false);
+    espawn(g, &c, false);
+    joined(g, 0);
+    long r = 0;
+    cr_assert_eq(curio_group_result(g, &r), 0);
+    cr_assert_eq(r, 2);
+    expect_results(g, 0, "2 4 6"); /* they had all ended before join looked */
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, task_group_result_wait_any)
+{
+    expect_log(tg_any_result, NULL, "t1=2 t2=4 t3=6 joined=0");
+}
+
+/* test_task_any_error: the first to end failed. */
+static long tg_any_error(void *arg)
+{
+    (void)arg;
+    curio_event evt = CURIO_EVENT_INIT;
+    const emem a = {"t1", NULL, -EINVAL}, b = {"t2", &evt, 4}, c = {"t3", &evt, 6};
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ANY), 0);
+    curio_task *t1 = espawn(g, &a, false);
+    espawn(g, &b, false);
+    espawn(g, &c, false);
+    joined(g, CURIO_ETASKFAILED);
+    cr_assert_eq(curio_group_completed(g), t1);
+    long r = 0;
+    cr_assert_eq(curio_group_result(g, &r), CURIO_ETASKFAILED);
+    cr_assert_eq(r, -EINVAL);
+    expect_exceptions(g, "TASKFAILED TASKCANCELLED TASKCANCELLED");
+    expect_results(g, CURIO_ETASKFAILED, "-22 -125 -125");
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, task_any_error)
+{
+    expect_log(tg_any_error, NULL, "t1=-22 t2:ECANCELED t3:ECANCELED joined=TASKFAILED");
+}
+
+/* test_task_group_iter: next_done takes each member out, so results are empty. */
+static long tg_iter(void *arg)
+{
+    (void)arg;
+    static const emem a = {"t1", NULL, 2}, b = {"t2", NULL, 4}, c = {"t3", NULL, 6};
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
+    espawn(g, &a, false);
+    espawn(g, &b, false);
+    espawn(g, &c, false);
+    curio_task *t;
+    while (curio_group_next_done(g, &t) == 0) {
+        cr_assert_null(curio_task_group(t), "next_done takes %s out", tname(t));
+        long r = 0;
+        cr_assert_eq(curio_task_result(t, &r), 0);
+        ev("next=%s:%ld", tname(t), r);
+    }
+    joined(g, 0);
+    expect_results(g, 0, "");
+    cr_assert_eq(curio_group_tasks(g, NULL, 0), 0);
+    cr_assert_eq(curio_group_size(g), 3, "the group still holds the records");
+    cr_assert_null(curio_group_completed(g));
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, task_group_iter_empties_results)
+{
+    expect_log(tg_iter, NULL, "t1=2 t2=4 t3=6 next=t1:2 next=t2:4 next=t3:6 joined=0");
+}
+
+/* test_task_join_daemon: joining a daemon member takes it out (it was not listed anyway). */
+static long tg_join_daemon(void *arg)
+{
+    (void)arg;
+    static const emem a = {"t2", NULL, 4}, b = {"t3", NULL, 6};
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
+    curio_task *t2 = espawn(g, &a, true);
+    espawn(g, &b, false);
+    long r = 0;
+    cr_assert_eq(curio_join(t2, &r), 0);
+    ev("joined_t2=%ld", r);
+    cr_assert_null(curio_task_group(t2));
+    joined(g, 0);
+    expect_results(g, 0, "6");
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, task_join_daemon)
+{
+    expect_log(tg_join_daemon, NULL, "t2=4 t3=6 joined_t2=4 joined=0");
+}
+
+/* test_task_group_error: in wait=all the failure ends the wait, is completed, and the rest
+ * are cancelled. */
+static long tg_error(void *arg)
+{
+    (void)arg;
+    curio_event evt = CURIO_EVENT_INIT;
+    const emem a = {"t1", &evt, 2}, b = {"t2", &evt, 4}, c = {"t3", NULL, -EINVAL};
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
+    curio_task *t1 = espawn(g, &a, false), *t2 = espawn(g, &b, false),
+               *t3 = espawn(g, &c, false);
+    joined(g, CURIO_ETASKFAILED);
+    cr_assert_eq(curio_group_completed(g), t3, "completed: %s", tname(curio_group_completed(g)));
+    cr_assert_eq(curio_group_failed(g), t3);
+    assert_ended_cancelled(t1);
+    assert_ended_cancelled(t2);
+    expect_exceptions(g, "TASKCANCELLED TASKCANCELLED TASKFAILED");
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, task_group_error_is_completed_and_cancels_the_rest)
+{
+    expect_log(tg_error, NULL, "t3=-22 t1:ECANCELED t2:ECANCELED joined=TASKFAILED");
+}
+
+/* test_task_group_join: a failure the caller collected with curio_join is handled; it
+ * neither fails the join nor cancels the healthy members. */
+static long tg_join_member(void *arg)
+{
+    (void)arg;
+    curio_event evt = CURIO_EVENT_INIT;
+    const emem a = {"t1", NULL, -EINVAL}, b = {"t2", &evt, 4}, c = {"t3", &evt, 6};
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
+    curio_task *t1 = espawn(g, &a, false), *t2 = espawn(g, &b, false),
+               *t3 = espawn(g, &c, false);
+    long r = 0;
+    cr_assert_eq(curio_join(t1, &r), 0);
+    ev("joined_t1=%ld", r);
+    cr_assert_null(curio_task_group(t1), "curio_join takes the member out");
+    cr_assert_eq(curio_task_result(t2, &r), -EBUSY, "t2 has not ended: the error cancelled nothing");
+    cr_assert_eq(curio_event_set(&evt), 0);
+    joined(g, 0);
+    cr_assert_not(curio_task_cancel_requested(t2));
+    cr_assert_not(curio_task_cancel_requested(t3));
+    assert_ended_with(t2, 4);
+    assert_ended_with(t3, 6);
+    expect_results(g, 0, "4 6");
+    cr_assert_eq(curio_group_completed(g), t2);
+    cr_assert_eq(curio_group_failed(g), t1, "failed still names the first failure");
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, task_group_join_member_takes_it_out)
+{
+    expect_log(tg_join_member, NULL, "t1=-22 joined_t1=-22 t2=4 t3=6 joined=0");
+}
+
+/* The same while the owner is already blocked in curio_group_join: the helper that joins
+ * the failed member is woken first (joiners before the group), and the owner's join then
+ * finds nothing to examine but the healthy member. */
+typedef struct joiner_arg {
+    curio_task *target;
+    curio_event *release;
+} joiner_arg;
+
+static long joiner(void *arg)
+{
+    joiner_arg *j = arg;
+    long r = 0;
+    int rc = curio_join(j->target, &r);
+    ev("H:joined=%s/%ld", errname(rc), r);
+    cr_assert_eq(curio_event_set(j->release), 0);
+    return 0;
+}
+
+static long tg_join_member_concurrent(void *arg)
+{
+    (void)arg;
+    curio_event g1 = CURIO_EVENT_INIT, g2 = CURIO_EVENT_INIT;
+    const emem f = {"F", &g1, -EIO}, m = {"M", &g2, 5};
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
+    curio_task *tf = espawn(g, &f, false), *tm = espawn(g, &m, false);
+    joiner_arg j = {tf, &g2};
+    curio_task *h = curio_spawn(joiner, &j);
+    yield_until_state(h, "TASK_JOIN");
+    cr_assert_eq(curio_event_set(&g1), 0);
+    joined(g, 0);
+    assert_ended_with(tm, 5);
+    cr_assert_eq(curio_group_completed(g), tm);
+    expect_results(g, 0, "5");
+    cr_assert_eq(curio_join(h, NULL), 0);
+    curio_task_release(h);
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, member_joined_while_the_group_joins)
+{
+    expect_log(tg_join_member_concurrent, NULL, "F=-5 H:joined=0/-5 M=5 joined=0");
+}
+
+/* test_task_group_cancel_remaining: next_done and next_result take members out;
+ * cancel_remaining cancels the rest and takes them out too, but leaves daemons to join. */
+static long tg_cancel_remaining(void *arg)
+{
+    (void)arg;
+    curio_event evt = CURIO_EVENT_INIT;
+    const emem a = {"t0", NULL, 2}, b = {"t1", NULL, 4}, c = {"t2", &evt, 0},
+               d = {"t3", &evt, 0}, e = {"D", &evt, 0};
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
+    curio_task *t0 = espawn(g, &a, false);
+    espawn(g, &b, false);
+    curio_task *t2 = espawn(g, &c, false), *t3 = espawn(g, &d, false),
+               *dm = espawn(g, &e, true);
+    curio_task *t = NULL;
+    cr_assert_eq(curio_group_next_done(g, &t), 0);
+    cr_assert_eq(t, t0);
+    long r = 0;
+    cr_assert_eq(curio_group_next_result(g, &r), 0);
+    ev("next=%s result=%ld", tname(t), r);
+    cr_assert_eq(curio_group_cancel_remaining(g), 0);
+    ev("remaining_cancelled");
+    assert_ended_cancelled(t2);
+    assert_ended_cancelled(t3);
+    cr_assert_null(curio_task_group(t2));
+    cr_assert_null(curio_task_group(t3));
+    cr_assert_not(curio_task_done(dm), "cancel_remaining leaves daemons alone");
+    cr_assert_eq(curio_group_next_done(g, NULL), -ENOENT);
+    joined(g, 0);
+    assert_ended_cancelled(dm);
+    expect_results(g, 0, "");
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, task_group_cancel_remaining_takes_members_out)
+{
+    expect_log(tg_cancel_remaining, NULL, "t0=2 t1=4 next=t0 result=4 t2:ECANCELED t3:ECANCELED "
+                                          "remaining_cancelled D:ECANCELED joined=0");
+}
+
+/* test_task_group_use_error: adding a member twice, adding to a joined group. */
+static long tg_use_error(void *arg)
+{
+    (void)arg;
+    static const emem a = {"t1", NULL, 0}, b = {"t2", NULL, 0};
+    curio_group *g, *g2;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
+    cr_assert_eq(curio_group_create(&g2, CURIO_WAIT_ALL), 0);
+    curio_task *t1 = espawn(g, &a, false);
+    cr_assert_eq(curio_group_add_task(g, t1), -EBUSY, "already in this group");
+    cr_assert_eq(curio_group_add_task(g2, t1), -EBUSY, "already in another group");
+    cr_assert_eq(curio_group_add_task(g2, NULL), -EINVAL);
+    cr_assert_eq(curio_group_add_task(NULL, t1), -EINVAL);
+    cr_assert_eq(curio_group_size(g2), 0);
+    joined(g, 0);
+    cr_assert_eq(curio_group_spawn(g, NULL, emember, (void *)&b, NULL), -EINVAL);
+    curio_task *t2 = plain_spawn(&b);
+    cr_assert_eq(curio_group_add_task(g, t2), -EINVAL, "the group was joined");
+    cr_assert_null(curio_task_group(t2));
+    cr_assert_eq(curio_join(t2, NULL), 0);
+    curio_task_release(t2);
+    curio_group_destroy(g2);
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, task_group_use_error)
+{
+    expect_log(tg_use_error, NULL, "t1=0 joined=0 t2=0");
+}
+
+/* test_task_group_empty and test_errors: accessors before and after joining nothing. */
+static long tg_empty(void *arg)
+{
+    (void)arg;
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
+    long r = 5;
+    int e = 5;
+    size_t n = 5;
+    cr_assert_eq(curio_group_results(g, &r, 1, &n), -EBUSY, "g.results before join");
+    cr_assert_eq(curio_group_exceptions(g, &e, 1, &n), -EBUSY, "g.exceptions before join");
+    cr_assert_eq(n, 5);
+    cr_assert_eq(curio_group_result(g, &r), -ENOENT);
+    cr_assert_eq(curio_group_next_result(g, &r), -ENOENT);
+    joined(g, 0);
+    cr_assert_null(curio_group_completed(g));
+    cr_assert_eq(curio_group_result(g, &r), -ENOENT);
+    cr_assert_eq(r, 5);
+    cr_assert_eq(curio_group_results(g, NULL, 0, &n), 0);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(curio_group_exceptions(g, NULL, 0, NULL), 0);
+    cr_assert_eq(curio_group_results(NULL, NULL, 0, NULL), -EINVAL);
+    cr_assert_eq(curio_group_tasks(NULL, NULL, 0), 0);
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, task_group_empty_and_errors)
+{
+    expect_log(tg_empty, NULL, "joined=0");
+}
+
+/* test_task_group_join_done: a member joined inside the block is not in g.results. */
+static long tg_join_done(void *arg)
+{
+    (void)arg;
+    static const emem a = {"t1", NULL, 2}, b = {"t2", NULL, 4}, c = {"t3", NULL, 6};
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
+    espawn(g, &a, false);
+    espawn(g, &b, false);
+    curio_task *t3 = espawn(g, &c, false);
+    long r = 0;
+    cr_assert_eq(curio_join(t3, &r), 0);
+    ev("joined_t3=%ld", r);
+    joined(g, 0);
+    expect_results(g, 0, "2 4");
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, task_group_join_done)
+{
+    expect_log(tg_join_done, NULL, "t1=2 t2=4 t3=6 joined_t3=6 joined=0");
+}
+
+/* ---- beyond Curio's tests: the rules the C API adds or makes exact ---- */
+
+/* completed is the first member join examined: one taken out by next_done does not count. */
+static long tg_completed_after_next_done(void *arg)
+{
+    (void)arg;
+    curio_event e1 = CURIO_EVENT_INIT, e2 = CURIO_EVENT_INIT;
+    const emem a = {"t1", &e1, 2}, b = {"t2", &e2, 4}, c = {"t3", NULL, 6};
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
+    curio_task *t1 = espawn(g, &a, false), *t2 = espawn(g, &b, false),
+               *t3 = espawn(g, &c, false);
+    curio_task *t = NULL;
+    cr_assert_eq(curio_group_next_done(g, &t), 0);
+    ev("next=%s", tname(t));
+    cr_assert_eq(t, t3);
+    cr_assert_eq(curio_event_set(&e2), 0);
+    cr_assert_eq(curio_event_set(&e1), 0);
+    joined(g, 0);
+    cr_assert_eq(curio_group_completed(g), t2, "completed: %s", tname(curio_group_completed(g)));
+    expect_results(g, 0, "2 4");
+    curio_task *ts[2] = {NULL, NULL};
+    cr_assert_eq(curio_group_tasks(g, ts, 1), 2, "the count, past n");
+    cr_assert_eq(ts[0], t1);
+    cr_assert_null(ts[1], "nothing stored past n");
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, completed_is_the_first_member_join_saw_end)
+{
+    expect_log(tg_completed_after_next_done, NULL, "t3=6 next=t3 t2=4 t1=2 joined=0");
+}
+
+/* wait=object: as in Curio, a failure ends the wait too; a member that returned 0 does not. */
+static long tg_object_failure(void *arg)
+{
+    (void)arg;
+    curio_event evt = CURIO_EVENT_INIT;
+    const emem a = {"A", NULL, 0}, b = {"B", NULL, -EIO}, c = {"C", &evt, 7};
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_OBJECT), 0);
+    espawn(g, &a, false);
+    curio_task *tb = espawn(g, &b, false), *tc = espawn(g, &c, false);
+    joined(g, CURIO_ETASKFAILED);
+    cr_assert_eq(curio_group_completed(g), tb, "completed: %s", tname(curio_group_completed(g)));
+    assert_ended_cancelled(tc);
+    expect_results(g, CURIO_ETASKFAILED, "0 -5 -125");
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, wait_object_failure_ends_the_wait)
+{
+    expect_log(tg_object_failure, NULL, "A=0 B=-5 C:ECANCELED joined=TASKFAILED");
+}
+
+/* A member that left may be added again, to this group or another; each group holds the
+ * record once, until it is destroyed. An ended member is queued for next_done at once. */
+static long tg_readd(void *arg)
+{
+    (void)arg;
+    static const emem a = {"A", NULL, 1};
+    curio_group *g, *g2;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
+    cr_assert_eq(curio_group_create(&g2, CURIO_WAIT_ALL), 0);
+    curio_task *ta = espawn(g, &a, false);
+    cr_assert_eq(curio_task_group(ta), g);
+    curio_task *t = NULL;
+    cr_assert_eq(curio_group_next_done(g, &t), 0);
+    cr_assert_null(curio_task_group(ta));
+    cr_assert_eq(curio_group_add_task(g, ta), 0);
+    cr_assert_eq(curio_group_size(g), 1, "held once");
+    cr_assert_eq(curio_group_next_done(g, &t), 0, "queued again at once");
+    ev("again=%s", tname(t));
+    cr_assert_eq(curio_group_add_task(g2, ta), 0);
+    cr_assert_eq(curio_task_group(ta), g2);
+    curio_group_destroy(g);
+    cr_assert_eq(curio_task_group(ta), g2, "destroying the old group leaves it alone");
+    joined(g2, 0);
+    expect_results(g2, 0, "1");
+    curio_group_destroy(g2);
+    return 0;
+}
+
+Test(group_curio, member_added_again_after_leaving)
+{
+    expect_log(tg_readd, NULL, "A=1 again=A joined=0");
+}
+
+/* Adopted members: a running daemon is cancelled by join and not listed; the owner may
+ * release its handle at once, the group's keeps the record. */
+static long tg_adopt_daemon(void *arg)
+{
+    (void)arg;
+    curio_event never = CURIO_EVENT_INIT;
+    const emem d = {"D", &never, 0}, m = {"M", NULL, 3};
+    curio_task *td = NULL, *tm = plain_spawn(&m);
+    curio_spawn_options o = {.name = "D", .daemon = true};
+    cr_assert_eq(curio_spawn_ex(&td, emember, (void *)&d, &o), 0);
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
+    cr_assert_eq(curio_group_add_task(g, td), 0);
+    cr_assert_eq(curio_group_add_task(g, tm), 0);
+    curio_task_release(td);
+    curio_task_release(tm);
+    joined(g, 0);
+    cr_assert_eq(curio_group_task(g, 0), tm, "task-id order: M was spawned first");
+    assert_ended_cancelled(td);
+    cr_assert_eq(curio_task_group(td), g);
+    expect_results(g, 0, "3");
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, adopted_daemon_and_released_handles)
+{
+    expect_log(tg_adopt_daemon, NULL, "M=3 D:ECANCELED joined=0");
+}
+
+/* Two tasks in next_done, one member: one gets it, the other -ENOENT (not a hang). */
+typedef struct nd_arg {
+    curio_group *g;
+    const char *name;
+} nd_arg;
+
+static long next_doner(void *arg)
+{
+    nd_arg *a = arg;
+    curio_task *t = NULL;
+    int rc = curio_group_next_done(a->g, &t);
+    ev("%s:%s%s%s", a->name, errname(rc), rc == 0 ? "/" : "", rc == 0 ? tname(t) : "");
+    return 0;
+}
+
+static long tg_two_waiters(void *arg)
+{
+    (void)arg;
+    curio_event evt = CURIO_EVENT_INIT;
+    const emem m = {"M", &evt, 1};
+    curio_group *g;
+    cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
+    espawn(g, &m, false);
+    nd_arg a1 = {g, "W1"}, a2 = {g, "W2"};
+    curio_task *w1 = curio_spawn(next_doner, &a1), *w2 = curio_spawn(next_doner, &a2);
+    yield_until_state(w1, "TASK_JOIN");
+    yield_until_state(w2, "TASK_JOIN");
+    cr_assert_eq(curio_event_set(&evt), 0);
+    cr_assert_eq(curio_join(w1, NULL), 0);
+    cr_assert_eq(curio_join(w2, NULL), 0);
+    curio_task_release(w1);
+    curio_task_release(w2);
+    joined(g, 0);
+    curio_group_destroy(g);
+    return 0;
+}
+
+Test(group_curio, two_next_done_waiters_both_answered)
+{
+    expect_log(tg_two_waiters, NULL, "M=1 W1:0/M W2:ENOENT joined=0");
 }

@@ -136,6 +136,19 @@ static int one_round(void)
             rc = curio_group_spawn(g, NULL, short_sleep, NULL, NULL);
             cr_assert(rc == 0 || rc == -ENOMEM, "group_spawn: %s", curio_strerror(rc));
         }
+        for (int i = 0; i < 10; i++) { /* adopted tasks grow it too */
+            curio_task *t = NULL;
+            rc = curio_spawn_ex(&t, short_sleep, NULL, NULL);
+            cr_assert(rc == 0 || rc == -ENOMEM, "spawn: %s", curio_strerror(rc));
+            if (rc < 0)
+                continue;
+            rc = curio_group_add_task(g, t);
+            cr_assert(rc == 0 || rc == -ENOMEM, "add_task: %s", curio_strerror(rc));
+            cr_assert(curio_task_group(t) == (rc == 0 ? g : NULL), "a failed add joins nothing");
+            if (rc < 0)
+                cr_assert_eq(curio_join(t, NULL), 0);
+            curio_task_release(t); /* the group holds its own handle */
+        }
         cr_assert_eq(curio_group_join(g), 0);
         curio_group_destroy(g);
         ok++;

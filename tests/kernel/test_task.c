@@ -377,3 +377,74 @@ static long null_arguments(void *arg)
 }
 
 Test(task, null_arguments_are_errors_not_crashes) { run_main(null_arguments, NULL); }
+
+/* ---- Curio's t.cancelled (a cancel was requested) vs. ended by cancellation ---- */
+
+static long waits_then(void *arg)
+{
+    curio_event *e = arg;
+    int rc = curio_event_wait(e);
+    ev("kid:wait=%s", rc == -ECANCELED ? "ECANCELED" : rc == 0 ? "0" : "other");
+    return rc;
+}
+
+/* Catches the cancellation and returns a value instead: not ended by cancellation. */
+static long catches_cancel(void *arg)
+{
+    int rc = waits_then(arg);
+    return rc == -ECANCELED ? 5 : rc;
+}
+
+static long returns_7(void *arg)
+{
+    (void)arg;
+    ev("kid:end");
+    return 7;
+}
+
+static long cancel_requested_vs_cancelled(void *arg)
+{
+    (void)arg;
+    /* Curio's test_late_join: cancelling a task that has ended requests nothing. */
+    curio_task *t = curio_spawn(returns_7, NULL);
+    cr_assert_eq(curio_yield(), 0);
+    cr_assert(curio_task_done(t));
+    cr_assert_eq(curio_cancel(t), 0);
+    ev("late_cancel");
+    cr_assert_not(curio_task_cancel_requested(t), "t.cancelled is False in Curio");
+    cr_assert_not(curio_task_cancelled(t));
+    curio_task_release(t);
+
+    /* Curio's test_cancel_noblock: the request is visible at once, the ending later. */
+    curio_event never = CURIO_EVENT_INIT;
+    t = curio_spawn(waits_then, &never);
+    cr_assert_eq(curio_yield(), 0);
+    cr_assert_eq(curio_cancel_nowait(t), 0);
+    ev("requested");
+    cr_assert(curio_task_cancel_requested(t));
+    cr_assert_not(curio_task_cancelled(t), "it has not ended yet");
+    cr_assert_not(curio_task_done(t));
+    cr_assert_eq(curio_cancel(t), 0);
+    cr_assert(curio_task_cancel_requested(t));
+    cr_assert(curio_task_cancelled(t));
+    curio_task_release(t);
+
+    /* A task that catches the cancellation and returns a value: requested, but it did not
+     * end by cancellation. */
+    t = curio_spawn(catches_cancel, &never);
+    cr_assert_eq(curio_yield(), 0);
+    cr_assert_eq(curio_cancel_nowait(t), 0);
+    long r = 0;
+    cr_assert_eq(curio_join(t, &r), 0);
+    ev("caught=%ld", r);
+    cr_assert(curio_task_cancel_requested(t));
+    cr_assert_not(curio_task_cancelled(t));
+    curio_task_release(t);
+    return 0;
+}
+
+Test(task, cancel_requested_is_curios_cancelled)
+{
+    expect_log(cancel_requested_vs_cancelled, NULL,
+               "kid:end late_cancel requested kid:wait=ECANCELED kid:wait=ECANCELED caught=5");
+}
