@@ -334,20 +334,23 @@ CURIO_API bool curio_queue_full(const curio_queue *q);
  * well): -ETIMEDOUT. 0 means "only if there is no need to wait"; negative or NaN is
  * -EINVAL; INFINITY never gives up.
  *
- * An interrupted wait and the other side racing to satisfy it (a task timed out or
- * cancelled at the moment another thread hands it an item; no caller can order the two):
- * an item handed to a getter that was interrupted goes back to the queue, at
- * the front (to the first waiting getter, if any), and get returns the interruption; a
- * put, join or event wait that was satisfied succeeds, and the interruption is delivered
- * at the next blocking call. Every item is delivered exactly once. (Only if memory runs
- * out while an unbounded queue would take the item back does get keep it and succeed.)
+ * Back-pressure as for curio_queue: an item is in the queue until a getter has taken it
+ * out. A put that wakes a waiting getter (task or thread) leaves the item in the queue,
+ * promised to that getter, until it runs: it counts in size and toward maxsize, and no
+ * other get can have it. The queue never holds more than maxsize items.
  *
- * Items and ownership are as for curio_queue. The queue is FIFO. Because a returned item
- * goes back in front of whatever was put meanwhile, a bounded queue may briefly hold
- * maxsize + 1 items; puts wait until it is below maxsize again.
+ * An interrupted wait and the other side racing to satisfy it (a task timed out or
+ * cancelled at the moment another thread wakes it; no caller can order the two): a getter
+ * that was interrupted gives up the item promised to it, which stays in the queue (at the
+ * front, or promised to the next waiting getter), and get returns the interruption; a put,
+ * join or event wait that was satisfied succeeds, and the interruption is delivered at the
+ * next blocking call. Every item is delivered exactly once.
+ *
+ * Items and ownership are as for curio_queue. The queue is FIFO.
  *
  * create/destroy: destroy only once no thread or task can still call the object (join
- * your threads first): -EBUSY (and nothing is freed) while anything waits on it.
+ * your threads first): -EBUSY (and nothing is freed) while anything waits on it, or a
+ * woken getter has yet to take its item.
  */
 typedef struct curio_universal_queue curio_universal_queue;
 typedef struct curio_universal_event curio_universal_event;
@@ -356,9 +359,9 @@ typedef struct curio_universal_event curio_universal_event;
 CURIO_API int curio_universal_queue_create(curio_universal_queue **out, size_t maxsize);
 CURIO_API int curio_universal_queue_destroy(curio_universal_queue *q);
 
-/* Put, waiting while full (task state QUEUE_PUT). The item goes straight to the first
- * waiting getter, if any. Returns 0, -ECANCELED, -ETIMEDOUT, -EPERM (see above), -ENOMEM
- * (the ring could not grow, or no room for a scope's deadline), -EINVAL. */
+/* Put, waiting while full (task state QUEUE_PUT). The first waiting getter, if any, is
+ * woken and the item promised to it. Returns 0, -ECANCELED, -ETIMEDOUT, -EPERM (see
+ * above), -ENOMEM (the ring could not grow, or no room for a scope's deadline), -EINVAL. */
 CURIO_API int curio_universal_queue_put(curio_universal_queue *q, void *item);
 CURIO_API int curio_universal_queue_put_timeout(curio_universal_queue *q, void *item,
                                                 double seconds);
