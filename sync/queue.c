@@ -1,10 +1,15 @@
 /*
  * sync/queue.c - Queue, LifoQueue and PriorityQueue between the tasks of one kernel.
  *
- * Hand-off keeps the line honest: a put with a getter parked gives the item straight to
- * it (getters only wait on an empty queue), and a get that frees a slot of a full queue
- * moves the first parked putter's item in and completes that put. A woken waiter
- * therefore never has to look again, and cannot lose its item to a task that came later.
+ * An item belongs to the queue until a getter has run and taken it out, as in Curio: it
+ * counts toward qsize and maxsize all the while, so a bounded queue pushes back on its
+ * producers even while its consumers are waking up. Hand-off keeps the line honest without
+ * handing over the item itself: a put with a getter parked stores the item and promises
+ * one item to that getter (`promised`), and the promised items are out of reach of every
+ * other get; the woken getter takes the next item (in the queue's order) when it runs.
+ * Likewise a get that frees a slot of a full queue moves the first parked putter's item in
+ * and completes that put. A woken waiter therefore never has to look again, and a task
+ * that came later cannot leave it empty-handed.
  *
  * Storage: FIFO is a ring from `head`; LIFO a stack; the priority queue a binary min-heap
  * ordered by (priority, seq), seq counting puts so that equal priorities stay FIFO. It
@@ -26,15 +31,16 @@ struct curio_queue {
     void *thread;                /* the owning thread's tag, fixed at creation */
     enum kind kind;
     size_t maxsize;              /* 0: unbounded */
-    size_t count;                /* items stored */
+    size_t count;                /* items stored (qsize), promised ones included */
+    size_t promised;             /* items held for woken getters not yet run; <= count */
     size_t cap;                  /* slots allocated; count <= cap */
     size_t head;                 /* FIFO: index of the oldest item */
     void **items;                /* FIFO, LIFO */
     pslot *heap;                 /* PRIO */
     uint64_t seq;                /* PRIO: puts so far */
     size_t unfinished;           /* put and not yet task_done: join waits for 0 */
-    curio__waitlist getters;     /* parked only while count == 0 */
-    curio__waitlist putters;     /* parked only while count == maxsize */
+    curio__waitlist getters;     /* parked only while count == promised */
+    curio__waitlist putters;     /* parked only while count >= maxsize */
     curio__waitlist joiners;
 };
 
@@ -169,9 +175,10 @@ int curio_queue_destroy(curio_queue *q)
         return -EINVAL;
     if (!mine(q))
         return -EPERM;
-    /* Waiters leaving after an interruption still count: they will unlink themselves. */
+    /* Waiters leaving after an interruption still count: they will unlink themselves. So
+     * do woken getters that have not run yet: they will take their items out. */
     if (curio__waitlist_busy(&q->getters) || curio__waitlist_busy(&q->putters) ||
-        curio__waitlist_busy(&q->joiners))
+        curio__waitlist_busy(&q->joiners) || q->promised)
         return -EBUSY;
     free(q->items);
     free(q->heap);
@@ -181,24 +188,26 @@ int curio_queue_destroy(curio_queue *q)
 
 /* ---- put and get ---- */
 
-/* A put that needs no wait: straight to a parked getter, or into storage. -EAGAIN when
- * full. */
+/* Store an item (there must be room) and promise one to the first parked getter. */
+static void add(curio_queue *q, void *item, int prio)
+{
+    store(q, item, prio);
+    q->unfinished++;
+    curio__waiter *g = curio__waitlist_take(&q->getters);
+    if (g) {
+        q->promised++;
+        curio__waiter_grant(g, NULL);
+    }
+}
+
+/* A put that needs no wait. -EAGAIN when full. */
 static int put_now(curio_queue *q, void *item, int prio)
 {
-    if (q->count == 0) {
-        curio__waiter *g = curio__waitlist_take(&q->getters);
-        if (g) {
-            q->unfinished++;
-            curio__waiter_grant(g, item);
-            return 0;
-        }
-    }
     if (q->maxsize && q->count >= q->maxsize)
         return -EAGAIN;
     if (q->count == q->cap && grow(q) < 0)
         return -ENOMEM;
-    store(q, item, prio);
-    q->unfinished++;
+    add(q, item, prio);
     return 0;
 }
 
@@ -232,18 +241,29 @@ int curio_queue_put_nowait(curio_queue *q, void *item)
     return mine(q) ? put_now(q, item, 0) : -EPERM;
 }
 
-/* A get that needs no wait; then a slot is free, and the first parked putter fills it. */
-static int get_now(curio_queue *q, void **item)
+/* Take the next item out; then a slot is free, and the first parked putter's item fills
+ * it. The caller holds a promise or found an item nobody was promised. */
+static void *take(curio_queue *q)
 {
-    if (q->count == 0)
-        return -EAGAIN;
-    *item = unstore(q);
+    void *item = unstore(q);
     curio__waiter *p = curio__waitlist_take(&q->putters);
     if (p) {
-        store(q, p->item, p->prio); /* the slot just freed is room enough */
-        q->unfinished++;
+        /* The putter is readied before the getter its item may wake, as in Curio where
+         * the putter runs first and only then wakes a getter. */
+        void *pitem = p->item;
+        int pprio = p->prio;
         curio__waiter_grant(p, NULL);
+        add(q, pitem, pprio); /* the slot just freed is room enough */
     }
+    return item;
+}
+
+/* A get that needs no wait: -EAGAIN unless an item is there that nobody was promised. */
+static int get_now(curio_queue *q, void **item)
+{
+    if (q->count == q->promised)
+        return -EAGAIN;
+    *item = take(q);
     return 0;
 }
 
@@ -257,9 +277,12 @@ int curio_queue_get(curio_queue *q, void **item)
         return 0;
     curio__waiter w = {0};
     int rc = curio__waiter_wait(&q->getters, &w, "QUEUE_GET");
-    if (rc == 0)
-        *item = w.item;
-    return rc;
+    if (rc < 0)
+        return rc;
+    /* Granted: an item was promised to us (and is ours even if we were cancelled since). */
+    q->promised--;
+    *item = take(q);
+    return 0;
 }
 
 int curio_queue_get_nowait(curio_queue *q, void **item)

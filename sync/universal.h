@@ -15,10 +15,10 @@
  *
  * The race the design is about: a task interrupted (cancelled, timed out) at the moment
  * another thread grants it. The task finds out under the mutex: not granted, it unlinks
- * itself and returns the interruption; granted, the grant stands (a get gives its item
- * back first, see curio__uwait's give_back), and the task must not return before its
- * wake-up has run, since the post node is on its stack: it parks, not interruptibly,
- * until wake() says so. Only the kernel's thread reads or writes `woken`.
+ * itself and returns the interruption; granted, the grant stands (a get gives up the
+ * item promised to it first, see curio__uwait's give_back), and the task must not return
+ * before its wake-up has run, since the post node is on its stack: it parks, not
+ * interruptibly, until wake() says so. Only the kernel's thread reads or writes `woken`.
  */
 #ifndef CURIO_SYNC_UNIVERSAL_H
 #define CURIO_SYNC_UNIVERSAL_H
@@ -61,8 +61,9 @@ CURIO__HIDDEN void curio__ugrant_all(curio__uwakes *wk, curio__ulist *l);
 CURIO__HIDDEN void curio__uwakes_flush(curio__uwakes *wk);
 
 /* Called under the mutex for a get whose wait was interrupted after it had been granted:
- * put w->item back (front of the queue) and return true, or return false to keep it (the
- * get then succeeds). Gathers wake-ups of its own into wk. */
+ * give up what it was granted (the universal queue: its promise of an item) and return
+ * true, or return false to keep it (the get then succeeds). Gathers wake-ups of its own
+ * into wk. */
 typedef bool (*curio__ugive_back)(void *obj, curio__uwaiter *w, curio__uwakes *wk);
 
 /*

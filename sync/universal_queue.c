@@ -2,11 +2,13 @@
  * sync/universal_queue.c - UniversalQueue: a FIFO of pointers shared by tasks of any
  * kernels and plain pthreads.
  *
- * Invariants, under the mutex: getters wait only while the queue is empty (a put with a
- * getter in line hands the item to it), and putters only while it holds maxsize or more
- * (a get that frees a slot moves the first putter's item in). An item handed to a getter
- * whose wait was interrupted comes back to the front: to the next getter in line, or into
- * the ring ahead of everything else, which may take a bounded queue to maxsize + 1.
+ * An item is in the queue until a getter has taken it out (Curio's back-pressure): a put
+ * with a getter in line leaves the item in the ring and promises one item to that getter
+ * (`promised`); the getter takes the front item when it runs. Invariants, under the mutex:
+ * promised <= count; getters wait only while count == promised (nothing to take), putters
+ * only while count >= maxsize (a get that frees a slot moves the first putter's item in),
+ * so count never exceeds maxsize. A getter whose wait was interrupted after it was granted
+ * gives its promise up (to the next getter in line, if any); the item never moved.
  */
 #include "universal.h"
 
@@ -17,6 +19,7 @@ struct curio_universal_queue {
     size_t maxsize;              /* 0: unbounded */
     void **ring;                 /* count items from head, cap slots */
     size_t head, count, cap;
+    size_t promised;             /* items held for granted getters yet to take them */
     size_t unfinished;           /* put and not yet task_done */
     curio__ulist getters, putters, joiners;
 };
@@ -44,13 +47,6 @@ static int reserve(curio_universal_queue *q)
 static void push_back(curio_universal_queue *q, void *item)
 {
     q->ring[(q->head + q->count++) % q->cap] = item;
-}
-
-static void push_front(curio_universal_queue *q, void *item)
-{
-    q->head = (q->head + q->cap - 1) % q->cap;
-    q->ring[q->head] = item;
-    q->count++;
 }
 
 static void *pop_front(curio_universal_queue *q)
@@ -85,7 +81,8 @@ int curio_universal_queue_destroy(curio_universal_queue *q)
     if (!q)
         return -EINVAL;
     pthread_mutex_lock(&q->mu);
-    bool busy = q->getters.head || q->putters.head || q->joiners.head;
+    /* A granted getter still has to take its item out under the mutex. */
+    bool busy = q->getters.head || q->putters.head || q->joiners.head || q->promised;
     pthread_mutex_unlock(&q->mu);
     if (busy)
         return -EBUSY;
@@ -97,24 +94,28 @@ int curio_universal_queue_destroy(curio_universal_queue *q)
 
 /* ---- put ---- */
 
+/* Under the mutex, with room in the ring: add an item and promise one to the first getter
+ * in line. */
+static void add(curio_universal_queue *q, void *item, curio__uwakes *wk)
+{
+    push_back(q, item);
+    q->unfinished++;
+    if (q->getters.head) {
+        q->promised++;
+        curio__ugrant(wk, &q->getters, q->getters.head, NULL);
+    }
+}
+
 static int put(curio_universal_queue *q, void *item, int64_t deadline)
 {
     curio__uwakes wk = {0};
     pthread_mutex_lock(&q->mu);
-    if (q->getters.head) { /* then the queue is empty: straight to the first getter */
-        q->unfinished++;
-        curio__ugrant(&wk, &q->getters, q->getters.head, item);
-        pthread_mutex_unlock(&q->mu);
-        curio__uwakes_flush(&wk);
-        return 0;
-    }
     if (!q->maxsize || q->count < q->maxsize) {
         int rc = reserve(q);
-        if (rc == 0) {
-            push_back(q, item);
-            q->unfinished++;
-        }
+        if (rc == 0)
+            add(q, item, &wk);
         pthread_mutex_unlock(&q->mu);
+        curio__uwakes_flush(&wk);
         return rc;
     }
     /* Full: wait until a get moves our item in (a granted put succeeded, whatever
@@ -138,17 +139,31 @@ int curio_universal_queue_put_timeout(curio_universal_queue *q, void *item, doub
 
 /* ---- get ---- */
 
-/* A getter interrupted after it was handed w->item: the item goes back to the front. */
+/* Under the mutex: take the front item out (the caller holds a promise, or found an item
+ * nobody was promised), and move the first waiting putter's item into the slot freed. */
+static void *take(curio_universal_queue *q, curio__uwakes *wk)
+{
+    void *item = pop_front(q);
+    curio__uwaiter *p = q->putters.head;
+    if (p && q->count < q->maxsize) {
+        /* The putter's wake-up goes before that of the getter its item may wake. */
+        void *pitem = p->item;
+        curio__ugrant(wk, &q->putters, p, NULL);
+        add(q, pitem, wk); /* the slot just freed is room enough */
+    }
+    return item;
+}
+
+/* A getter interrupted after it was granted gives its promise up: to the next getter in
+ * line, or back to the queue. The item stays where it is. */
 static bool give_back(void *obj, curio__uwaiter *w, curio__uwakes *wk)
 {
+    (void)w;
     curio_universal_queue *q = obj;
-    if (q->getters.head) {
-        curio__ugrant(wk, &q->getters, q->getters.head, w->item);
-        return true;
-    }
-    if (reserve(q) < 0)
-        return false; /* no memory to take it back: the get keeps it and succeeds */
-    push_front(q, w->item);
+    if (q->getters.head)
+        curio__ugrant(wk, &q->getters, q->getters.head, NULL);
+    else
+        q->promised--;
     return true;
 }
 
@@ -156,23 +171,19 @@ static int get(curio_universal_queue *q, void **item, int64_t deadline)
 {
     curio__uwakes wk = {0};
     pthread_mutex_lock(&q->mu);
-    if (q->count) {
-        *item = pop_front(q);
-        curio__uwaiter *p = q->putters.head;
-        if (p && q->count < q->maxsize) { /* the slot just freed is room enough */
-            push_back(q, p->item);
-            q->unfinished++;
-            curio__ugrant(&wk, &q->putters, p, NULL);
-        }
-        pthread_mutex_unlock(&q->mu);
-        curio__uwakes_flush(&wk);
-        return 0;
+    if (q->count == q->promised) {
+        curio__uwaiter w = {0};
+        int rc = curio__uwait(&q->mu, &q->getters, &w, "QUEUE_GET", deadline, give_back, q);
+        if (rc < 0)
+            return rc;
+        /* Granted: an item is promised to us, and stays in the ring until we take it. */
+        pthread_mutex_lock(&q->mu);
+        q->promised--;
     }
-    curio__uwaiter w = {0};
-    int rc = curio__uwait(&q->mu, &q->getters, &w, "QUEUE_GET", deadline, give_back, q);
-    if (rc == 0)
-        *item = w.item;
-    return rc;
+    *item = take(q, &wk);
+    pthread_mutex_unlock(&q->mu);
+    curio__uwakes_flush(&wk);
+    return 0;
 }
 
 int curio_universal_queue_get(curio_universal_queue *q, void **item)

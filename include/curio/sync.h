@@ -16,8 +16,9 @@
  *  - Releasing never blocks and is never a cancellation point: set, clear, release,
  *    notify, task_done, and a put that does not have to wait.
  *  - Hand-off: whatever a waiter waits for goes to the first waiter in line at the moment
- *    it becomes available (the lock to the first waiting acquirer, an item to the first
- *    waiting getter), before any other task can take it. A waiter interrupted (cancelled,
+ *    it becomes available (the lock to the first waiting acquirer; for queues, an item is
+ *    promised to the first waiting getter, see Queues), before any other task can take it.
+ *    A waiter interrupted (cancelled,
  *    timed out) before that moment is skipped and leaves the line. A waiter that was handed
  *    what it waited for and is then cancelled before it ran still gets it: the call
  *    succeeds and the cancellation arrives at its next blocking call, so no lock and no
@@ -260,6 +261,16 @@ CURIO_API int curio_condition_notify_all(curio_condition *c);
  * Every put adds one to the count of unfinished items, and task_done takes one off; join
  * waits until it is 0 (Curio's join/task_done). A put on a full queue waits; a put on an
  * unbounded queue never waits and never switches to another task.
+ *
+ * Back-pressure, as in Curio: an item is in the queue until a getter has run and taken it
+ * out. A put that wakes a waiting getter leaves the item in the queue, promised to that
+ * getter: it counts in curio_queue_size and toward maxsize (a put into a queue holding
+ * maxsize items waits, even if they are all promised), and no other get can have it
+ * (get_nowait returns -EAGAIN while every item is promised). The woken getter takes the
+ * next item in the queue's order when it runs: the one that woke it, unless other tasks
+ * took items meanwhile. Exactly once: a getter woken and then cancelled or timed out before
+ * it ran still takes an item and succeeds (the interruption comes at its next blocking
+ * call); a putter interrupted while waiting never gets its item in.
  */
 typedef struct curio_queue curio_queue;
 
@@ -268,14 +279,15 @@ typedef struct curio_queue curio_queue;
 CURIO_API int curio_queue_create(curio_queue **out, size_t maxsize);
 CURIO_API int curio_lifo_queue_create(curio_queue **out, size_t maxsize);
 CURIO_API int curio_priority_queue_create(curio_queue **out, size_t maxsize);
-/* Free it. Returns 0, or -EBUSY (a task waits on it: nothing is freed), -EPERM (another
- * thread's), -EINVAL. Items still queued are dropped, as said above. */
+/* Free it. Returns 0, or -EBUSY (a task waits on it, or a woken getter has yet to take
+ * its item: nothing is freed), -EPERM (another thread's), -EINVAL. Items still queued are
+ * dropped, as said above. */
 CURIO_API int curio_queue_destroy(curio_queue *q);
 
 /* Put an item, waiting while the queue is full (blocking: QUEUE_PUT). If a task waits in
- * get, the item goes straight to the first such task. Returns 0, -ECANCELED, -ETIMEDOUT,
- * -ENOMEM (the storage could not grow, or no room for a scope's deadline), -EPERM
- * (outside a task; another thread's queue), -EINVAL. */
+ * get, the first such task is woken and the item promised to it. Returns 0, -ECANCELED,
+ * -ETIMEDOUT, -ENOMEM (the storage could not grow, or no room for a scope's deadline),
+ * -EPERM (outside a task; another thread's queue), -EINVAL. */
 CURIO_API int curio_queue_put(curio_queue *q, void *item);
 /* The same with a priority; -EINVAL on a FIFO or LIFO queue. */
 CURIO_API int curio_queue_put_prio(curio_queue *q, void *item, int priority);
@@ -294,8 +306,8 @@ CURIO_API int curio_queue_task_done(curio_queue *q);
 /* Wait until every item put has been marked done (blocking: QUEUE_JOIN); at once if none
  * is unfinished. Returns 0, -ECANCELED, -ETIMEDOUT, -EPERM, -EINVAL, -ENOMEM. */
 CURIO_API int curio_queue_join(curio_queue *q);
-/* Items in it (Curio's qsize()), whether there are none, whether it holds maxsize (never
- * for an unbounded queue). */
+/* Items in it, promised ones included (Curio's qsize()), whether there are none, whether
+ * it holds maxsize (never for an unbounded queue). */
 CURIO_API size_t curio_queue_size(const curio_queue *q);
 CURIO_API bool curio_queue_empty(const curio_queue *q);
 CURIO_API bool curio_queue_full(const curio_queue *q);
@@ -322,20 +334,23 @@ CURIO_API bool curio_queue_full(const curio_queue *q);
  * well): -ETIMEDOUT. 0 means "only if there is no need to wait"; negative or NaN is
  * -EINVAL; INFINITY never gives up.
  *
- * An interrupted wait and the other side racing to satisfy it (a task timed out or
- * cancelled at the moment another thread hands it an item; no caller can order the two):
- * an item handed to a getter that was interrupted goes back to the queue, at
- * the front (to the first waiting getter, if any), and get returns the interruption; a
- * put, join or event wait that was satisfied succeeds, and the interruption is delivered
- * at the next blocking call. Every item is delivered exactly once. (Only if memory runs
- * out while an unbounded queue would take the item back does get keep it and succeed.)
+ * Back-pressure as for curio_queue: an item is in the queue until a getter has taken it
+ * out. A put that wakes a waiting getter (task or thread) leaves the item in the queue,
+ * promised to that getter, until it runs: it counts in size and toward maxsize, and no
+ * other get can have it. The queue never holds more than maxsize items.
  *
- * Items and ownership are as for curio_queue. The queue is FIFO. Because a returned item
- * goes back in front of whatever was put meanwhile, a bounded queue may briefly hold
- * maxsize + 1 items; puts wait until it is below maxsize again.
+ * An interrupted wait and the other side racing to satisfy it (a task timed out or
+ * cancelled at the moment another thread wakes it; no caller can order the two): a getter
+ * that was interrupted gives up the item promised to it, which stays in the queue (at the
+ * front, or promised to the next waiting getter), and get returns the interruption; a put,
+ * join or event wait that was satisfied succeeds, and the interruption is delivered at the
+ * next blocking call. Every item is delivered exactly once.
+ *
+ * Items and ownership are as for curio_queue. The queue is FIFO.
  *
  * create/destroy: destroy only once no thread or task can still call the object (join
- * your threads first): -EBUSY (and nothing is freed) while anything waits on it.
+ * your threads first): -EBUSY (and nothing is freed) while anything waits on it, or a
+ * woken getter has yet to take its item.
  */
 typedef struct curio_universal_queue curio_universal_queue;
 typedef struct curio_universal_event curio_universal_event;
@@ -344,9 +359,9 @@ typedef struct curio_universal_event curio_universal_event;
 CURIO_API int curio_universal_queue_create(curio_universal_queue **out, size_t maxsize);
 CURIO_API int curio_universal_queue_destroy(curio_universal_queue *q);
 
-/* Put, waiting while full (task state QUEUE_PUT). The item goes straight to the first
- * waiting getter, if any. Returns 0, -ECANCELED, -ETIMEDOUT, -EPERM (see above), -ENOMEM
- * (the ring could not grow, or no room for a scope's deadline), -EINVAL. */
+/* Put, waiting while full (task state QUEUE_PUT). The first waiting getter, if any, is
+ * woken and the item promised to it. Returns 0, -ECANCELED, -ETIMEDOUT, -EPERM (see
+ * above), -ENOMEM (the ring could not grow, or no room for a scope's deadline), -EINVAL. */
 CURIO_API int curio_universal_queue_put(curio_universal_queue *q, void *item);
 CURIO_API int curio_universal_queue_put_timeout(curio_universal_queue *q, void *item,
                                                 double seconds);

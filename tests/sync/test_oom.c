@@ -159,53 +159,88 @@ Test(oom, universal_queue_create_and_growth)
     cr_assert_eq(curio_universal_queue_destroy(q), 0);
 }
 
-/* A getter handed an item at the moment it was cancelled, and no memory to take the item
- * back into an empty, never-grown ring: it keeps the item and its get succeeds. */
-static curio_universal_queue *uq;
-static int thread_rc;
+/* A put that wakes a waiting getter stores the item (it is the queue's until the getter
+ * has run), so it needs room: without memory it fails, and the getter keeps waiting. */
+static curio_queue *tq;
 
-static void *put_seven(void *arg)
-{
-    (void)arg;
-    thread_rc = curio_universal_queue_put(uq, I(7));
-    return NULL;
-}
-
-static long get_then_yield(void *arg)
+static long task_queue_getter(void *arg)
 {
     (void)arg;
     void *item = I(-1);
+    int rc = curio_queue_get(tq, &item);
+    ev("g:%s%d", rcname(rc), N(item));
+    return rc;
+}
+
+static long put_to_getter_no_memory(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(curio_queue_create(&tq, 0), 0);
+    curio_task *g = curio_spawn(task_queue_getter, NULL);
+    yield_until_state(g, "QUEUE_GET");
+    arm(0);
+    cr_assert_eq(curio_queue_put(tq, I(6)), -ENOMEM);
+    disarm();
+    cr_assert(curio_queue_empty(tq));
+    cr_assert_eq(curio_queue_task_done(tq), -EINVAL, "the failed put was not counted");
+    cr_assert_str_eq(curio_task_state(g), "QUEUE_GET", "g still waits");
+    cr_assert_eq(curio_queue_put(tq, I(7)), 0);
+    ev("main:put7");
+    cr_assert_eq(join_release(g), 0);
+    cr_assert_eq(curio_queue_destroy(tq), 0);
+    return 0;
+}
+
+Test(oom, queue_put_to_a_waiting_getter)
+{
+    expect_log(put_to_getter_no_memory, NULL, "main:put7 g:ok7");
+}
+
+/* The same for the universal queue; and a getter granted at the moment it was cancelled
+ * gives its promise up without allocating (the item never left the ring). */
+static curio_universal_queue *uq;
+
+static long get_then_yield(void *arg)
+{
+    const char *name = arg;
+    void *item = I(-1);
     int rc = curio_universal_queue_get(uq, &item);
     int next = curio_yield();
-    ev("a:%s%d,%s", rcname(rc), N(item), rcname(next));
+    ev("%s:%s%d,%s", name, rcname(rc), N(item), rcname(next));
     return rc < 0 ? rc : next;
 }
 
-static long give_back_no_memory(void *arg)
+static long universal_put_to_getter_no_memory(void *arg)
 {
     (void)arg;
     cr_assert_eq(curio_universal_queue_create(&uq, 0), 0);
-    curio_task *a = curio_spawn(get_then_yield, NULL);
+    curio_task *a = curio_spawn(get_then_yield, "a");
     yield_until_state(a, "QUEUE_GET");
-    curio_cancel_nowait(a);
-    pthread_t th;
-    cr_assert_eq(pthread_create(&th, NULL, put_seven, NULL), 0);
-    cr_assert_eq(pthread_join(th, NULL), 0);
-    cr_assert_eq(thread_rc, 0);
+    arm(0);
+    cr_assert_eq(curio_universal_queue_put(uq, I(6)), -ENOMEM);
+    disarm();
+    cr_assert(curio_universal_queue_empty(uq));
+    cr_assert_str_eq(curio_task_state(a), "QUEUE_GET", "a still waits");
+    curio_cancel_nowait(a); /* still in line: the put below grants it anyway */
+    cr_assert_eq(curio_universal_queue_put(uq, I(7)), 0);
     arm(0);
     cr_assert_eq(curio_task_wait(a), 0);
     disarm();
-    cr_assert(atomic_load(&injected), "the give-back tried to grow the ring");
-    cr_assert(curio_universal_queue_empty(uq), "a kept 7");
+    cr_assert(!atomic_load(&injected), "giving the promise up allocated nothing");
+    curio_task *b = curio_spawn(get_then_yield, "b");
+    cr_assert_eq(curio_task_wait(b), 0);
+    cr_assert(curio_universal_queue_empty(uq));
     cr_assert_eq(curio_universal_queue_task_done(uq), 0);
+    cr_assert_eq(curio_universal_queue_task_done(uq), -EINVAL, "7 was counted once");
     curio_task_release(a);
+    curio_task_release(b);
     cr_assert_eq(curio_universal_queue_destroy(uq), 0);
     return 0;
 }
 
-Test(oom, give_back_without_memory_keeps_the_item)
+Test(oom, universal_queue_put_to_a_waiting_getter)
 {
-    expect_log(give_back_no_memory, NULL, "a:ok7,ECANCELED");
+    expect_log(universal_put_to_getter_no_memory, NULL, "a:ECANCELED-1,ECANCELED b:ok7,ok");
 }
 
 /* ---- abide's job ---- */

@@ -1,11 +1,13 @@
 /*
  * UniversalQueue: pthreads and tasks (of one or several kernels) on one queue. The how-to's
  * pthread producer and task consumer with join; a task producer and a pthread consumer
- * through a bounded queue; pthread timeouts; task timeouts and cancellation; and, built
- * step by step so that the order is certain, the races the design is about: an item
- * handed to a getter that has just been cancelled goes back to the front of the queue
- * (or to the next getter), a put completed for a putter that has just been cancelled
- * stands.
+ * through a bounded queue; pthread timeouts; task timeouts and cancellation; an item
+ * promised to a woken getter counting toward maxsize until the getter has taken it (Curio's
+ * back-pressure, in test_queue_bounded's order); Curio's own UniversalQueue tests of
+ * tests/test_queue.py; and, built step by step so that the order is certain, the races the
+ * design is about: a getter granted an item just as it was cancelled gives its promise up,
+ * and the item stays at the front of the queue (or goes to the next getter), a put
+ * completed for a putter that has just been cancelled stands.
  *
  * Only the kernel's thread writes the event log; other threads record what they saw in
  * their own variables, checked after they are joined.
@@ -313,8 +315,8 @@ static long get_then_yield(void *arg)
     return rc < 0 ? rc : next;
 }
 
-/* getter a is cancelled (not yet run, still in line), then a thread puts 7: 7 is handed
- * to a, which gives it back to the front, ahead of 8 put meanwhile. */
+/* getter a is cancelled (not yet run, still in line), then a thread puts 7: 7 is promised
+ * to a, which gives the promise up; 7 is still at the front, ahead of 8 put meanwhile. */
 static long handed_to_cancelled_getter(void *cross_thread)
 {
     cr_assert_eq(curio_universal_queue_create(&q, 0), 0);
@@ -326,7 +328,8 @@ static long handed_to_cancelled_getter(void *cross_thread)
         put_on_thread(I(7));
     else
         cr_assert_eq(curio_universal_queue_put(q, I(7)), 0); /* same kernel: no post */
-    cr_assert_eq(getters(), 0, "handed to a");
+    cr_assert_eq(getters(), 0, "promised to a");
+    cr_assert_eq(curio_universal_queue_size(q), 1, "and still in the queue");
     cr_assert_eq(curio_universal_queue_put(q, I(8)), 0);
     ev("main:put");
     cr_assert_eq(curio_task_wait(a), 0);
@@ -344,7 +347,7 @@ static long handed_to_cancelled_getter(void *cross_thread)
     return 0;
 }
 
-Test(universal_queue, item_handed_to_a_cancelled_getter_goes_back_to_the_front, .timeout = 30)
+Test(universal_queue, item_promised_to_a_cancelled_getter_stays_at_the_front, .timeout = 30)
 {
     expect_log(handed_to_cancelled_getter, "thread",
                "main:put a:ECANCELED-1,ECANCELED main:7,8");
@@ -419,6 +422,324 @@ static long put_completed_for_a_cancelled_putter(void *arg)
 Test(universal_queue, put_completed_for_a_cancelled_putter_stands, .timeout = 30)
 {
     expect_log(put_completed_for_a_cancelled_putter, NULL, "p:ok,ECANCELED");
+}
+
+/* ---- an item belongs to the queue until its getter has run ---- */
+
+static long task_getter(void *arg)
+{
+    const char *name = arg;
+    void *item = I(-1);
+    int rc = curio_universal_queue_get(q, &item);
+    ev("%s:%s%d", name, rcname(rc), N(item));
+    return rc;
+}
+
+static long promised_counts(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(curio_universal_queue_create(&q, 1), 0);
+    curio_task *g = curio_spawn(task_getter, "g");
+    yield_until_state(g, "QUEUE_GET");
+    cr_assert_eq(curio_universal_queue_put(q, I(7)), 0);
+    ev("main:put7");
+    cr_assert_eq(curio_universal_queue_size(q), 1, "7 is g's, but still in the queue");
+    cr_assert(curio_universal_queue_full(q));
+    cr_assert(!curio_universal_queue_empty(q));
+    cr_assert_eq(curio_universal_queue_put_timeout(q, I(9), 0), -ETIMEDOUT, "full");
+    void *item = I(-1);
+    cr_assert_eq(curio_universal_queue_get_timeout(q, &item, 0), -ETIMEDOUT, "promised");
+    cr_assert_eq(N(item), -1);
+    cr_assert_eq(curio_universal_queue_destroy(q), -EBUSY, "g has yet to take 7 out");
+    curio_task *h = curio_spawn(task_getter, "h");
+    cr_assert_eq(join_release(g), 0);
+    cr_assert_eq(curio_universal_queue_put_timeout(q, I(8), 0), 0, "g made room");
+    ev("main:put8");
+    cr_assert_eq(join_release(h), 0);
+    cr_assert(curio_universal_queue_empty(q));
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(curio_universal_queue_task_done(q), 0);
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+    return 0;
+}
+
+Test(universal_queue, an_item_promised_to_a_woken_getter_counts_until_it_has_run,
+     .timeout = 30)
+{
+    expect_log(promised_counts, NULL, "main:put7 g:ok7 main:put8 h:ok8");
+}
+
+/* ---- Curio's tests/test_queue.py, case by case ----
+ *
+ * test_queue_bounded on a UniversalQueue (tasks of one kernel), and Curio's
+ * test_univ_queue_* cases. Curio's sleeps shrink to milliseconds: in the threaded cases
+ * they only vary how often a wait happens, never what is asserted. None is NONE. */
+
+static char none_tag;
+#define NONE ((void *)&none_tag)
+
+static long bounded_consumer(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        void *item;
+        cr_assert_eq(curio_universal_queue_get(q, &item), 0);
+        if (item == NONE)
+            break;
+        ev("cons1:%d", N(item));
+        cr_assert_eq(curio_yield(), 0); /* Curio's sleep(0.1) */
+        cr_assert_eq(curio_universal_queue_task_done(q), 0);
+    }
+    cr_assert_eq(curio_universal_queue_task_done(q), 0);
+    ev("cons1:done");
+    return 0;
+}
+
+static long curio_bounded(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(curio_universal_queue_create(&q, 2), 0);
+    ev("producer_start");
+    curio_task *c = curio_spawn(bounded_consumer, NULL);
+    yield_until_state(c, "QUEUE_GET");
+    for (int n = 0; n < 4; n++) {
+        cr_assert_eq(curio_universal_queue_put(q, I(n)), 0);
+        ev("produced:%d", n);
+        cr_assert_leq(curio_universal_queue_size(q), 2);
+    }
+    cr_assert_eq(curio_universal_queue_put(q, NONE), 0);
+    ev("producer_join");
+    cr_assert_eq(curio_universal_queue_join(q), 0);
+    ev("producer_done");
+    cr_assert_eq(join_release(c), 0);
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+    return 0;
+}
+
+Test(universal_queue, curio_test_queue_bounded, .timeout = 30)
+{
+    expect_log(curio_bounded, NULL,
+               "producer_start produced:0 produced:1 cons1:0 produced:2 cons1:1 produced:3 "
+               "cons1:2 producer_join cons1:3 cons1:done producer_done");
+}
+
+/* A task consumer of test_univ_queue_sync_async and test_univ_queue_cancel: logs each
+ * item until NONE. `timed`: each get under a 1 ms timeout (Curio's timeout_after(0.1)),
+ * retried when it expires; alternately a scope and the _timeout form. */
+static long univ_consumer(void *timed)
+{
+    for (int turn = 0;; turn++) {
+        void *item;
+        int rc;
+        if (!timed) {
+            rc = curio_universal_queue_get(q, &item);
+        } else if (turn % 2) {
+            rc = curio_universal_queue_get_timeout(q, &item, 0.001);
+        } else {
+            curio_scope s;
+            cr_assert_eq(curio_timeout_after(&s, 0.001), 0);
+            rc = curio_universal_queue_get(q, &item);
+            int closed = curio_scope_close(&s);
+            cr_assert(closed == 0 || closed == -ETIMEDOUT);
+        }
+        if (timed && rc == -ETIMEDOUT)
+            continue;
+        cr_assert_eq(rc, 0);
+        if (item == NONE)
+            return 0;
+        ev("%d", N(item));
+        cr_assert_eq(curio_universal_queue_task_done(q), 0);
+    }
+}
+
+static void *univ_thread_producer(void *arg)
+{
+    long pause_ns = (long)(intptr_t)arg;
+    thread_rc = 0;
+    for (int i = 0; i < 10; i++) {
+        thread_rc |= curio_universal_queue_put(q, I(i));
+        nanosleep(&(struct timespec){0, pause_ns}, NULL);
+    }
+    thread_rc |= curio_universal_queue_join(q);
+    return NULL;
+}
+
+/* In a pool thread: Curio's run_in_thread(t.join). */
+static long join_pthread(void *arg)
+{
+    return pthread_join(*(pthread_t *)arg, NULL);
+}
+
+/* test_univ_queue_sync_async (unbounded, get without timeout) and test_univ_queue_cancel
+ * (maxsize 2, each get under a timeout, the producer slower than the timeout). */
+static long curio_sync_async(void *timed)
+{
+    cr_assert_eq(curio_universal_queue_create(&q, timed ? 2 : 0), 0);
+    curio_task *t1 = curio_spawn(univ_consumer, timed);
+    pthread_t t2;
+    long pause_ns = timed ? 2000000 : 1000000;
+    cr_assert_eq(pthread_create(&t2, NULL, univ_thread_producer, I(pause_ns)), 0);
+    long r = -1;
+    cr_assert_eq(curio_run_in_thread(join_pthread, &t2, &r), 0);
+    cr_assert_eq(r, 0);
+    cr_assert_eq(thread_rc, 0);
+    cr_assert_eq(curio_universal_queue_put(q, NONE), 0);
+    cr_assert_eq(join_release(t1), 0);
+    cr_assert(curio_universal_queue_empty(q));
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+    return 0;
+}
+
+Test(universal_queue, curio_test_univ_queue_sync_async, .timeout = 30)
+{
+    expect_log(curio_sync_async, NULL, "0 1 2 3 4 5 6 7 8 9");
+}
+
+Test(universal_queue, curio_test_univ_queue_cancel, .timeout = 30)
+{
+    expect_log(curio_sync_async, "timed", "0 1 2 3 4 5 6 7 8 9");
+}
+
+/* test_univ_queue_async_sync: a task producer, a thread consumer. */
+static void *univ_thread_consumer(void *arg)
+{
+    (void)arg;
+    thread_got_n = 0;
+    thread_rc = 0;
+    for (;;) {
+        void *item;
+        thread_rc |= curio_universal_queue_get(q, &item);
+        if (thread_rc || item == NONE)
+            return NULL;
+        thread_got[thread_got_n++] = N(item);
+        thread_rc |= curio_universal_queue_task_done(q);
+    }
+}
+
+static long univ_task_producer(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10; i++) {
+        cr_assert_eq(curio_universal_queue_put(q, I(i)), 0);
+        cr_assert_gt(curio_sleep(0.001), 0);
+    }
+    cr_assert_eq(curio_universal_queue_join(q), 0);
+    return 0;
+}
+
+static long curio_async_sync(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(curio_universal_queue_create(&q, 0), 0);
+    pthread_t t1;
+    cr_assert_eq(pthread_create(&t1, NULL, univ_thread_consumer, NULL), 0);
+    curio_task *t2 = curio_spawn(univ_task_producer, NULL);
+    cr_assert_eq(join_release(t2), 0);
+    cr_assert_eq(curio_universal_queue_put(q, NONE), 0);
+    long r = -1;
+    cr_assert_eq(curio_run_in_thread(join_pthread, &t1, &r), 0);
+    cr_assert_eq(r, 0);
+    cr_assert_eq(thread_rc, 0);
+    cr_assert_eq(thread_got_n, 10);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(thread_got[i], i);
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+    return 0;
+}
+
+Test(universal_queue, curio_test_univ_queue_async_sync, .timeout = 30)
+{
+    run_main(curio_async_sync, NULL);
+}
+
+/* test_univ_queue_multiple_consumer (three tasks of this kernel) and
+ * test_univ_queue_multiple_kernels (one task in each of three kernels on their own
+ * threads): a thread puts 1000 items into a queue of 10 and joins it; every item is
+ * consumed exactly once. */
+#define MANY 1000
+static atomic_uchar many_seen[MANY];
+
+static long many_consumer(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        void *item;
+        int rc = curio_universal_queue_get(q, &item);
+        if (rc < 0)
+            return rc;
+        if (item == NONE)
+            return 0;
+        atomic_fetch_add(&many_seen[N(item)], 1);
+        if (curio_universal_queue_task_done(q) < 0)
+            return -EINVAL;
+    }
+}
+
+static void *many_producer(void *arg)
+{
+    (void)arg;
+    thread_rc = 0;
+    for (int i = 0; i < MANY; i++)
+        thread_rc |= curio_universal_queue_put(q, I(i));
+    thread_rc |= curio_universal_queue_join(q);
+    return NULL;
+}
+
+static void *consumer_kernel(void *arg)
+{
+    long *r = arg;
+    int rc = curio_run(many_consumer, NULL, NULL, r);
+    if (rc < 0)
+        *r = rc;
+    return NULL;
+}
+
+static long curio_multiple(void *kernels)
+{
+    cr_assert_eq(curio_universal_queue_create(&q, 10), 0);
+    for (int i = 0; i < MANY; i++)
+        atomic_store(&many_seen[i], 0);
+    curio_task *t[3] = {0};
+    pthread_t k[3];
+    long kr[3] = {-1, -1, -1};
+    for (int i = 0; i < 3; i++) {
+        if (kernels)
+            cr_assert_eq(pthread_create(&k[i], NULL, consumer_kernel, &kr[i]), 0);
+        else
+            t[i] = curio_spawn(many_consumer, NULL);
+    }
+    pthread_t p;
+    cr_assert_eq(pthread_create(&p, NULL, many_producer, NULL), 0);
+    long r = -1;
+    cr_assert_eq(curio_run_in_thread(join_pthread, &p, &r), 0);
+    cr_assert_eq(r, 0);
+    cr_assert_eq(thread_rc, 0);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(curio_universal_queue_put(q, NONE), 0);
+    for (int i = 0; i < 3; i++) {
+        if (kernels) {
+            cr_assert_eq(curio_run_in_thread(join_pthread, &k[i], &r), 0);
+            cr_assert_eq(r, 0);
+            cr_assert_eq(kr[i], 0);
+        } else {
+            cr_assert_eq(join_release(t[i]), 0);
+        }
+    }
+    for (int i = 0; i < MANY; i++)
+        cr_assert_eq(atomic_load(&many_seen[i]), 1, "item %d", i);
+    cr_assert(curio_universal_queue_empty(q));
+    cr_assert_eq(curio_universal_queue_destroy(q), 0);
+    return 0;
+}
+
+Test(universal_queue, curio_test_univ_queue_multiple_consumer, .timeout = 30)
+{
+    run_main(curio_multiple, NULL);
+}
+
+Test(universal_queue, curio_test_univ_queue_multiple_kernels, .timeout = 30)
+{
+    run_main(curio_multiple, "kernels");
 }
 
 /* ---- several kernels and a pthread share one queue ---- */
