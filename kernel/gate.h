@@ -1,0 +1,112 @@
+/*
+ * kernel/gate.h - the one lifetime rule of every handle that tasks block on (sockets,
+ * listening sockets, channels and their connections, streams and files, processes,
+ * signal watchers).
+ *
+ * The rule. A handle lives until its owner has closed it *and* every call in progress on
+ * it has returned. Closing wakes the tasks blocked in those calls; each of them, and
+ * every other call in progress at the close, returns -EBADF, even one whose operation
+ * completed meanwhile (its result is dropped: whoever closed the handle has no further
+ * use for it, and a task that saw a success would call again on a handle about to be
+ * freed). The last of them to leave frees the handle. So a task may use its pointer
+ * until a call on it returns -EBADF, and never after: that call may have freed it.
+ *
+ * The gate is embedded in the handle:
+ *
+ *     rc = curio__gate_enter(&h->gate, self, dirs);   -EBADF, -EBUSY, or 0
+ *     ... the blocking call ...
+ *     if (curio__gate_leave(&h->gate, dirs, &rc))     rc became -EBADF if closed meanwhile
+ *         handle_free(h);                             the last one out after close
+ *
+ *     close:  if (curio__gate_close(&h->gate)) handle_free(h);   else the last user frees
+ *
+ * Besides the count, the gate holds one task per direction (Curio's ResourceBusy: a
+ * second reader gets -EBUSY instead of interleaving with the first) and the refusal of
+ * a handle lent out by a blocking() escape. Handles whose descriptor is claimed in the
+ * kernel's table instead (sockets: curio__op_begin_fd) enter with dirs = 0.
+ *
+ * Cost: enter is a few loads, two compares and two stores; leave one decrement and one
+ * predictable branch. Nothing here allocates or blocks.
+ */
+#ifndef CURIO_KERNEL_GATE_H
+#define CURIO_KERNEL_GATE_H
+
+#include "kernel.h"
+
+enum { CURIO__GATE_READ = 1, CURIO__GATE_WRITE = 2, CURIO__GATE_BOTH = 3 };
+
+typedef struct curio__gate {
+    unsigned users;        /* calls in progress (a nested call of the same task counts
+                              again); the handle is freed only once this is 0 */
+    bool closing;          /* the owner closed it: every call in progress returns -EBADF,
+                              and the last one to leave frees it */
+    bool lent;             /* handed out by a blocking() escape: calls get -EBUSY */
+    curio__task *reader;   /* the task in a read-side call, or NULL */
+    curio__task *writer;   /* the task in a write-side call, or NULL */
+} curio__gate;
+
+/* Enter g for the directions in dirs (CURIO__GATE_*, or 0 for none) as task self:
+ * 0, -EBADF (closed), -EBUSY (lent, or another task holds one of the directions). A task
+ * already holding a direction may enter it again (a stream's read that flushes). */
+static inline int curio__gate_enter(curio__gate *g, curio__task *self, unsigned dirs)
+{
+    if (__builtin_expect(g->closing, 0))
+        return -EBADF;
+    if (__builtin_expect(g->lent, 0))
+        return -EBUSY;
+    if ((dirs & CURIO__GATE_READ) && g->reader && g->reader != self)
+        return -EBUSY;
+    if ((dirs & CURIO__GATE_WRITE) && g->writer && g->writer != self)
+        return -EBUSY;
+    if (dirs & CURIO__GATE_READ)
+        g->reader = self;
+    if (dirs & CURIO__GATE_WRITE)
+        g->writer = self;
+    g->users++;
+    return 0;
+}
+
+/* Leave what curio__gate_enter entered. If the handle was closed meanwhile, *rc becomes
+ * -EBADF; returns true when the caller was the last one out of a closed handle and must
+ * free it now (and touch it no more). */
+static inline bool curio__gate_leave_rc(curio__gate *g, unsigned dirs, int *rc)
+{
+    if (dirs & CURIO__GATE_READ)
+        g->reader = NULL;
+    if (dirs & CURIO__GATE_WRITE)
+        g->writer = NULL;
+    g->users--;
+    if (__builtin_expect(!g->closing, 1))
+        return false;
+    *rc = -EBADF;
+    return g->users == 0;
+}
+
+/* The same for calls that return a count. */
+static inline bool curio__gate_leave(curio__gate *g, unsigned dirs, ssize_t *rc)
+{
+    int r = 0;
+    bool last = curio__gate_leave_rc(g, dirs, &r);
+    if (__builtin_expect(r < 0, 0))
+        *rc = r;
+    return last;
+}
+
+/* The owner closes g: the calls in progress will return -EBADF, and the tasks in the
+ * read and write directions are woken now (an operation they wait for is cancelled; its
+ * own completion is still awaited, so no buffer is left in flight). Other users (a
+ * handle without directions) are woken by the caller, who knows where they wait.
+ * Returns true when nobody is inside: the caller frees the handle now. */
+static inline bool curio__gate_close(curio__gate *g)
+{
+    g->closing = true;
+    if (g->users == 0)
+        return true;
+    if (g->reader)
+        curio__interrupt(g->reader, -EBADF);
+    if (g->writer && g->writer != g->reader)
+        curio__interrupt(g->writer, -EBADF);
+    return false;
+}
+
+#endif
