@@ -33,6 +33,8 @@
 
 #include "kernel.h"
 
+#include <fcntl.h>
+
 enum { CURIO__GATE_READ = 1, CURIO__GATE_WRITE = 2, CURIO__GATE_BOTH = 3 };
 
 typedef struct curio__gate {
@@ -41,6 +43,7 @@ typedef struct curio__gate {
     bool closing;          /* the owner closed it: every call in progress returns -EBADF,
                               and the last one to leave frees it */
     bool lent;             /* handed out by a blocking() escape: calls get -EBUSY */
+    bool lent_nonblock;    /* O_NONBLOCK was set when lent: unlend sets it again */
     curio__task *reader;   /* the task in a read-side call, or NULL */
     curio__task *writer;   /* the task in a write-side call, or NULL */
 } curio__gate;
@@ -107,6 +110,34 @@ static inline bool curio__gate_close(curio__gate *g)
     if (g->writer && g->writer != g->reader)
         curio__interrupt(g->writer, -EBADF);
     return false;
+}
+
+/* The blocking() escape: lend the handle's descriptor fd out for blocking use by the
+ * caller's own code. Clears O_NONBLOCK (remembered) and refuses every call until
+ * curio__gate_unlend. The caller has checked that nobody waits on fd and nothing is
+ * buffered. Returns fd, or -errno (nothing changed). */
+static inline int curio__gate_lend(curio__gate *g, int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    if ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+        return -errno;
+    g->lent = true;
+    g->lent_nonblock = fl & O_NONBLOCK;
+    return fd;
+}
+
+/* Take it back (fd < 0: the descriptor is gone; nothing to restore). */
+static inline void curio__gate_unlend(curio__gate *g, int fd)
+{
+    g->lent = false;
+    if (g->lent_nonblock && fd >= 0) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+            fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    }
+    g->lent_nonblock = false;
 }
 
 #endif

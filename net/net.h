@@ -16,7 +16,6 @@ struct curio_socket {
                               of kernel/gate.h. Its directions are unused: a socket's
                               are claimed on the descriptor (curio__op_begin_fd), where
                               a stream or raw call on the same number sees them too. */
-    bool lent_nonblock;    /* O_NONBLOCK was set when lent, to restore */
     curio_stream *stream;  /* as_stream's (keep_fd), closed with the descriptor; or NULL */
     struct curio__tls *tls; /* the TLS session (net/tls_*.c) once curio_tls_wrap was
                               called, freed with the handle; NULL for a plain socket */

@@ -15,7 +15,6 @@
  */
 #include "net.h"
 
-#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -187,26 +186,14 @@ int curio_socket_blocking(curio_socket *s)
         return -EOPNOTSUPP; /* the descriptor carries ciphertext */
     if (s->gate.lent || waited_on(fd) || (s->stream && curio_stream_buffered(s->stream)))
         return -EBUSY;
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0)
-        return -errno;
-    if ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
-        return -errno;
-    s->gate.lent = true;
-    s->lent_nonblock = fl & O_NONBLOCK;
-    return fd;
+    return curio__gate_lend(&s->gate, fd);
 }
 
 int curio_socket_unblock(curio_socket *s)
 {
     if (!s || !s->gate.lent)
         return -EINVAL;
-    s->gate.lent = false;
-    if (s->lent_nonblock && s->fd >= 0) {
-        int fl = fcntl(s->fd, F_GETFL);
-        if (fl >= 0)
-            fcntl(s->fd, F_SETFL, fl | O_NONBLOCK);
-    }
+    curio__gate_unlend(&s->gate, s->fd);
     return 0;
 }
 
