@@ -328,3 +328,61 @@ Test(close, connection_recv_completed_then_closed_returns_ebadf)
     run_main(conn_main, (void *)1);
     cr_assert_eq(count_fds(), fds);
 }
+
+/* ---- connect ---- */
+
+struct target {
+    curio_socket *s;
+    curio_addr a;
+};
+
+static long connect_blocked(void *arg)
+{
+    struct user *u = arg;
+    struct target *to = u->h;
+    u->rc = curio_connect(to->s, &to->a);
+    return 0;
+}
+
+/* A listener whose accept queue is full drops further SYNs: a connect to it waits (the
+ * client retransmits), until the close wakes it. */
+static long connect_main(void *arg)
+{
+    (void)arg;
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(lfd, 0);
+    curio_addr a;
+    cr_assert_eq(curio_addr_ip(&a, "127.0.0.1", 0), 0);
+    cr_assert_eq(bind(lfd, &a.u.sa, a.len), 0);
+    cr_assert_eq(listen(lfd, 0), 0);
+    a.len = sizeof a.u;
+    cr_assert_eq(getsockname(lfd, &a.u.sa, &a.len), 0);
+    int fill[4];
+    for (int i = 0; i < 4; i++) {
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        cr_assert_geq(fill[i], 0);
+        connect(fill[i], &a.u.sa, a.len); /* EINPROGRESS, or queued */
+    }
+    struct target target = {.a = a};
+    cr_assert_eq(curio_socket_open(&target.s, AF_INET, SOCK_STREAM, 0), 0);
+    struct user u = {.h = &target};
+    curio_task *t = curio_spawn(connect_blocked, &u);
+    until_state(t, "WRITE_WAIT");
+    curio_sleep(0.05);
+    cr_assert_str_eq(curio_task_state(t), "WRITE_WAIT", "the connect waits");
+    cr_assert_eq(curio_socket_close(target.s), 0);
+    cr_assert_eq(curio_join(t, NULL), 0);
+    cr_assert_eq(u.rc, -EBADF);
+    curio_task_release(t);
+    for (int i = 0; i < 4; i++)
+        close(fill[i]);
+    close(lfd);
+    return 0;
+}
+
+Test(close, socket_closed_while_connect_waits)
+{
+    int fds = count_fds();
+    run_main(connect_main, NULL);
+    cr_assert_eq(count_fds(), fds);
+}
