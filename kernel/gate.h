@@ -50,7 +50,9 @@ typedef struct curio__gate {
 
 /* Enter g for the directions in dirs (CURIO__GATE_*, or 0 for none) as task self:
  * 0, -EBADF (closed), -EBUSY (lent, or another task holds one of the directions). A task
- * already holding a direction may enter it again (a stream's read that flushes). */
+ * holding a direction is not refused it again, but the claim is not counted: the first
+ * leave releases it, so calls on one handle must not nest (sendall enters once for all
+ * its sends; a stream's read that flushes borrows the writer slot by hand). */
 static inline int curio__gate_enter(curio__gate *g, curio__task *self, unsigned dirs)
 {
     if (__builtin_expect(g->closing, 0))

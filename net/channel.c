@@ -62,6 +62,8 @@ int curio_channel_unix(curio_channel **out, const char *path, const curio_channe
 
 static void channel_free(curio_channel *ch)
 {
+    if (ch->ls)
+        curio_socket_close(ch->ls); /* bound by an accept that the close overtook */
     free(ch->host);
     free(ch->path);
     free(ch);
