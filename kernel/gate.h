@@ -97,6 +97,19 @@ static inline bool curio__gate_leave(curio__gate *g, unsigned dirs, ssize_t *rc)
     return last;
 }
 
+/* Hold g without being in a call: counted as a user, so that the handle outlives the
+ * hold. For a closer whose own close may yield (closing a stream inside a task waits for
+ * its io_uring close: a user leaving meanwhile must not free the handle under it), and
+ * for a layer that keeps a handle around user code (a server around its handler). */
+static inline void curio__gate_hold(curio__gate *g) { g->users++; }
+
+/* Release a hold: true when the caller must free the handle now (closed, last out). */
+static inline bool curio__gate_release(curio__gate *g)
+{
+    int rc = 0;
+    return curio__gate_leave_rc(g, 0, &rc);
+}
+
 /* The owner closes g: the calls in progress will return -EBADF, and the tasks in the
  * read and write directions are woken now (an operation they wait for is cancelled; its
  * own completion is still awaited, so no buffer is left in flight). Other users (a

@@ -27,7 +27,7 @@ CURIO__HIDDEN int curio__socket_new(curio_socket **out, int fd, int family, int 
 /* A server keeps the sockets it hands to user code (the listening one, each client's):
  * it holds the gate as one more user, so that the user's close only closes the descriptor
  * and fails the calls in progress, and the handle stays until the server drops it. */
-static inline void curio__socket_hold(curio_socket *s) { s->gate.users++; }
+static inline void curio__socket_hold(curio_socket *s) { curio__gate_hold(&s->gate); }
 
 /* The server is done with s: close it (if the user did not) and leave; the last one out
  * frees it. */

@@ -257,5 +257,6 @@ void curio__socket_drop(curio_socket *s)
 {
     close_fd(s);
     curio__gate_close(&s->gate); /* false: the server's own hold is still in */
-    curio__socket_leave(s, 0);
+    if (curio__gate_release(&s->gate))
+        curio__socket_free(s);
 }

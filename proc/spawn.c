@@ -303,7 +303,10 @@ void curio_process_destroy(curio_process *p)
     }
     /* Tasks are inside calls on p: end the child at once (so that readers of its pipes
      * see end of file), close the streams (their users get -EBADF), and wake the
-     * waiters; the last of them to leave frees p. */
+     * waiters; the last of them to leave frees p. Closing a stream may yield (its
+     * io_uring close), and a waiter woken already may leave meanwhile: hold p till
+     * the end. */
+    curio__gate_hold(&p->gate);
     if (!p->reaped && !p->lost)
         syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
     streams_close(p);
@@ -312,4 +315,6 @@ void curio_process_destroy(curio_process *p)
     curio__task *t;
     while ((t = curio__waitq_pop(&p->waiters)))
         curio__ready_with(t, -EBADF);
+    if (curio__gate_release(&p->gate))
+        curio__process_free(p);
 }
