@@ -171,15 +171,15 @@ static int enter(curio_file *f, int need)
 {
     if (!f)
         return -EINVAL;
-    int rc = curio__stream_enter(&f->s, CURIO__IN_BOTH);
+    int rc = curio__stream_enter(&f->s, CURIO__GATE_BOTH);
     if (rc == 0 && need >= 0 && f->accmode != O_RDWR && f->accmode != need)
-        rc = (int)curio__stream_leave(&f->s, CURIO__IN_BOTH, -EBADF);
+        rc = (int)curio__stream_leave(&f->s, CURIO__GATE_BOTH, -EBADF);
     return rc;
 }
 
 static ssize_t leave(curio_file *f, ssize_t rc)
 {
-    return curio__stream_leave(&f->s, CURIO__IN_BOTH, rc);
+    return curio__stream_leave(&f->s, CURIO__GATE_BOTH, rc);
 }
 
 /* Give the buffered bytes back to the descriptor (its position moves back over them) and
@@ -343,9 +343,9 @@ int curio_file_flush(curio_file *f)
 {
     if (!f)
         return -EINVAL;
-    if (f->s.closing)
+    if (f->s.gate.closing)
         return -EBADF;
-    return f->s.in_blocking ? -EBUSY : 0;
+    return f->s.gate.lent ? -EBUSY : 0;
 }
 
 int curio_file_blocking(curio_file *f)
@@ -358,14 +358,14 @@ int curio_file_blocking(curio_file *f)
         rc = -EBUSY; /* unread bytes that cannot be given back: read them first */
     rc = (int)leave(f, rc < 0 ? rc : f->s.fd);
     if (rc >= 0)
-        f->s.in_blocking = true;
+        f->s.gate.lent = true;
     return rc;
 }
 
 void curio_file_unblock(curio_file *f)
 {
     if (f)
-        f->s.in_blocking = false;
+        f->s.gate.lent = false;
 }
 
 int curio__file_enter(curio_file *f) { return enter(f, -1); }

@@ -2,23 +2,21 @@
  * io/io.h - the io layer's private interface: the stream's layout and the internal calls
  * the files of io/ (and the layers above: net/) share. Nothing here is exported.
  *
- * Locking model. Every public call on a stream that may suspend first "enters" it for one
- * or both directions: the entering task becomes s->reader and/or s->writer, and another
- * task that wants the same direction gets -EBUSY (Curio's ResourceBusy) instead of
- * interleaving with it. A file enters both directions for positioned calls, because
- * reads and writes share its position. `users` counts every task inside a call on s;
- * closing a stream that has users only marks it (closing) and interrupts the reader and
- * writer with -EBADF; the last user to leave frees it. So no call ever touches a freed
- * stream, and a close never has to wait for, or fail because of, another task.
+ * Locking model: the gate (kernel/gate.h). Every public call on a stream that may suspend
+ * first enters it for one or both directions: the entering task becomes the gate's reader
+ * and/or writer, and another task that wants the same direction gets -EBUSY (Curio's
+ * ResourceBusy) instead of interleaving with it. A file enters both directions for
+ * positioned calls, because reads and writes share its position. Closing a stream that
+ * has users only marks it closing and interrupts the reader and writer with -EBADF; every
+ * call in progress returns -EBADF and the last to leave frees it. So no call ever touches
+ * a freed stream, and a close never has to wait for, or fail because of, another task.
  */
 #ifndef CURIO_IO_PRIVATE_H
 #define CURIO_IO_PRIVATE_H
 
-#include "../kernel/kernel.h"
+#include "../kernel/gate.h"
 
 #include <sys/uio.h>
-
-enum { CURIO__IN_READ = 1, CURIO__IN_WRITE = 2, CURIO__IN_BOTH = 3 };
 
 /*
  * A transport under a stream, for the layers above (net/'s TLS: wolfSSL_read/write over
@@ -39,12 +37,8 @@ struct curio_stream {
     int fd;
     bool socket;            /* recv/send (MSG_NOSIGNAL) instead of read/write */
     bool keep_fd;           /* close leaves fd open */
-    bool closing;           /* closed while users > 0: the last user to leave frees it */
-    bool in_blocking;       /* handed out by the blocking() escape: every call is -EBUSY */
-    int saved_fl;           /* fcntl flags to restore on unblock (stream blocking()) */
-    unsigned users;         /* tasks inside a call on this stream */
-    curio__task *reader;    /* the task in a read-side call, or NULL */
-    curio__task *writer;    /* the task in a write-side call, or NULL */
+    curio__gate gate;       /* calls in progress, the reader and writer, closing, and lent
+                               (handed out by the blocking() escape: every call -EBUSY) */
     const curio__stream_transport *transport; /* NULL: the descriptor itself */
     void *transport_ctx;
 
@@ -73,7 +67,7 @@ struct curio_file {
 
 /* ---- entering and leaving (the claims described above) ---- */
 
-/* Enter s for the directions in dirs (CURIO__IN_*). -EINVAL (NULL), -EPERM (outside a
+/* Enter s for the directions in dirs (CURIO__GATE_*). -EINVAL (NULL), -EPERM (outside a
  * task), -EBUSY (another task holds one of them, or s is in blocking mode), -EBADF (s is
  * being closed). Never a cancellation point by itself. */
 static inline int curio__stream_enter(curio_stream *s, unsigned dirs)
@@ -83,20 +77,7 @@ static inline int curio__stream_enter(curio_stream *s, unsigned dirs)
     curio__task *self = curio__self();
     if (!self)
         return -EPERM;
-    if (s->closing)
-        return -EBADF;
-    if (s->in_blocking)
-        return -EBUSY;
-    if ((dirs & CURIO__IN_READ) && s->reader && s->reader != self)
-        return -EBUSY;
-    if ((dirs & CURIO__IN_WRITE) && s->writer && s->writer != self)
-        return -EBUSY;
-    if (dirs & CURIO__IN_READ)
-        s->reader = self;
-    if (dirs & CURIO__IN_WRITE)
-        s->writer = self;
-    s->users++;
-    return 0;
+    return curio__gate_enter(&s->gate, self, dirs);
 }
 
 CURIO__HIDDEN void curio__stream_destroy(curio_stream *s);
@@ -105,16 +86,8 @@ CURIO__HIDDEN void curio__stream_destroy(curio_stream *s);
  * meanwhile (then it may be freed: do not touch s afterwards). */
 static inline ssize_t curio__stream_leave(curio_stream *s, unsigned dirs, ssize_t rc)
 {
-    if (dirs & CURIO__IN_READ)
-        s->reader = NULL;
-    if (dirs & CURIO__IN_WRITE)
-        s->writer = NULL;
-    s->users--;
-    if (__builtin_expect(s->closing, 0)) {
-        rc = -EBADF;
-        if (s->users == 0)
-            curio__stream_destroy(s);
-    }
+    if (__builtin_expect(curio__gate_leave(&s->gate, dirs, &rc), 0))
+        curio__stream_destroy(s);
     return rc;
 }
 

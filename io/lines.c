@@ -101,10 +101,10 @@ ssize_t curio_stream_readline_ref(curio_stream *s, const char **line)
     if (!line)
         return -EINVAL;
     *line = NULL;
-    int rc = curio__stream_enter(s, CURIO__IN_READ);
+    int rc = curio__stream_enter(s, CURIO__GATE_READ);
     if (rc < 0)
         return rc;
-    return curio__stream_leave(s, CURIO__IN_READ, curio__readline_ref_in(s, line));
+    return curio__stream_leave(s, CURIO__GATE_READ, curio__readline_ref_in(s, line));
 }
 
 ssize_t curio_stream_readline(curio_stream *s, char *buf, size_t cap)
@@ -112,10 +112,10 @@ ssize_t curio_stream_readline(curio_stream *s, char *buf, size_t cap)
     if (!buf || cap == 0)
         return -EINVAL;
     buf[0] = 0;
-    int rc = curio__stream_enter(s, CURIO__IN_READ);
+    int rc = curio__stream_enter(s, CURIO__GATE_READ);
     if (rc < 0)
         return rc;
-    return curio__stream_leave(s, CURIO__IN_READ, curio__readline_in(s, buf, cap));
+    return curio__stream_leave(s, CURIO__GATE_READ, curio__readline_in(s, buf, cap));
 }
 
 int curio_stream_readlines(curio_stream *s, char ***lines, size_t *count)
@@ -126,10 +126,10 @@ int curio_stream_readlines(curio_stream *s, char ***lines, size_t *count)
         *count = 0;
     if (!lines || !count)
         return -EINVAL;
-    int rc = curio__stream_enter(s, CURIO__IN_READ);
+    int rc = curio__stream_enter(s, CURIO__GATE_READ);
     if (rc < 0)
         return rc;
-    return (int)curio__stream_leave(s, CURIO__IN_READ, curio__readlines_in(s, lines, count));
+    return (int)curio__stream_leave(s, CURIO__GATE_READ, curio__readlines_in(s, lines, count));
 }
 
 void curio_lines_free(char **lines, size_t count)

@@ -67,14 +67,14 @@ static int make_room(curio_stream *s)
 static int flush_before_wait(curio_stream *s)
 {
     curio__task *self = curio__self();
-    if (s->writer && s->writer != self)
+    if (s->gate.writer && s->gate.writer != self)
         return 0;
-    curio__task *had = s->writer;
-    s->writer = self;
+    curio__task *had = s->gate.writer;
+    s->gate.writer = self;
     size_t done;
     curio__send_all(s, NULL, 0, &done);
-    s->writer = had;
-    return s->closing ? -EBADF : 0;
+    s->gate.writer = had;
+    return s->gate.closing ? -EBADF : 0;
 }
 
 ssize_t curio__refill(curio_stream *s)
@@ -119,20 +119,20 @@ ssize_t curio__read_in(curio_stream *s, void *buf, size_t n)
 
 ssize_t curio_stream_read(curio_stream *s, void *buf, size_t n)
 {
-    int rc = curio__stream_enter(s, CURIO__IN_READ);
+    int rc = curio__stream_enter(s, CURIO__GATE_READ);
     if (rc < 0)
         return rc;
     if (!buf && n)
-        return curio__stream_leave(s, CURIO__IN_READ, -EINVAL);
-    return curio__stream_leave(s, CURIO__IN_READ, curio__read_in(s, buf, n));
+        return curio__stream_leave(s, CURIO__GATE_READ, -EINVAL);
+    return curio__stream_leave(s, CURIO__GATE_READ, curio__read_in(s, buf, n));
 }
 
 ssize_t curio_stream_read_exactly(curio_stream *s, void *buf, size_t n, size_t *done)
 {
     size_t got = 0;
-    ssize_t rc = curio__stream_enter(s, CURIO__IN_READ);
+    ssize_t rc = curio__stream_enter(s, CURIO__GATE_READ);
     if (rc == 0 && !buf && n)
-        rc = curio__stream_leave(s, CURIO__IN_READ, -EINVAL);
+        rc = curio__stream_leave(s, CURIO__GATE_READ, -EINVAL);
     if (rc < 0) {
         if (done)
             *done = 0;
@@ -160,7 +160,7 @@ ssize_t curio_stream_read_exactly(curio_stream *s, void *buf, size_t n, size_t *
     }
     if (done)
         *done = got;
-    return curio__stream_leave(s, CURIO__IN_READ, rc < 0 ? rc : (ssize_t)n);
+    return curio__stream_leave(s, CURIO__GATE_READ, rc < 0 ? rc : (ssize_t)n);
 }
 
 ssize_t curio__read_all_in(curio_stream *s, char **data, size_t *len)
@@ -208,8 +208,8 @@ ssize_t curio_stream_read_all(curio_stream *s, char **data, size_t *len)
         *len = 0;
     if (!data || !len)
         return -EINVAL;
-    int rc = curio__stream_enter(s, CURIO__IN_READ);
+    int rc = curio__stream_enter(s, CURIO__GATE_READ);
     if (rc < 0)
         return rc;
-    return curio__stream_leave(s, CURIO__IN_READ, curio__read_all_in(s, data, len));
+    return curio__stream_leave(s, CURIO__GATE_READ, curio__read_all_in(s, data, len));
 }

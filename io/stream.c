@@ -28,7 +28,6 @@ void curio__stream_init(curio_stream *s, int fd, bool socket, const curio_stream
     s->rsize = o->buffer_size ? (o->buffer_size < most ? o->buffer_size : most) : DEFAULT_BUFFER;
     s->max_line = o->max_line > s->rsize ? (o->max_line < most ? o->max_line : most) : s->rsize;
     s->wcap = o->write_buffer;
-    s->saved_fl = -1;
 }
 
 int curio_stream_open(curio_stream **out, int fd, const curio_stream_options *opts)
@@ -87,21 +86,14 @@ int curio_stream_close(curio_stream *s)
 {
     if (!s)
         return 0;
-    if (s->closing)
+    if (s->gate.closing)
         return -EBADF;
-    if (s->users == 0)
-        return destroy(s);
-    /* Tasks are inside calls on s: wake the blocked reader and writer (their operation is
+    int rc = s->wlen > s->wstart ? CURIO_EUNFLUSHED : 0;
+    /* Tasks inside calls on s are woken (the reader and writer: their operation is
      * cancelled and its own completion still awaited, so no buffer is left in flight);
      * every user returns -EBADF and the last one out frees s. Other users (a pread, an
      * fsync) finish on their own. */
-    s->closing = true;
-    int rc = s->wlen > s->wstart ? CURIO_EUNFLUSHED : 0;
-    if (s->reader)
-        curio__interrupt(s->reader, -EBADF);
-    if (s->writer && s->writer != s->reader)
-        curio__interrupt(s->writer, -EBADF);
-    return rc;
+    return curio__gate_close(&s->gate) ? destroy(s) : rc;
 }
 
 /* ---- the blocking() escape ---- */
@@ -110,37 +102,27 @@ int curio_stream_blocking(curio_stream *s)
 {
     if (s && s->transport)
         return -EOPNOTSUPP; /* the descriptor does not carry the stream's bytes (TLS) */
-    int rc = curio__stream_enter(s, CURIO__IN_BOTH);
+    int rc = curio__stream_enter(s, CURIO__GATE_BOTH);
     if (rc < 0)
         return rc;
     if (curio__buffered(s))
-        return (int)curio__stream_leave(s, CURIO__IN_BOTH, -EBUSY);
+        return (int)curio__stream_leave(s, CURIO__GATE_BOTH, -EBUSY);
     if (s->wlen > s->wstart) {
         size_t done;
         rc = curio__send_all(s, NULL, 0, &done);
         if (rc < 0)
-            return (int)curio__stream_leave(s, CURIO__IN_BOTH, rc);
+            return (int)curio__stream_leave(s, CURIO__GATE_BOTH, rc);
     }
-    int fl = fcntl(s->fd, F_GETFL);
-    if (fl < 0)
-        return (int)curio__stream_leave(s, CURIO__IN_BOTH, -errno);
-    if ((fl & O_NONBLOCK) && fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
-        return (int)curio__stream_leave(s, CURIO__IN_BOTH, -errno);
-    s->saved_fl = fl;
-    rc = (int)curio__stream_leave(s, CURIO__IN_BOTH, s->fd);
-    if (rc >= 0)
-        s->in_blocking = true;
-    return rc;
+    /* Lent while still inside: if s was closed meanwhile, the leave says -EBADF. */
+    rc = curio__gate_lend(&s->gate, s->fd);
+    return (int)curio__stream_leave(s, CURIO__GATE_BOTH, rc);
 }
 
 void curio_stream_unblock(curio_stream *s)
 {
-    if (!s || !s->in_blocking)
+    if (!s || !s->gate.lent)
         return;
-    if (s->saved_fl >= 0 && (s->saved_fl & O_NONBLOCK))
-        fcntl(s->fd, F_SETFL, s->saved_fl);
-    s->saved_fl = -1;
-    s->in_blocking = false;
+    curio__gate_unlend(&s->gate, s->fd);
 }
 
 /* ---- the two operations ---- */
@@ -149,7 +131,7 @@ ssize_t curio__stream_recv(curio_stream *s, void *buf, size_t n)
 {
     if (s->transport) {
         ssize_t r = s->transport->recv(s->transport_ctx, buf, n);
-        return __builtin_expect(s->closing, 0) ? -EBADF : r;
+        return __builtin_expect(s->gate.closing, 0) ? -EBADF : r;
     }
     curio__op op;
     struct io_uring_sqe *sqe;
@@ -162,14 +144,14 @@ ssize_t curio__stream_recv(curio_stream *s, void *buf, size_t n)
     else
         io_uring_prep_read(sqe, s->fd, buf, len, (uint64_t)-1);
     ssize_t r = curio__op_wait(&op, sqe, "READ_WAIT");
-    return __builtin_expect(s->closing, 0) ? -EBADF : r;
+    return __builtin_expect(s->gate.closing, 0) ? -EBADF : r;
 }
 
 ssize_t curio__stream_sendv(curio_stream *s, const struct iovec *iov, int cnt)
 {
     if (s->transport) {
         ssize_t r = s->transport->sendv(s->transport_ctx, iov, cnt);
-        return __builtin_expect(s->closing, 0) ? -EBADF : r;
+        return __builtin_expect(s->gate.closing, 0) ? -EBADF : r;
     }
     curio__op op;
     struct io_uring_sqe *sqe;
@@ -190,5 +172,5 @@ ssize_t curio__stream_sendv(curio_stream *s, const struct iovec *iov, int cnt)
     }
     /* msg and the iovecs live in this frame and the caller's until the completion. */
     ssize_t r = curio__op_wait(&op, sqe, "WRITE_WAIT");
-    return __builtin_expect(s->closing, 0) ? -EBADF : r;
+    return __builtin_expect(s->gate.closing, 0) ? -EBADF : r;
 }

@@ -93,13 +93,13 @@ ssize_t curio_stream_writelines(curio_stream *s, const struct iovec *iov, int io
                                 size_t *done)
 {
     size_t d = 0;
-    ssize_t rc = curio__stream_enter(s, CURIO__IN_WRITE);
+    ssize_t rc = curio__stream_enter(s, CURIO__GATE_WRITE);
     if (rc == 0) {
         if (iovcnt < 0 || (iovcnt && !iov))
             rc = -EINVAL;
         else
             rc = curio__write_in(s, iov, iovcnt, &d);
-        rc = curio__stream_leave(s, CURIO__IN_WRITE, rc);
+        rc = curio__stream_leave(s, CURIO__GATE_WRITE, rc);
     }
     if (done)
         *done = d;
@@ -119,11 +119,11 @@ ssize_t curio_stream_write(curio_stream *s, const void *buf, size_t n, size_t *d
 
 int curio_stream_flush(curio_stream *s)
 {
-    int rc = curio__stream_enter(s, CURIO__IN_WRITE);
+    int rc = curio__stream_enter(s, CURIO__GATE_WRITE);
     if (rc < 0)
         return rc;
     size_t d;
     if (s->wlen > s->wstart)
         rc = curio__send_all(s, NULL, 0, &d);
-    return (int)curio__stream_leave(s, CURIO__IN_WRITE, rc);
+    return (int)curio__stream_leave(s, CURIO__GATE_WRITE, rc);
 }

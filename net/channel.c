@@ -15,7 +15,9 @@ struct curio_channel {
     uint16_t port;
     char *path;                  /* Unix: the path */
     curio_channel_options opts;
-    curio_socket *ls;            /* once bound */
+    curio_socket *ls;            /* once bound; NULL again once closed */
+    curio__gate gate;            /* tasks in accept and connect: the channel is freed when
+                                    the last of them leaves after close (kernel/gate.h) */
 };
 
 static int channel_new(curio_channel **out, const char *host, const char *path,
@@ -58,15 +60,48 @@ int curio_channel_unix(curio_channel **out, const char *path, const curio_channe
     return rc < 0 ? (out ? (*out = NULL, rc) : rc) : channel_new(out, NULL, path, 0, opts);
 }
 
-void curio_channel_close(curio_channel *ch)
+static void channel_free(curio_channel *ch)
 {
-    if (!ch)
-        return;
     if (ch->ls)
-        curio_socket_close(ch->ls);
+        curio_socket_close(ch->ls); /* bound by an accept that the close overtook */
     free(ch->host);
     free(ch->path);
     free(ch);
+}
+
+/* A task blocked in accept's wait for a client is woken by the socket's close; one inside
+ * an authentication or a connect attempt finishes that step, sees the gate closing and
+ * returns -EBADF; the last of them frees the channel. */
+void curio_channel_close(curio_channel *ch)
+{
+    if (!ch || ch->gate.closing)
+        return;
+    if (ch->ls)
+        curio_socket_close(ch->ls);
+    ch->ls = NULL;
+    if (curio__gate_close(&ch->gate))
+        channel_free(ch);
+}
+
+/* Enter ch for an accept or a connect: -EINVAL, -EPERM, -EBADF (closed). */
+static int chan_enter(curio_channel *ch)
+{
+    if (!ch)
+        return -EINVAL;
+    curio__task *self = curio__self();
+    return self ? curio__gate_enter(&ch->gate, self, 0) : -EPERM;
+}
+
+/* Leave it: rc, or -EBADF if ch was closed meanwhile (then *out, if made, is closed). */
+static int chan_leave(curio_channel *ch, int rc, curio_connection **out)
+{
+    if (curio__gate_leave_rc(&ch->gate, 0, &rc))
+        channel_free(ch);
+    if (rc < 0 && *out) {
+        curio_connection_close(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 int curio_channel_bind(curio_channel *ch)
@@ -125,15 +160,11 @@ static int authenticate(curio_channel *ch, curio_connection *c, bool server,
     return rc;
 }
 
-int curio_channel_accept(curio_channel *ch, curio_connection **out, const void *authkey,
-                         size_t keylen)
+static int accept_in(curio_channel *ch, curio_connection **out, const void *authkey,
+                     size_t keylen)
 {
-    if (out)
-        *out = NULL;
-    if (!ch || !out || (!authkey && keylen))
-        return -EINVAL;
     int rc = curio_channel_bind(ch);
-    while (rc == 0) {
+    while (rc == 0 && !ch->gate.closing) {
         curio_socket *s;
         curio_addr peer;
         if ((rc = curio_accept(ch->ls, &s, &peer)) < 0)
@@ -165,6 +196,17 @@ int curio_channel_accept(curio_channel *ch, curio_connection **out, const void *
     return rc;
 }
 
+int curio_channel_accept(curio_channel *ch, curio_connection **out, const void *authkey,
+                         size_t keylen)
+{
+    if (out)
+        *out = NULL;
+    if (!out || (!authkey && keylen))
+        return -EINVAL;
+    int rc = chan_enter(ch);
+    return rc < 0 ? rc : chan_leave(ch, accept_in(ch, out, authkey, keylen), out);
+}
+
 /* Worth another attempt: nobody listens yet, or the connection broke on the way. */
 static bool retry_later(int rc, bool unix_path)
 {
@@ -172,17 +214,11 @@ static bool retry_later(int rc, bool unix_path)
            rc == -EPIPE || rc == CURIO_ECLOSED || rc == CURIO_EINCOMPLETE;
 }
 
-int curio_channel_connect(curio_channel *ch, curio_connection **out, const void *authkey,
-                          size_t keylen)
+static int connect_in(curio_channel *ch, curio_connection **out, const void *authkey,
+                      size_t keylen)
 {
-    if (out)
-        *out = NULL;
-    int rc = curio__trap_check(curio__self());
-    if (rc < 0)
-        return rc;
-    if (!ch || !out || (!authkey && keylen))
-        return -EINVAL;
-    for (;;) {
+    int rc;
+    while (!ch->gate.closing) {
         curio_socket *s;
         rc = ch->path ? curio_open_unix_connection(&s, ch->path)
                       : curio_open_connection(&s, ch->host ? ch->host : "127.0.0.1", ch->port,
@@ -211,4 +247,20 @@ int curio_channel_connect(curio_channel *ch, curio_connection **out, const void 
         if (t < 0)
             return (int)t;
     }
+    return -EBADF;
+}
+
+int curio_channel_connect(curio_channel *ch, curio_connection **out, const void *authkey,
+                          size_t keylen)
+{
+    if (out)
+        *out = NULL;
+    int rc = curio__trap_check(curio__self());
+    if (rc < 0)
+        return rc;
+    if (!out || (!authkey && keylen))
+        return -EINVAL;
+    if ((rc = chan_enter(ch)) < 0)
+        return rc;
+    return chan_leave(ch, connect_in(ch, out, authkey, keylen), out);
 }

@@ -47,20 +47,21 @@ static void conn_free(curio_connection *c)
 
 int curio_connection_close(curio_connection *c)
 {
-    if (!c || c->free_pending)
+    if (!c || c->gate.closing)
         return 0;
     curio_socket_close(c->sock); /* wakes a task blocked on it: -EBADF */
     c->sock = NULL;
     c->stream = NULL;
-    if (c->users)
-        c->free_pending = true; /* the last task out frees it */
-    else
+    if (curio__gate_close(&c->gate))
         conn_free(c);
     return 0;
 }
 
-/* Enter c for one direction (CURIO__FD_READ or CURIO__FD_WRITE): the trap check, -EBUSY
- * for a second task in that direction, the sticky failure. */
+static const unsigned gate_dir[] = {[CURIO__FD_READ] = CURIO__GATE_READ,
+                                    [CURIO__FD_WRITE] = CURIO__GATE_WRITE};
+
+/* Enter c for one direction (CURIO__FD_READ or CURIO__FD_WRITE): the trap check, the
+ * gate (-EBADF, -EBUSY for a second task in that direction), the sticky failure. */
 static int enter(curio_connection *c, unsigned dir)
 {
     if (!c)
@@ -69,45 +70,31 @@ static int enter(curio_connection *c, unsigned dir)
     int rc = curio__trap_check(self);
     if (rc < 0)
         return rc;
-    if (c->free_pending)
-        return -EBADF;
-    curio__task **slot = dir == CURIO__FD_READ ? &c->reader : &c->writer;
-    if (*slot && *slot != self)
-        return -EBUSY;
-    if (c->broken)
-        return c->broken;
-    *slot = self;
-    c->users++;
-    return 0;
+    if ((rc = curio__gate_enter(&c->gate, self, gate_dir[dir])) < 0)
+        return rc;
+    if (c->broken) {
+        rc = c->broken;
+        curio__gate_leave_rc(&c->gate, gate_dir[dir], &rc); /* not closing: no free */
+    }
+    return rc;
 }
 
 static ssize_t leave(curio_connection *c, unsigned dir, ssize_t rc)
 {
-    if (dir == CURIO__FD_READ)
-        c->reader = NULL;
-    else
-        c->writer = NULL;
-    if (--c->users == 0 && c->free_pending) {
+    if (curio__gate_leave(&c->gate, gate_dir[dir], &rc))
         conn_free(c);
-        return -EBADF;
-    }
     return rc;
 }
 
 int curio__connection_hold(curio_connection *c)
 {
-    if (c->free_pending)
-        return -EBADF;
-    c->users++;
-    return 0;
+    return curio__gate_enter(&c->gate, curio__self(), 0);
 }
 
 int curio__connection_release(curio_connection *c, int rc)
 {
-    if (--c->users == 0 && c->free_pending) {
+    if (curio__gate_leave_rc(&c->gate, 0, &rc))
         conn_free(c);
-        return -EBADF;
-    }
     return rc;
 }
 

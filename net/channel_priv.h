@@ -35,10 +35,8 @@ struct curio_connection {
     curio_socket *sock;
     curio_stream *stream;        /* the socket's own (as_stream) */
     size_t max_message;
-    unsigned users;              /* tasks inside a call on it; freed when the last leaves
-                                    after close (free_pending) */
-    bool free_pending;
-    curio__task *reader, *writer; /* one task per direction (-EBUSY) */
+    curio__gate gate;            /* calls in progress and one task per direction (-EBUSY):
+                                    the rule of kernel/gate.h */
     int broken;                  /* sticky: a failure after which framing is lost */
 
     /* Receiving: the message in progress survives an interruption. hdr holds hdr_got
@@ -57,7 +55,7 @@ struct curio_connection {
 };
 
 /* Keep c alive across several calls on it (the authentication): another task may close
- * it meanwhile, and then the release frees it and returns -EBADF instead of rc. */
+ * it meanwhile, and then the release returns -EBADF instead of rc (and may free c). */
 CURIO__HIDDEN int curio__connection_hold(curio_connection *c);
 CURIO__HIDDEN int curio__connection_release(curio_connection *c, int rc);
 

@@ -11,20 +11,13 @@ int curio_connect(curio_socket *s, const curio_addr *a)
 {
     if (!s || !a)
         return -EINVAL;
-    if (s->lent) {
-        int rc = curio__trap_check(curio__self());
-        return rc < 0 ? rc : -EBUSY;
-    }
     curio__op op;
     struct io_uring_sqe *sqe;
-    int rc = curio__op_begin_fd(&op, &sqe, s->fd, CURIO__FD_WRITE);
+    int rc = curio__socket_begin(s, CURIO__FD_WRITE, &op, &sqe);
     if (rc < 0)
         return rc;
     io_uring_prep_connect(sqe, s->fd, &a->u.sa, a->len);
-    curio__socket_enter(s);
-    rc = curio__op_wait(&op, sqe, "WRITE_WAIT");
-    curio__socket_leave(s);
-    return rc;
+    return (int)curio__socket_leave(s, curio__op_wait(&op, sqe, "WRITE_WAIT"));
 }
 
 /* A stream socket of a's family (bound to source first, if given) connected to a. */

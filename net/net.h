@@ -5,20 +5,17 @@
 #ifndef CURIO_NET_PRIVATE_H
 #define CURIO_NET_PRIVATE_H
 
-#include "../kernel/kernel.h"
+#include "../kernel/gate.h"
 
 struct curio_socket {
     int fd;                /* -1 once closed (calls then fail with -EBADF) */
     int family;            /* AF_INET, AF_INET6, AF_UNIX ... */
     int type;              /* SOCK_STREAM, SOCK_DGRAM ..., without the SOCK_* flags */
-    unsigned users;        /* blocking calls in progress on it (sendall counts itself and
-                              its current send); the handle is not freed before they all
-                              returned */
-    bool lent;             /* between curio_socket_blocking and curio_socket_unblock */
-    bool lent_nonblock;    /* O_NONBLOCK was set when lent, to restore */
-    bool server_owned;     /* a server's client: curio_socket_close only closes the fd, the
-                              server frees the handle when the handler returns */
-    bool free_pending;     /* released while users > 0: the last one out frees it */
+    curio__gate gate;      /* calls in progress, closing, lent (between
+                              curio_socket_blocking and curio_socket_unblock): the rule
+                              of kernel/gate.h. Its directions are unused: a socket's
+                              are claimed on the descriptor (curio__op_begin_fd), where
+                              a stream or raw call on the same number sees them too. */
     curio_stream *stream;  /* as_stream's (keep_fd), closed with the descriptor; or NULL */
     struct curio__tls *tls; /* the TLS session (net/tls_*.c) once curio_tls_wrap was
                               called, freed with the handle; NULL for a plain socket */
@@ -27,19 +24,50 @@ struct curio_socket {
 /* A handle around fd (not closed on failure). 0 or -ENOMEM. */
 CURIO__HIDDEN int curio__socket_new(curio_socket **out, int fd, int family, int type);
 
-/* Close the descriptor (waking tasks blocked on it, see curio_socket_close) and free the
- * handle once nobody is inside a call on it; for the owner of a server's client too. */
-CURIO__HIDDEN void curio__socket_destroy(curio_socket *s);
+/* A server keeps the sockets it hands to user code (the listening one, each client's):
+ * it holds the gate as one more user, so that the user's close only closes the descriptor
+ * and fails the calls in progress, and the handle stays until the server drops it. */
+static inline void curio__socket_hold(curio_socket *s) { curio__gate_hold(&s->gate); }
 
-/* The last task leaving a call on a handle released meanwhile frees it. */
+/* The server is done with s: close it (if the user did not) and leave; the last one out
+ * frees it. */
+CURIO__HIDDEN void curio__socket_drop(curio_socket *s);
+
+/* Free the handle (the last one out of a closed socket, or the close itself). */
 CURIO__HIDDEN void curio__socket_free(curio_socket *s);
 
-static inline void curio__socket_enter(curio_socket *s) { s->users++; }
-
-static inline void curio__socket_leave(curio_socket *s)
+/* Enter a call on s (the gate, kernel/gate.h): 0, or -EBADF (closed), -EBUSY (lent), or
+ * the trap check's -ECANCELED/-ETIMEDOUT before either of those. */
+static inline int curio__socket_enter(curio_socket *s)
 {
-    if (--s->users == 0 && __builtin_expect(s->free_pending, 0))
+    int rc = curio__gate_enter(&s->gate, NULL, 0);
+    if (__builtin_expect(rc < 0, 0)) {
+        int t = curio__trap_check(curio__self());
+        return t < 0 ? t : rc;
+    }
+    return 0;
+}
+
+/* Leave it: rc, or -EBADF if s was closed meanwhile; then s may be freed by this. */
+static inline ssize_t curio__socket_leave(curio_socket *s, ssize_t rc)
+{
+    if (__builtin_expect(curio__gate_leave(&s->gate, 0, &rc), 0))
         curio__socket_free(s);
+    return rc;
+}
+
+/* Enter s and begin an operation on direction dir of its descriptor (the trap check, the
+ * claim, an SQE). On failure s was left again and nothing is queued. */
+static inline int curio__socket_begin(curio_socket *s, int dir, curio__op *op,
+                                      struct io_uring_sqe **sqe)
+{
+    int rc = curio__socket_enter(s);
+    if (__builtin_expect(rc < 0, 0))
+        return rc;
+    rc = curio__op_begin_fd(op, sqe, s->fd, dir);
+    if (__builtin_expect(rc < 0, 0))
+        return (int)curio__socket_leave(s, rc);
+    return 0;
 }
 
 /*

@@ -106,7 +106,7 @@ static long conn_main(void *arg)
                     curio_strerror(r < INT_MIN ? INT_MIN : (int)r));
         }
     }
-    curio__socket_destroy(c->sock);
+    curio__socket_drop(c->sock);
     conn_unlink(c);
     free(c);
     if (srv->nconns == 0) {
@@ -122,7 +122,7 @@ static long conn_main(void *arg)
 static bool conn_start(struct server *srv, struct conn *c)
 {
     c->srv = srv;
-    c->sock->server_owned = true;
+    curio__socket_hold(c->sock); /* the handler's close leaves the handle to us */
     curio_spawn_options so = {.stack_size = srv->opts.stack_size};
     curio_task *t;
     int rc = curio_spawn_ex(&t, conn_main, c, &so);
@@ -131,7 +131,7 @@ static bool conn_start(struct server *srv, struct conn *c)
         curio_addr_format(&c->addr, peer, sizeof peer);
         srv_log(srv, "client %s: cannot start its task: %s; connection closed", peer,
                 curio_strerror(rc));
-        curio__socket_destroy(c->sock);
+        curio__socket_drop(c->sock);
         return false;
     }
     c->task = t;
@@ -245,10 +245,10 @@ int curio_run_server(curio_socket *ls, curio_client_fn handler, void *arg,
     if (rc < 0) {
         free(srv);
         if (ls)
-            curio__socket_destroy(ls);
+            curio_socket_close(ls);
         return rc;
     }
-    ls->server_owned = true; /* closing it elsewhere stops the server; the handle stays */
+    curio__socket_hold(ls); /* closing it elsewhere stops the server; the handle stays */
     srv->ls = ls;
     srv->handler = handler;
     srv->arg = arg;
@@ -264,7 +264,7 @@ int curio_run_server(curio_socket *ls, curio_client_fn handler, void *arg,
         srv->opts.on_listen(&a, arg);
     rc = accept_loop(srv);
     wind_down(srv); /* frees srv, or leaves it to the last client */
-    curio__socket_destroy(ls);
+    curio__socket_drop(ls);
     return rc;
 }
 

@@ -9,10 +9,12 @@
  * each operation holds its own reference to the socket, and its completion (cancelled,
  * or done after all) reaches its task as usual. The waiters' claims are dropped at once so
  * that a socket reusing the number is not reported busy meanwhile.
+ *
+ * The handle itself follows the gate's rule (kernel/gate.h): every call in progress at
+ * the close returns -EBADF, and the last of them frees the handle.
  */
 #include "net.h"
 
-#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -182,28 +184,16 @@ int curio_socket_blocking(curio_socket *s)
         return fd;
     if (s->tls)
         return -EOPNOTSUPP; /* the descriptor carries ciphertext */
-    if (s->lent || waited_on(fd) || (s->stream && curio_stream_buffered(s->stream)))
+    if (s->gate.lent || waited_on(fd) || (s->stream && curio_stream_buffered(s->stream)))
         return -EBUSY;
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0)
-        return -errno;
-    if ((fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
-        return -errno;
-    s->lent = true;
-    s->lent_nonblock = fl & O_NONBLOCK;
-    return fd;
+    return curio__gate_lend(&s->gate, fd);
 }
 
 int curio_socket_unblock(curio_socket *s)
 {
-    if (!s || !s->lent)
+    if (!s || !s->gate.lent)
         return -EINVAL;
-    s->lent = false;
-    if (s->lent_nonblock && s->fd >= 0) {
-        int fl = fcntl(s->fd, F_GETFL);
-        if (fl >= 0)
-            fcntl(s->fd, F_SETFL, fl | O_NONBLOCK);
-    }
+    curio__gate_unlend(&s->gate, s->fd);
     return 0;
 }
 
@@ -253,22 +243,20 @@ void curio__socket_free(curio_socket *s)
     free(s);
 }
 
-void curio__socket_destroy(curio_socket *s)
-{
-    close_fd(s);
-    if (s->users)
-        s->free_pending = true;
-    else
-        curio__socket_free(s);
-}
-
 int curio_socket_close(curio_socket *s)
 {
     if (!s)
         return -EINVAL;
-    if (s->server_owned)
-        close_fd(s);
-    else
-        curio__socket_destroy(s);
+    close_fd(s);
+    if (curio__gate_close(&s->gate))
+        curio__socket_free(s);
     return 0;
+}
+
+void curio__socket_drop(curio_socket *s)
+{
+    close_fd(s);
+    curio__gate_close(&s->gate); /* false: the server's own hold is still in */
+    if (curio__gate_release(&s->gate))
+        curio__socket_free(s);
 }

@@ -23,9 +23,11 @@ int curio__tls_enter(curio_socket *s, unsigned want, unsigned *took)
     struct curio__tls *t = s->tls;
     if (s->fd < 0)
         return -EBADF;
+    if ((rc = curio__socket_enter(s)) < 0) /* the gate's -EBUSY for a lent socket */
+        return rc;
     if (((want & CURIO__TLS_RECV) && t->reader && t->reader != self) ||
         ((want & CURIO__TLS_SEND) && t->writer && t->writer != self))
-        return -EBUSY;
+        return (int)curio__socket_leave(s, -EBUSY);
     if ((want & CURIO__TLS_RECV) && !t->reader) {
         t->reader = self;
         *took |= CURIO__TLS_RECV;
@@ -34,7 +36,6 @@ int curio__tls_enter(curio_socket *s, unsigned want, unsigned *took)
         t->writer = self;
         *took |= CURIO__TLS_SEND;
     }
-    curio__socket_enter(s);
     return 0;
 }
 
@@ -46,8 +47,7 @@ ssize_t curio__tls_leave(curio_socket *s, unsigned took, ssize_t rc)
         t->reader = NULL;
     if (took & CURIO__TLS_SEND)
         t->writer = NULL;
-    curio__socket_leave(s);
-    return rc;
+    return curio__socket_leave(s, rc); /* -EBADF if closed meanwhile */
 }
 
 /* ---- moving ciphertext ---- */

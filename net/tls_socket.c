@@ -382,7 +382,7 @@ int curio_tls_wrap(curio_socket *s, curio_tls_context *ctx, const char *server_h
         return -EISCONN;
     if (s->type != SOCK_STREAM)
         return -EINVAL;
-    if (s->lent || waited_on(s) || (s->stream && curio_stream_buffered(s->stream)))
+    if (s->gate.lent || waited_on(s) || (s->stream && curio_stream_buffered(s->stream)))
         return -EBUSY;
     if (!ctx->server && ctx->check_hostname && (!server_hostname || !*server_hostname))
         return -EINVAL;

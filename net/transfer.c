@@ -2,8 +2,9 @@
  * net/transfer.c - moving data: recv, send, sendall, recvfrom, sendto, recvmsg, sendmsg.
  *
  * Each call is one io_uring operation prepared on the caller's stack, holding the socket's
- * direction for its length (curio__op_begin_fd). The handle's user count keeps it alive
- * while a task is inside: another task may close the socket meanwhile (net/socket.c).
+ * direction for its length (curio__op_begin_fd). The handle's gate keeps it alive while a
+ * task is inside: another task may close the socket meanwhile (net/socket.c), and then
+ * the call returns -EBADF, whatever its operation did (kernel/gate.h).
  */
 #include "net.h"
 
@@ -15,26 +16,18 @@
 
 static inline unsigned xfer_len(size_t n) { return (unsigned)(n < MAX_XFER ? n : MAX_XFER); }
 
-/* The checks before an operation; on success an SQE is reserved for it and must be
- * prepared and waited for. */
 static inline int begin(curio_socket *s, int dir, curio__op *op, struct io_uring_sqe **sqe)
 {
     if (__builtin_expect(!s, 0))
         return -EINVAL;
-    if (__builtin_expect(s->lent, 0)) {
-        int rc = curio__trap_check(curio__self());
-        return rc < 0 ? rc : -EBUSY;
-    }
-    return curio__op_begin_fd(op, sqe, s->fd, dir);
+    return curio__socket_begin(s, dir, op, sqe);
 }
 
+/* The result, or -EBADF if the socket was closed meanwhile (kernel/gate.h). */
 static inline ssize_t finish(curio_socket *s, curio__op *op, struct io_uring_sqe *sqe,
                              const char *state)
 {
-    curio__socket_enter(s);
-    int rc = curio__op_wait(op, sqe, state);
-    curio__socket_leave(s);
-    return rc;
+    return curio__socket_leave(s, curio__op_wait(op, sqe, state));
 }
 
 /* A TLS socket moves plaintext through its session instead (net/tls_socket.c): the one
@@ -67,6 +60,19 @@ ssize_t curio_send(curio_socket *s, const void *buf, size_t n, int flags)
     return finish(s, &op, sqe, "WRITE_WAIT");
 }
 
+/* One send of a round of sendall, which is inside the gate already (s->fd is read again
+ * each round: -EBADF once closed). */
+static ssize_t send_once(curio_socket *s, const void *buf, size_t n, int flags)
+{
+    curio__op op;
+    struct io_uring_sqe *sqe;
+    int rc = curio__op_begin_fd(&op, &sqe, s->fd, CURIO__FD_WRITE);
+    if (rc < 0)
+        return rc;
+    io_uring_prep_send(sqe, s->fd, buf, xfer_len(n), flags | MSG_NOSIGNAL);
+    return curio__op_wait(&op, sqe, "WRITE_WAIT");
+}
+
 /*
  * MSG_WAITALL makes io_uring (5.18+) retry a short send on a stream socket itself, so a
  * large buffer still costs one operation; if the operation is cancelled or times out
@@ -90,16 +96,17 @@ ssize_t curio_sendall(curio_socket *s, const void *buf, size_t n, int flags, siz
         rc = -EINVAL;
     } else if (n == 0) {
         rc = curio__trap_check(curio__self()); /* still a cancellation point */
-    } else {
-        curio__socket_enter(s); /* s->fd is read again after every round */
+    } else if ((rc = curio__socket_enter(s)) == 0) {
+        /* Inside the gate once for all rounds: a partial count still adds up when the
+         * socket is closed in the middle, and the leave turns the result into -EBADF. */
         do {
-            rc = curio_send(s, (const char *)buf + done, n - done, flags | MSG_WAITALL);
+            rc = send_once(s, (const char *)buf + done, n - done, flags | MSG_WAITALL);
             if (rc > 0)
                 done += (size_t)rc;
             else if (rc == 0)
                 rc = -EPIPE; /* cannot happen for n > 0; never loop on it */
         } while (rc > 0 && done < n);
-        curio__socket_leave(s);
+        rc = curio__socket_leave(s, rc);
     }
     if (sent)
         *sent = done;

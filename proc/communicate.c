@@ -30,12 +30,12 @@ static long writer(void *arg)
     struct member *m = arg;
     curio_process *p = m->p;
     curio_stream *s = p->std[0];
-    if (p->closing || !s)
+    if (p->gate.closing || !s)
         return m->rc = -EBADF;
     ssize_t rc = m->len ? curio_stream_write(s, m->input, m->len, NULL) : 0;
     if (rc == -EPIPE || rc == -ECONNRESET)
         rc = 0; /* the child ended without reading all of it: not an error (Python) */
-    if (!p->closing && p->std[0] == s)
+    if (!p->gate.closing && p->std[0] == s)
         curio_process_close_stdin(p); /* end of file for the child, also when interrupted */
     return m->rc = rc < 0 ? rc : 0;
 }
@@ -44,7 +44,7 @@ static long reader(void *arg)
 {
     struct member *m = arg;
     curio_stream *s = m->p->std[m->which];
-    if (m->p->closing || !s)
+    if (m->p->gate.closing || !s)
         return m->rc = -EBADF;
     ssize_t rc = curio_stream_read_all(s, &m->data, &m->n);
     return m->rc = rc < 0 ? rc : 0;
@@ -86,9 +86,10 @@ int curio_process_communicate(curio_process *p, const void *input, size_t input_
         memset(res, 0, sizeof *res);
     if (!p || !res)
         return -EINVAL;
-    if (!curio__self())
+    curio__task *self = curio__self();
+    if (!self)
         return -EPERM;
-    if (p->closing)
+    if (p->gate.closing)
         return -EBADF;
     if (input_len && (!input || !p->std[0]))
         return -EINVAL;
@@ -98,7 +99,7 @@ int curio_process_communicate(curio_process *p, const void *input, size_t input_
         {.p = p, .which = 1},
         {.p = p, .which = 2},
     };
-    p->users++;
+    curio__process_enter(p, self); /* cannot fail: not closing, checked above */
     curio_group *g = NULL;
     int rc = curio_group_create(&g, CURIO_WAIT_ALL);
     if (rc == 0 && p->std[0])

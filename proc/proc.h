@@ -6,14 +6,14 @@
 #ifndef CURIO_PROC_PRIVATE_H
 #define CURIO_PROC_PRIVATE_H
 
-#include "../kernel/kernel.h"
+#include "../kernel/gate.h"
 
 #include <signal.h>
 
 /*
- * A child process. Tasks inside a blocking call on it are counted in `users`, as for
- * streams (io/io.h): destroying it while users > 0 only marks it closing and wakes them
- * with -EBADF; the last to leave frees it. Waiting: one task at a time has the pidfd wait
+ * A child process. Tasks inside a blocking call on it are counted by its gate
+ * (kernel/gate.h): destroying it while they are inside only marks it closing and wakes
+ * them with -EBADF; the last to leave frees it. Waiting: one task at a time has the pidfd wait
  * in flight (reaper); the others park on `waiters` and are woken when the status is known,
  * or (one of them) to take over when the reaper was interrupted.
  */
@@ -26,24 +26,26 @@ struct curio_process {
     int returncode;
     curio__task *reaper;      /* the task whose wait on the pidfd is in flight */
     curio__waitq waiters;     /* further tasks in curio_process_wait */
-    unsigned users;           /* tasks inside a blocking call on p */
-    bool closing;             /* destroyed while users > 0 */
+    curio__gate gate;         /* tasks inside a blocking call on p (no directions: the
+                                 waiters queue behind the reaper instead) */
 };
 
 /* Free p: kill and reap the child if it runs (in the background), close the streams and
  * the pidfd (spawn.c). For curio_process_destroy, or the last user leaving a closing p. */
 CURIO__HIDDEN void curio__process_free(curio_process *p);
 
-/* Leave a blocking call on p (users was incremented on the way in) and return rc, or
- * -EBADF if p was destroyed meanwhile (then it may be freed: do not touch it after). */
+/* Enter a blocking call on p: 0 or -EBADF (destroyed). */
+static inline int curio__process_enter(curio_process *p, curio__task *self)
+{
+    return curio__gate_enter(&p->gate, self, 0);
+}
+
+/* Leave a blocking call on p and return rc, or -EBADF if p was destroyed meanwhile (then
+ * it may be freed: do not touch it after). */
 static inline int curio__process_leave(curio_process *p, int rc)
 {
-    p->users--;
-    if (__builtin_expect(p->closing, 0)) {
-        rc = -EBADF;
-        if (p->users == 0)
-            curio__process_free(p);
-    }
+    if (__builtin_expect(curio__gate_leave_rc(&p->gate, 0, &rc), 0))
+        curio__process_free(p);
     return rc;
 }
 
@@ -121,14 +123,14 @@ CURIO__HIDDEN void curio__worker_main(int sock, pid_t parent, const sigset_t *ma
 struct curio__sighub;
 
 /* What an event and a queue share: the signals watched, the tasks waiting, and the
- * users/closing rule of the process object. */
+ * gate's rule (kernel/gate.h). */
 typedef struct curio__sigwatch {
     struct curio__sigwatch *next, *prev; /* the hub's watchers */
     struct curio__sighub *hub;
     sigset_t set;
     curio__waitq waiters;
-    unsigned users;           /* tasks inside a wait on it */
-    bool closing;             /* destroyed while users > 0: the last one frees it */
+    curio__gate gate;         /* tasks inside a wait on it (kernel/gate.h; no
+                                 directions: they wait on `waiters`) */
     bool is_queue;
     /* event */
     bool flag;

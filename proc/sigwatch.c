@@ -57,14 +57,13 @@ static void watch_free(curio__sigwatch *w)
 
 static void destroy(curio__sigwatch *w)
 {
-    if (!w || w->closing)
+    if (!w || w->gate.closing)
         return;
     curio__sigwatch_detach(w);
-    if (w->users == 0) {
+    if (curio__gate_close(&w->gate)) {
         watch_free(w);
         return;
     }
-    w->closing = true;
     curio__task *t;
     while ((t = curio__waitq_pop(&w->waiters)))
         curio__ready_with(t, -EBADF);
@@ -75,25 +74,19 @@ static int enter(curio__sigwatch *w)
 {
     if (!w)
         return -EINVAL;
-    if (!curio__self())
+    curio__task *self = curio__self();
+    if (!self)
         return -EPERM;
-    if (w->closing)
+    if (w->gate.closing)
         return -EBADF;
     int rc = curio__sigwatch_reading(w);
-    if (rc < 0)
-        return rc;
-    w->users++;
-    return 0;
+    return rc < 0 ? rc : curio__gate_enter(&w->gate, self, 0);
 }
 
 static int leave(curio__sigwatch *w, int rc)
 {
-    w->users--;
-    if (w->closing) {
-        rc = -EBADF;
-        if (w->users == 0)
-            watch_free(w);
-    }
+    if (curio__gate_leave_rc(&w->gate, 0, &rc))
+        watch_free(w);
     return rc;
 }
 
@@ -118,7 +111,7 @@ int curio_signal_event_create(curio_signal_event **out, const int *signals, size
 
 int curio_signal_event_wait(curio_signal_event *e)
 {
-    if (e && e->w.flag && !e->w.closing && curio__self())
+    if (e && e->w.flag && !e->w.gate.closing && curio__self())
         return 0; /* set already: not a cancellation point */
     int rc = enter(e ? &e->w : NULL);
     if (rc < 0)
@@ -139,7 +132,7 @@ void curio_signal_event_clear(curio_signal_event *e)
 
 void curio_signal_event_set(curio_signal_event *e)
 {
-    if (e && !e->w.closing) {
+    if (e && !e->w.gate.closing) {
         curio__sigwatch_deliver(&e->w, 0);
     }
 }
@@ -187,19 +180,19 @@ int curio_signal_queue_get_nowait(curio_signal_queue *q, int *signo)
 {
     if (!q)
         return -EINVAL;
-    return q->w.closing ? -EBADF : pop(&q->w, signo);
+    return q->w.gate.closing ? -EBADF : pop(&q->w, signo);
 }
 
 int curio_signal_queue_get(curio_signal_queue *q, int *signo)
 {
-    if (q && q->w.count && !q->w.closing && curio__self())
+    if (q && q->w.count && !q->w.gate.closing && curio__self())
         return pop(&q->w, signo); /* one is queued: not a cancellation point */
     int rc = enter(q ? &q->w : NULL);
     if (rc < 0)
         return rc;
     for (;;) {
         rc = curio__wait_on(&q->w.waiters, "SIGNAL_WAIT", CURIO__NO_DEADLINE);
-        if (rc < 0 || q->w.closing)
+        if (rc < 0 || q->w.gate.closing)
             break;
         if (pop(&q->w, signo) == 0)
             break;

@@ -295,16 +295,18 @@ void curio__process_free(curio_process *p)
 
 void curio_process_destroy(curio_process *p)
 {
-    if (!p || p->closing)
+    if (!p || p->gate.closing)
         return;
-    if (p->users == 0) {
+    if (curio__gate_close(&p->gate)) {
         curio__process_free(p);
         return;
     }
     /* Tasks are inside calls on p: end the child at once (so that readers of its pipes
      * see end of file), close the streams (their users get -EBADF), and wake the
-     * waiters; the last of them to leave frees p. */
-    p->closing = true;
+     * waiters; the last of them to leave frees p. Closing a stream may yield (its
+     * io_uring close), and a waiter woken already may leave meanwhile: hold p till
+     * the end. */
+    curio__gate_hold(&p->gate);
     if (!p->reaped && !p->lost)
         syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
     streams_close(p);
@@ -313,4 +315,6 @@ void curio_process_destroy(curio_process *p)
     curio__task *t;
     while ((t = curio__waitq_pop(&p->waiters)))
         curio__ready_with(t, -EBADF);
+    if (curio__gate_release(&p->gate))
+        curio__process_free(p);
 }

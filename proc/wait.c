@@ -150,14 +150,13 @@ int curio_process_wait(curio_process *p, int *returncode)
     curio__task *self = curio__self();
     if (!self)
         return -EPERM;
-    if (p->closing)
-        return -EBADF;
+    int rc = curio__process_enter(p, self);
+    if (rc < 0)
+        return rc;
     if (!p->reaped && !p->lost && !p->reaper)
         try_reap(p); /* a wait that is over already is not a cancellation point */
-    int rc = 0;
-    p->users++;
     for (;;) {
-        if (p->reaped || p->lost || p->closing) {
+        if (p->reaped || p->lost || p->gate.closing) {
             rc = p->reaped ? 0 : p->lost ? -ECHILD : -EBADF;
             break;
         }

@@ -127,7 +127,10 @@ CURIO_API int curio_channel_connect(curio_channel *ch, curio_connection **out,
                                     const void *authkey, size_t keylen);
 
 /* Stop listening and free the channel (Curio's close). Connections made from it live on.
- * Never blocks; a task blocked in accept on it gets -EBADF. NULL is fine. */
+ * Never blocks. Calls in progress on ch return -EBADF and the last of them frees it (the
+ * rule of curio/net.h): a task waiting in accept for a client is woken at once; one inside
+ * an authentication, or in connect's retry, returns when that step ends (auth_timeout,
+ * retry_interval), closing the connection it was making. NULL is fine. */
 CURIO_API void curio_channel_close(curio_channel *ch);
 
 /* ------------------------------------------------------------------------------------ */

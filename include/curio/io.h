@@ -69,7 +69,10 @@ CURIO_API ssize_t curio_write(int fd, const void *buf, size_t n);
  * Common to the calls below: -EINVAL for a NULL stream or buffer; -EPERM outside a task
  * (except open, fd, buffered, unblock and close, which work anywhere on the kernel's
  * thread); -EBUSY while another task waits in the same direction, or while the stream is
- * handed out by blocking(); -EBADF when the stream is closed while the call waits. One
+ * handed out by blocking(); -EBADF when the stream is closed while the call is in
+ * progress (also if its operation had just completed: every call in progress at the
+ * close returns -EBADF, the last of them frees the stream, and a task that got that
+ * -EBADF must not use the stream again; the rule of every curio handle). One
  * refill of the read buffer is one operation; reads, lines within buffer_size and writes
  * allocate nothing once the buffers exist.
  */

@@ -25,6 +25,10 @@
  *    curio_open_connection ... return belongs to the caller, who closes it once with
  *    curio_socket_close; that closes the descriptor and frees the handle. A server's client
  *    socket belongs to the server (see "Servers").
+ *  - Closing while other tasks use a handle (the rule of every curio handle): the close
+ *    wakes them, every call in progress on it returns -EBADF (even one whose operation had
+ *    just completed: its result is dropped), and the handle is freed when the last of them
+ *    has returned. A task that got that -EBADF must not use the handle again.
  *  - Signals: every send is made with MSG_NOSIGNAL, so a peer that went away is -EPIPE and
  *    never SIGPIPE. Nothing in this layer changes process-wide state.
  *  - Descriptors are made close-on-exec and stay in blocking mode: io_uring never blocks on
@@ -158,9 +162,9 @@ CURIO_API int curio_socket_shutdown(curio_socket *s, int how);
 /*
  * Close the socket and free the handle. Never blocks and never fails for a valid handle;
  * s must not be used again. Another task blocked in a call on s at that moment is woken:
- * its operation is cancelled through io_uring and that call returns -EBADF, or, if the
- * operation had completed already, its real result; the handle is freed once such calls
- * have returned. Use curio_socket_shutdown first to let the peer read end of stream while
+ * its operation is cancelled through io_uring and that call returns -EBADF, also if the
+ * operation had completed already (curio_sendall's *sent still counts what went); the
+ * handle is freed once such calls have returned. Use curio_socket_shutdown first to let the peer read end of stream while
  * data still drains. (A socket with SO_LINGER set to a non-zero time is the exception to
  * "never blocks": close(2) itself then waits.)
  * A server's client socket (the one a handler gets) may be closed by its handler too: that

@@ -9,7 +9,10 @@
  * waited for, a signal already queued) returns at once and is then not a cancellation
  * point. A wait inside a timeout scope may also return -ENOMEM when the kernel's timer
  * heap cannot grow (nothing was begun). Releasing calls (destroy, close_stdin, kill)
- * never block and are never cancellation points.
+ * never block and are never cancellation points. Destroying a process or a watcher while
+ * tasks are inside calls on it: every such call returns -EBADF (even one whose wait had
+ * just ended), the object is freed when the last of them has returned, and a task that
+ * got that -EBADF must not use it again (the rule of every curio handle).
  *
  * Processes and signals in one program. curio never installs a signal handler (no
  * SIGCHLD handler: children are waited for through pidfds) and never changes a signal's

@@ -152,6 +152,48 @@ Test(stream_close, close_wakes_blocked_reader_and_writer_with_ebadf)
     cr_assert_str_eq(evlog, "close=0 reader=EBADF writer=EBADF");
 }
 
+/* The reader's read completed (it was woken, had not run yet) when the stream is closed:
+ * it gets -EBADF, not the bytes, so that it never reads again from the freed stream. */
+static long read_twice(void *arg)
+{
+    struct blocked *b = arg;
+    char c;
+    b->rc = curio_stream_read(b->s, &c, 1);
+    if (b->rc > 0)
+        b->rc = curio_stream_read(b->s, &c, 1) == 0 ? 0 : -1000;
+    ev("reader=%s", ename(b->rc));
+    return 0;
+}
+
+static long close_after_completion(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    mksocks(sv);
+    curio_stream *s = sopen(sv[0], NULL);
+    struct blocked r = {s, 0};
+    curio_task *tr = curio_spawn(read_twice, &r);
+    until_in_flight(tr);
+    cr_assert_eq(write(sv[1], "x", 1), 1);
+    for (int i = 0; i < 100000 && strcmp(curio_task_state(tr), "READY") != 0; i++)
+        curio_yield();
+    cr_assert_str_eq(curio_task_state(tr), "READY");
+    ev("close=%s", ename(curio_stream_close(s)));
+    cr_assert_eq(curio_join(tr, NULL), 0);
+    curio_task_release(tr);
+    close(sv[1]);
+    return 0;
+}
+
+Test(stream_close, read_completed_then_closed_returns_ebadf)
+{
+    ev_reset();
+    int fds = count_fds();
+    run_io(close_after_completion, NULL);
+    cr_assert_str_eq(evlog, "close=0 reader=EBADF");
+    cr_assert_eq(count_fds(), fds);
+}
+
 /* Closing a stream with unsent buffered bytes while a reader is blocked. */
 static long close_busy_unflushed(void *arg)
 {

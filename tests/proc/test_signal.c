@@ -393,3 +393,29 @@ Test(signal, with_the_ucontext_switch_watching_needs_the_signal_blocked_first)
         cr_skip_test("only the ucontext switch keeps a signal mask per task");
     run_main(per_context_main, NULL);
 }
+
+/* ---- the signal arrived (the waiter was woken, had not run yet) when the watcher is
+ * destroyed: the waiter gets -EBADF, as for every handle closed under a call ---- */
+
+static long arrived_then_destroyed_main(void *arg)
+{
+    (void)arg;
+    int sigs[] = {SIGUSR1};
+    curio_signal_queue *q;
+    cr_assert_eq(curio_signal_queue_create(&q, sigs, 1, 0), 0);
+    curio_task *b = curio_spawn(queue_waiter, q);
+    yield_until(strcmp(curio_task_state(b), "SIGNAL_WAIT") == 0);
+    cr_assert_eq(kill(getpid(), SIGUSR1), 0);
+    yield_until(strcmp(curio_task_state(b), "READY") == 0);
+    curio_signal_queue_destroy(q);
+    curio_join(b, NULL);
+    curio_task_release(b);
+    return 0;
+}
+
+Test(signal, signal_arrived_then_destroyed_returns_ebadf)
+{
+    int fds = count_fds();
+    expect_log(arrived_then_destroyed_main, NULL, "got EBADF 0");
+    cr_assert_eq(count_fds(), fds);
+}

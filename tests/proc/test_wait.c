@@ -270,3 +270,38 @@ Test(wait, a_child_reaped_by_somebody_else)
 {
     run_main(echild_main, NULL);
 }
+
+/* ---- the wait ended (the waiter was woken, had not run yet) when p is destroyed: it
+ * gets -EBADF, as for every handle closed under a call (kernel/gate.h) ---- */
+
+static long ended_then_destroyed_main(void *arg)
+{
+    (void)arg;
+    const char *argv[] = {"sh", "-c", "read line; exit 5", NULL};
+    curio_process_options o = {.stdin_mode = CURIO_STDIO_PIPE};
+    curio_process *p = start(argv, &o);
+    pid_t pid = curio_process_pid(p);
+    curio_task *a = curio_spawn(waiter, p);
+    while (strcmp(curio_task_state(a), "PROC_WAIT"))
+        curio_yield();
+    cr_assert_eq(curio_stream_write(curio_process_stdin(p), "go\n", 3, NULL), 3);
+    for (int i = 0; i < 1000000 && strcmp(curio_task_state(a), "READY"); i++)
+        curio_yield();
+    cr_assert_str_eq(curio_task_state(a), "READY");
+    curio_process_destroy(p);
+    long r;
+    cr_assert_eq(curio_join(a, &r), 0);
+    cr_assert_eq(r, -EBADF);
+    curio_task_release(a);
+    assert_reaped(pid);
+    return 0;
+}
+
+Test(wait, wait_ended_then_destroyed_returns_ebadf)
+{
+    ev_reset();
+    int fds = count_fds();
+    run_main(ended_then_destroyed_main, NULL);
+    cr_assert_str_eq(evlog, "EBADF/0");
+    cr_assert_eq(count_fds(), fds);
+}
