@@ -1063,13 +1063,21 @@ static long own_stop_main(void *arg)
     say_hello(srv, slow);
     curio_connection_close(srv);
     curio_connection_close(slow);
-    /* Closed with a client in authentication and no accept running. */
+    /* Closed with a client in authentication ... */
     curio_connection *left = idle_client(c);
     curio_timeout_after(&sc, 0.05);
     cr_assert_eq(curio_channel_accept(c->ch, &srv, K), -ETIMEDOUT);
     curio_scope_close(&sc);
     cr_assert_eq(challenge_of(left, 5), 0);
+    /* ... and a task blocked in accept, which gets -EBADF. */
+    c->accept_rc = 1;
+    s = curio_spawn(do_accept, c);
+    until_state(s, "READ_WAIT");
     curio_channel_close(c->ch);
+    cr_assert_eq(curio_join(s, NULL), 0);
+    curio_task_release(s);
+    cr_assert_eq(c->accept_rc, -EBADF, "%s", curio_strerror(c->accept_rc));
+    cr_assert_null(c->server_conn);
     void *m;
     size_t len;
     cr_assert_eq(curio_connection_recv(left, &m, &len), CURIO_ECLOSED);
