@@ -96,6 +96,10 @@ typedef struct curio_options {
                                read by curio_kernel_create only; default NULL: the address
                                CURIO_MONITOR gives, else 127.0.0.1:48802 */
     bool quiet;             /* do not print start-up failures to stderr; default false */
+    double monitor_idle_timeout; /* seconds a monitor connection may stay without sending
+                               a command (or without reading a reply) before the monitor
+                               closes it; default: CURIO_MONITOR_IDLE if set, else 300;
+                               negative: never */
 } curio_options;
 
 /*

@@ -78,6 +78,9 @@ struct curio_task {
     /* --- identity --- */
     uint64_t id, parent_id;
     char name[32];
+    bool internal;               /* curio's own machinery (the monitor's tasks, the signal
+                                    reader, channel authenticators), set by its spawner: the
+                                    monitor refuses to cancel it */
 
     /* --- body --- */
     curio_task_fn fn;

@@ -36,7 +36,13 @@ struct curio__monitor {
     struct curio__mon_session *sessions; /* live sessions, newest first */
     unsigned nsessions;
     bool quiet;                          /* the kernel's quiet option: no messages */
+    double idle;                         /* seconds a session may wait for a command line,
+                                            or for a reply to go out, before it is closed;
+                                            negative: no limit */
 };
+
+/* The default of curio_options.monitor_idle_timeout, seconds. */
+#define CURIO__MON_IDLE_DEFAULT 300.0
 
 /* At most this many connections are served at once; more are told so and closed. */
 #define CURIO__MON_MAX_SESSIONS 16
@@ -49,8 +55,7 @@ typedef struct curio__mon_session {
     curio_stream *stream;                /* the connection (the socket's stream) */
     curio__text out;                     /* the reply being built */
     bool quit;                           /* close after this reply */
-    curio__task *cancel_after;           /* the monitor's own task (this session or the
-                                            server) to cancel once the reply is out */
+    bool idle;                           /* closed for idling (the idle timeout expired) */
 } curio__mon_session;
 
 /* The handler of the monitor's server: serve one connection. */

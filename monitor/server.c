@@ -43,6 +43,27 @@ static enum env_switch env_switch(const char **addr)
     return ENV_ADDRESS;
 }
 
+/* The idle timeout of the sessions: the program's option, else CURIO_MONITOR_IDLE (seconds;
+ * negative: none), else the default. A value that is not a number is reported and
+ * ignored. */
+static double idle_timeout(const curio_kernel *k)
+{
+    if (k->opts.monitor_idle_timeout != 0)
+        return k->opts.monitor_idle_timeout;
+    const char *v = getenv("CURIO_MONITOR_IDLE");
+    if (!v || !*v)
+        return CURIO__MON_IDLE_DEFAULT;
+    char *end;
+    double d = strtod(v, &end);
+    if (*end || d != d || d == 0) {
+        if (!k->opts.quiet)
+            fprintf(stderr, "curio: monitor: CURIO_MONITOR_IDLE=%s is not a number of seconds; "
+                            "using %g\n", v, CURIO__MON_IDLE_DEFAULT);
+        return CURIO__MON_IDLE_DEFAULT;
+    }
+    return d;
+}
+
 /* "host:port", "[v6]:port" or ":port" (host 127.0.0.1) into host (of cap bytes) and port.
  * Returns 0 or -EINVAL. */
 static int split_address(const char *s, char *host, size_t cap, uint16_t *port)
@@ -202,6 +223,7 @@ int curio__monitor_start(curio_kernel *k)
     m->k = k;
     m->addr = a;
     m->quiet = k->opts.quiet;
+    m->idle = idle_timeout(k);
     snprintf(m->where, sizeof m->where, "%s", where);
     st->mon = m;
     st->ls = ls;
@@ -217,6 +239,7 @@ int curio__monitor_start(curio_kernel *k)
         return rc;
     }
     m->server_id = t->id;
+    t->internal = true;
     curio_task_release(t); /* it runs on; its record goes when it ends */
     k->monitor = m;
     return 0;

@@ -14,6 +14,24 @@
 #define LINE_MAX_BYTES 1024
 #define PROMPT "curio > "
 
+/* Open the idle timeout's scope (none without a limit). */
+static int idle_begin(curio__mon_session *s, curio_scope *sc)
+{
+    return s->mon->idle < 0 ? 0 : curio_timeout_after(sc, s->mon->idle);
+}
+
+/* Close it; rc is what the call under it returned, which an expiry of this scope turns
+ * into -ETIMEDOUT with s->idle set (a slot held by a silent peer, or by one that does not
+ * read its replies, is given back). */
+static ssize_t idle_end(curio__mon_session *s, curio_scope *sc, ssize_t rc)
+{
+    if (s->mon->idle >= 0 && curio_scope_close(sc) == -ETIMEDOUT) {
+        s->idle = true;
+        return -ETIMEDOUT;
+    }
+    return rc;
+}
+
 /* Send the reply (or, if it could not be built, a fixed one saying so) and the prompt if
  * asked: in one operation, so that a client waiting for the prompt always gets one. */
 static int send_reply(curio__mon_session *s, bool prompt)
@@ -23,8 +41,9 @@ static int send_reply(curio__mon_session *s, bool prompt)
     if (s->out.failed)
         iov[0] = (struct iovec){(void *)oom, sizeof oom - 1};
     ssize_t rc = 0;
-    if (iov[0].iov_len + iov[1].iov_len)
-        rc = curio_stream_writelines(s->stream, iov, 2, NULL);
+    curio_scope sc;
+    if (iov[0].iov_len + iov[1].iov_len && (rc = idle_begin(s, &sc)) == 0)
+        rc = idle_end(s, &sc, curio_stream_writelines(s->stream, iov, 2, NULL));
     curio__text_clear(&s->out);
     return rc < 0 ? (int)rc : 0;
 }
@@ -90,11 +109,24 @@ static int serve(curio__mon_session *s)
                        live_tasks(s->mon->k));
     int rc = send_reply(s, true);
     while (rc == 0) {
-        ssize_t n = curio_stream_readline(s->stream, line, sizeof line);
+        curio_scope sc;
+        if ((rc = idle_begin(s, &sc)) < 0)
+            break;
+        ssize_t n = idle_end(s, &sc, curio_stream_readline(s->stream, line, sizeof line));
+        if (s->idle) {
+            curio__text_printf(&s->out, "Closing: no command for %g s\n", s->mon->idle);
+            send_reply(s, false); /* its own expiry is the peer's problem: not reading */
+            return 0;
+        }
         if (n == -EMSGSIZE) {
             curio__text_printf(&s->out, "Error: line too long (at most %d bytes)\n",
                                LINE_MAX_BYTES - 1);
-            n = skip_line(s->stream);
+            curio_scope sc;
+            if ((rc = idle_begin(s, &sc)) < 0)
+                break;
+            n = idle_end(s, &sc, skip_line(s->stream));
+            if (s->idle)
+                return 0;
             rc = send_reply(s, n == 0);
             if (n < 0 || rc < 0)
                 return rc < 0 ? rc : (int)n; /* -EMSGSIZE: not sending lines at all */
@@ -107,13 +139,7 @@ static int serve(curio__mon_session *s)
         rc = curio__mon_command(s, line);
         if (rc < 0)
             break;
-        rc = send_reply(s, !s->quit && !s->cancel_after);
-        if (s->cancel_after) {
-            /* The monitor's own task (this session or the server): now that the reply is
-             * out, the cancellation ends this connection at its next read. */
-            curio_cancel_nowait(s->cancel_after);
-            s->cancel_after = NULL;
-        }
+        rc = send_reply(s, !s->quit);
         if (s->quit)
             break;
     }
@@ -142,6 +168,7 @@ long curio__mon_session_main(curio_socket *client, const curio_addr *peer, void 
     char name[8 + CURIO_ADDR_STRLEN] = "monitor ";
     curio_addr_format(peer, name + 8, CURIO_ADDR_STRLEN);
     curio_task_set_name(s.task, name); /* cut to the 31 bytes a name holds */
+    s.task->internal = true;
     link_session(&s);
     curio_stream_options so = {.buffer_size = LINE_MAX_BYTES};
     int rc = curio_socket_as_stream(client, &s.stream, &so);
@@ -153,6 +180,8 @@ long curio__mon_session_main(curio_socket *client, const curio_addr *peer, void 
             close_gently(client, s.stream);
     } else if (rc == 0) {
         rc = serve(&s);
+        if (s.idle)
+            rc = 0; /* the peer's silence (or its not reading): no failure of ours */
         if (rc == -EMSGSIZE)
             close_gently(client, s.stream);
     }

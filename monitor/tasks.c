@@ -123,12 +123,14 @@ int curio__mon_cancel(curio__mon_session *s, char *arg)
         curio__text_printf(&s->out, "Error: task %llu has already ended\n", id);
         return 0;
     }
-    curio__text_printf(&s->out, "Cancelling task %llu\n", id);
-    if (t == s->task || t->id == s->mon->server_id) {
-        curio__text_printf(&s->out, "(a task of the monitor's own: this connection closes)\n");
-        s->cancel_after = t;
+    if (t->internal) {
+        /* Cancelling one would take a piece of curio away for the rest of the process (the
+         * monitor itself, the delivery of signals), with no way to start it again. */
+        curio__text_printf(&s->out, "Error: task %llu (%s) is curio's own: the monitor does "
+                                    "not cancel it\n", id, curio_task_name(t));
         return 0;
     }
+    curio__text_printf(&s->out, "Cancelling task %llu\n", id);
     if (t->cancel_requested)
         curio__text_printf(&s->out, "(its cancellation had been requested already)\n");
     int rc = curio__mon_flush(s);

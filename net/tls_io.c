@@ -84,9 +84,37 @@ static int queued(const struct curio__tls *t, struct iovec *iov, int max)
     return n;
 }
 
+void curio__tls_mark(struct curio__tls *t, size_t plain)
+{
+    uint64_t end = t->out_done + t->out_bytes;
+    t->unsent += plain;
+    if (t->nmarks == CURIO__TLS_MARKS) {
+        struct curio__tls_mark *m =
+            &t->marks[(t->mark_first + t->nmarks - 1) % CURIO__TLS_MARKS];
+        m->end = end;
+        m->plain += plain;
+        return;
+    }
+    t->marks[(t->mark_first + t->nmarks++) % CURIO__TLS_MARKS] =
+        (struct curio__tls_mark){end, plain};
+}
+
+/* The records wholly handed to the kernel are out: their plaintext is no longer unsent. A
+ * record partly handed over still counts as unsent: the peer cannot decrypt any of it. */
+static void unmark(struct curio__tls *t)
+{
+    while (t->nmarks && t->marks[t->mark_first].end <= t->out_done) {
+        t->unsent -= t->marks[t->mark_first].plain;
+        t->mark_first = (t->mark_first + 1) % CURIO__TLS_MARKS;
+        t->nmarks--;
+    }
+}
+
 /* n bytes of the queue went out: drop them, and the chunks they emptied. */
 static void consume(struct curio__tls *t, size_t n)
 {
+    t->out_done += n;
+    unmark(t);
     t->out_bytes -= n;
     while (n) {
         curio__tls_chunk *c = t->out_head;
@@ -111,6 +139,7 @@ void curio__tls_drop_queue(struct curio__tls *t)
     }
     t->out_tail = NULL;
     t->out_bytes = 0;
+    t->nmarks = 0; /* unsent stays: those bytes will never go out */
 }
 
 /* A shutdown(2) that waited for the queue to empty. */

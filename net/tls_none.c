@@ -26,6 +26,7 @@ int curio_tls_wrap(curio_socket *s, curio_tls_context *ctx, const char *server_h
 int curio_tls_handshake(curio_socket *s) { (void)s; return -ENOTSUP; }
 int curio_tls_flush(curio_socket *s) { (void)s; return -ENOTSUP; }
 bool curio_tls_active(const curio_socket *s) { (void)s; return false; }
+size_t curio_tls_unsent(const curio_socket *s) { (void)s; return 0; }
 const char *curio_tls_version(const curio_socket *s) { (void)s; return NULL; }
 const char *curio_tls_cipher(const curio_socket *s) { (void)s; return NULL; }
 const char *curio_tls_alpn(const curio_socket *s) { (void)s; return NULL; }

@@ -41,6 +41,10 @@ typedef struct curio__tls_chunk {
 #define CURIO__TLS_RECORD 16384u
 /* Plaintext encrypted before the queue is sent: the bytes one send operation carries. */
 #define CURIO__TLS_BATCH (4u * CURIO__TLS_RECORD)
+/* Records of plaintext tracked in the queue: a batch's, and those an interrupted call left
+ * (sent before any other is encrypted). More are merged into the newest, which only makes
+ * curio_tls_unsent err on the side of "not yet out". */
+#define CURIO__TLS_MARKS 8
 
 /* What a client checks the server's certificate against (net/tls_name.c). */
 struct curio__tls_ref {
@@ -77,6 +81,15 @@ struct curio__tls {
     /* Ciphertext to send, oldest first; out_bytes in all. */
     curio__tls_chunk *out_head, *out_tail;
     size_t out_bytes;
+
+    /* Which of the queue is plaintext already counted as sent (curio_tls_unsent): each
+     * record encrypted from a send, by where its ciphertext ends in all the bytes ever
+     * queued, and the plaintext it holds; oldest first, dropped once its last byte went to
+     * the kernel. */
+    struct curio__tls_mark { uint64_t end; size_t plain; } marks[CURIO__TLS_MARKS];
+    unsigned mark_first, nmarks;
+    uint64_t out_done;           /* ciphertext handed to the kernel, in all */
+    size_t unsent;               /* the plaintext of the marks */
 
     char *stage;                 /* a record's worth of small stream writes gathered into
                                     one record; NULL until needed */
@@ -133,6 +146,8 @@ CURIO__HIDDEN int curio__tls_flush_if_free(struct curio__tls *t, curio_socket *s
  * alert after a failure). */
 CURIO__HIDDEN void curio__tls_push_nowait(struct curio__tls *t, int fd);
 CURIO__HIDDEN void curio__tls_drop_queue(struct curio__tls *t);
+/* A record holding plain bytes of a send has just been queued (after wolfSSL_write). */
+CURIO__HIDDEN void curio__tls_mark(struct curio__tls *t, size_t plain);
 /* A shutdown(2) that waited for the queue to empty (t->shut_how), or 0. */
 CURIO__HIDDEN int curio__tls_apply_shutdown(struct curio__tls *t, curio_socket *s);
 

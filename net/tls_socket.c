@@ -236,6 +236,7 @@ static int encrypt(struct curio__tls *t, cursor *c, size_t limit, size_t *done)
         if (r <= 0)
             return curio__tls_fail(t, wolfSSL_get_error(t->ssl, r));
         *done += len; /* our send callback takes whole records: r == len */
+        curio__tls_mark(t, len);
     }
     return 0;
 }
@@ -519,6 +520,8 @@ void curio__tls_free(struct curio__tls *t)
 /* ---- what a session tells ---- */
 
 bool curio_tls_active(const curio_socket *s) { return s && s->tls; }
+
+size_t curio_tls_unsent(const curio_socket *s) { return s && s->tls ? s->tls->unsent : 0; }
 
 static const struct curio__tls *done_tls(const curio_socket *s)
 {

@@ -99,6 +99,7 @@ static int start_reader(struct curio__sighub *h)
     if (rc < 0)
         return rc;
     h->reader = t;
+    t->internal = true; /* cancelled from outside, no watcher would hear a signal again */
     h->refs++;
     curio_task_release(t); /* h->reader stays valid until reader_main returns */
     return 0;

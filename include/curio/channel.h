@@ -61,6 +61,9 @@ typedef struct curio_channel_options {
     double retry_interval; /* connect: seconds between attempts while nobody listens (or
                               the authentication times out); default 1 (Curio's) */
     int backlog;           /* listen(2) backlog of the channel's socket; default 5 */
+    unsigned max_authenticating; /* accept: clients authenticated at once, each by a task
+                              of its own; default 16. At the bound, accept takes no more
+                              clients off the socket until one of them ends */
     /* accept: where the reasons for dropping a client go (one line, no newline) with
      * log_arg. Default: stderr, prefixed with "curio: ". */
     void (*log)(const char *message, void *arg);
@@ -102,14 +105,18 @@ CURIO_API int curio_channel_address(const curio_channel *ch, curio_addr *a);
 
 /*
  * Wait for a client and authenticate it (Curio's accept(authkey=...)), binding first if
- * needed. With a key (authkey of keylen bytes, copied for the call; NULL: no
- * authentication, then the client must use none either) the server side of the challenge
- * runs under auth_timeout. A client that fails it, does not complete it in time, or whose
- * connection fails meanwhile is logged, closed, and the wait goes on (as in Curio), so this
- * returns only with an authenticated connection or an error of its own. States READ_WAIT,
- * WRITE_WAIT. Returns 0 and *out (the caller's, see curio_connection_close), or the errors
- * of curio_channel_bind and curio_accept (-EMFILE ...), -ECANCELED, -ETIMEDOUT, -EPERM,
- * -EINVAL, -ENOMEM.
+ * needed. With a key (authkey of keylen bytes, copied; NULL: no authentication, then the
+ * client must use none either) each client taken off the socket is authenticated by a
+ * daemon task of its own ("channel-auth") under auth_timeout, at most max_authenticating
+ * at once, and this returns the first to *finish*: a silent or slow client delays only
+ * itself. A client that fails, does not complete in time, or whose connection fails
+ * meanwhile is logged, closed, and the wait goes on (as in Curio), so this returns only
+ * with an authenticated connection or an error of its own. Authentications still running
+ * when it returns go on; a client they admit is returned by the next accept. One task at a
+ * time. States READ_WAIT, CHANNEL_AUTH_WAIT (at the bound). Returns 0 and *out (the
+ * caller's, see curio_connection_close), or the errors of curio_channel_bind and
+ * curio_accept (-EMFILE ...), -EBADF (closed meanwhile), -EBUSY (another task accepts),
+ * -ECANCELED, -ETIMEDOUT, -EPERM, -EINVAL, -ENOMEM.
  */
 CURIO_API int curio_channel_accept(curio_channel *ch, curio_connection **out,
                                    const void *authkey, size_t keylen);
@@ -128,9 +135,10 @@ CURIO_API int curio_channel_connect(curio_channel *ch, curio_connection **out,
 
 /* Stop listening and free the channel (Curio's close). Connections made from it live on.
  * Never blocks. Calls in progress on ch return -EBADF and the last of them frees it (the
- * rule of curio/net.h): a task waiting in accept for a client is woken at once; one inside
- * an authentication, or in connect's retry, returns when that step ends (auth_timeout,
- * retry_interval), closing the connection it was making. NULL is fine. */
+ * rule of curio/net.h): a task blocked in accept is woken at once, clients still in
+ * authentication are hung up on (their tasks are cancelled); a connect returns when its
+ * current step ends (a connect, auth_timeout, retry_interval), closing the connection it
+ * was making. NULL is fine. */
 CURIO_API void curio_channel_close(curio_channel *ch);
 
 /* ------------------------------------------------------------------------------------ */

@@ -15,8 +15,10 @@
  *
  * What it is. When the kernel is created, curio_kernel_create binds and listens at once
  * (outside any task) and spawns the monitor's server task, a daemon named "monitor" (task
- * 1, since it is the kernel's first). It accepts any number of connections, each served by
- * a task of its own named "monitor <peer address>"; ps marks these tasks with a '*'. Their
+ * 1, since it is the kernel's first). It serves up to 16 connections at once, each served by
+ * a task of its own named "monitor <peer address>"; ps marks these tasks with a '*'. A
+ * connection silent for curio_options.monitor_idle_timeout (CURIO_MONITOR_IDLE; default
+ * 300 s), or not reading its replies for as long, is closed. Its
  * I/O goes through the kernel like any task's, so the monitor never stops the kernel, and
  * it only answers while the kernel runs (between two curio_kernel_run calls, connections
  * wait in the listen queue). The monitor's tasks never keep the kernel alive: curio_run
@@ -36,7 +38,9 @@
  *                     deadline of the task's open timeout scopes (None without one), name
  *     where ID        the C call stack of task ID, most recent call last: function names,
  *                     and file:line where debugging information and addr2line exist
- *     cancel ID       curio_cancel_nowait, then up to 1 s of waiting to say how it ended
+ *     cancel ID       curio_cancel_nowait, then up to 1 s of waiting to say how it ended;
+ *                     curio's own tasks (the monitor's, the signal reader, channel
+ *                     authenticators) are refused
  *     signal SIG      send a signal (SIGHUP, HUP, or a number) to this process
  *     parents ID      task ID and its parents, up to the main task
  *     help            the list of commands

@@ -26,7 +26,10 @@
  *    out returns the count encrypted (its interruption then arrives at the next blocking
  *    call, as for an operation that completed in the same instant), and curio_sendall's
  *    *sent counts those bytes: they reach the peer if the connection is used further, or
- *    if closing can push them out without waiting (see curio_socket_close below).
+ *    if closing can push them out without waiting (see curio_socket_close below). They
+ *    cannot be taken back (the records are numbered), so a caller resumes at buf + *sent,
+ *    never before; curio_tls_unsent tells how many are still queued, and curio_tls_flush
+ *    sends them (call it before closing when they must arrive).
  *  - The handshake: an interrupted handshake may be called again and continues.
  * A TLS failure (a certificate that does not verify, a corrupt record, a fatal alert) is
  * sticky instead: every later call on the socket returns the same code; close it.
@@ -240,6 +243,18 @@ CURIO_API int curio_tls_handshake(curio_socket *s);
  * sticky TLS failure, -ENOTSUP.
  */
 CURIO_API int curio_tls_flush(curio_socket *s);
+
+/*
+ * Of the plaintext bytes sends have counted as sent on s, how many are not yet out: their
+ * records, queued inside the TLS layer after an interrupted send, have not been wholly
+ * handed to the kernel (a record partly handed over counts whole: the peer can decrypt
+ * none of it). They go out first at the next send, flush, handshake or receive (see
+ * "Sending" above). So after an interrupted curio_sendall, *sent - curio_tls_unsent(s) is
+ * exactly what the peer can decrypt now, and *sent is what it gets once the queue is
+ * flushed. Bytes of a queue dropped by a sending failure stay counted here. 0 for a
+ * plain socket or without TLS. Never blocks.
+ */
+CURIO_API size_t curio_tls_unsent(const curio_socket *s);
 
 /* True if s carries TLS (curio_tls_wrap was called on it). Never blocks. */
 CURIO_API bool curio_tls_active(const curio_socket *s);

@@ -1,10 +1,12 @@
 /*
  * cancel: a blocked task is cancelled and the reply says how it ended; its state changes in
  * ps; a task that returns something else after its cancellation; a task that defers it in
- * disable_cancellation; a second cancel; the monitor's own tasks (the session, the server);
- * bad ids and ended tasks.
+ * disable_cancellation; a second cancel; curio's own tasks (the session, the server, the
+ * signal reader) are refused; bad ids and ended tasks.
  */
 #include "montest.h"
+
+#include <signal.h>
 
 static long sleeper(void *arg)
 {
@@ -120,7 +122,17 @@ Test(cancel, a_deferred_cancellation)
     cr_assert_eq(run_monitored(deferred_main, NULL), 0);
 }
 
-/* Cancelling the session itself: the reply goes out, then the connection closes. */
+/* The monitor's own tasks are refused: the session itself, the server (task 1); and the
+ * connection stays, and the monitor keeps serving. */
+static void refused(mon_conn *c, unsigned long long id, const char *name)
+{
+    char cmd[32], want[256];
+    snprintf(cmd, sizeof cmd, "cancel %llu", id);
+    snprintf(want, sizeof want, "Error: task %llu (%s) is curio's own: the monitor does not "
+             "cancel it\n", id, name);
+    cr_assert_str_eq(mon_cmd(c, cmd), want);
+}
+
 static long self_main(void *arg)
 {
     (void)arg;
@@ -131,44 +143,53 @@ static long self_main(void *arg)
     while (run > ps && run[-1] != '\n')
         run--;
     unsigned long long id = strtoull(run, NULL, 10);
-    char cmd[32], want[256];
-    snprintf(cmd, sizeof cmd, "cancel %llu", id);
-    snprintf(want, sizeof want, "Cancelling task %llu\n(a task of the monitor's own: this "
-             "connection closes)\n", id);
-    cr_assert_str_eq(mon_cmd_closing(c, cmd), want);
+    curio__task *t = curio_kernel_current()->all_head;
+    while (t && t->id != id)
+        t = t->all_next;
+    cr_assert_not_null(t);
+    refused(c, id, curio_task_name(t));
+    cr_assert(!t->cancel_requested);
+    refused(c, 1, "monitor");
+    cr_assert(strstr(mon_cmd(c, "ps"), "Task   State"), "the same connection answers");
     mon_close(c);
-    /* The monitor serves on. */
     c = mon_open();
     mon_cmd(c, "ps");
     mon_close(c);
     return 0;
 }
 
-Test(cancel, the_session_itself)
+Test(cancel, the_monitors_own_tasks_are_refused)
 {
     cr_assert_eq(run_monitored(self_main, NULL), 0);
 }
 
-/* Cancelling the server (task 1): the monitor stops, and its address is gone. */
-static long server_main(void *arg)
+/* The task that reads signals for every watcher (curio.signals) is refused too, and
+ * signals are still delivered afterwards. */
+static long signals_main(void *arg)
 {
     (void)arg;
-    int port = mon_port();
+    int sigs[] = {SIGUSR1};
+    cr_assert_eq(curio_enable_signals(sigs, 1), 0);
+    curio_signal_event *e;
+    cr_assert_eq(curio_signal_event_create(&e, sigs, 1), 0);
     mon_conn *c = mon_open();
-    cr_assert_str_eq(mon_cmd_closing(c, "cancel 1"), "Cancelling task 1\n(a task of the "
-                                                     "monitor's own: this connection "
-                                                     "closes)\n");
+    curio__task *reader = NULL;
+    for (curio__task *t = curio_kernel_current()->all_head; t; t = t->all_next)
+        if (strcmp(curio_task_name(t), "curio.signals") == 0)
+            reader = t;
+    cr_assert_not_null(reader, "the signal reader runs");
+    refused(c, (unsigned long long)reader->id, "curio.signals");
+    cr_assert(!reader->cancel_requested);
+    cr_assert_eq(kill(getpid(), SIGUSR1), 0);
+    cr_assert_eq(curio_signal_event_wait(e), 0);
+    cr_assert_eq(curio_signal_event_signo(e), SIGUSR1);
+    cr_assert(strstr(mon_cmd(c, "ps"), "curio.signals"));
     mon_close(c);
-    wait_until(curio_kernel_current()->monitor == NULL);
-    curio_addr a;
-    cr_assert_eq(curio_monitor_address(curio_kernel_current(), &a), -ENOENT);
-    curio_socket *s;
-    cr_assert_eq(curio_open_connection(&s, "127.0.0.1", (uint16_t)port, NULL), -ECONNREFUSED,
-                 "nobody listens there any more");
+    curio_signal_event_destroy(e);
     return 0;
 }
 
-Test(cancel, the_monitor_server)
+Test(cancel, the_signal_reader_is_refused)
 {
-    cr_assert_eq(run_monitored(server_main, NULL), 0);
+    cr_assert_eq(run_monitored(signals_main, NULL), 0);
 }

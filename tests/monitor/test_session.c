@@ -2,7 +2,8 @@
  * The session: banner and prompt, help, quit, end of input, several commands on one
  * connection (also sent in one write), several connections at once, the limit on them,
  * command prefixes, unknown and ambiguous commands, bad arguments, blank and CRLF lines, a
- * line too long; and a client that is not curio (a blocking socket on a thread).
+ * line too long; the idle timeout (option and environment); and a client that is not
+ * curio (a blocking socket on a thread).
  */
 #include "montest.h"
 #include "monitor.h"
@@ -217,4 +218,81 @@ static long plain_main(void *arg)
 Test(session, a_plain_blocking_client)
 {
     cr_assert_eq(run_monitored(plain_main, NULL), 0);
+}
+
+/* Sixteen idle connections fill every slot (with no idle timeout: the kernel's option is
+ * negative). Then the test sets a timeout of 0.2 s in the monitor's state (read by each
+ * session whenever it starts to wait) and sends each connection a blank line: each one
+ * answers with a prompt, waits 0.2 s for the next line, and is closed with a message. A
+ * new connection is served afterwards. No step depends on how long another one takes. */
+static long idle_main(void *arg)
+{
+    (void)arg;
+    struct curio__monitor *m = curio_kernel_current()->monitor;
+    mon_conn *c[16];
+    for (int i = 0; i < 16; i++)
+        c[i] = mon_open();
+    mon_conn *extra = calloc(1, sizeof *extra);
+    cr_assert_eq(curio_open_connection(&extra->s, "127.0.0.1", (uint16_t)mon_port(), NULL), 0);
+    bool closed;
+    cr_assert_str_eq(mon_read_reply(extra, &closed), "Error: too many monitor connections "
+                                                     "(at most 16)\n");
+    cr_assert(closed);
+    mon_close(extra);
+    m->idle = 0.2;
+    int64_t t0 = curio_clock();
+    for (int i = 0; i < 16; i++)
+        cr_assert_str_eq(mon_cmd(c[i], ""), "");
+    for (int i = 0; i < 16; i++) {
+        cr_assert_str_eq(mon_read_reply(c[i], &closed), "Closing: no command for 0.2 s\n");
+        cr_assert(closed, "closed by the monitor");
+        mon_close(c[i]);
+    }
+    cr_assert_geq((double)(curio_clock() - t0) / 1e9, 0.19);
+    wait_until(m->nsessions == 0);
+    m->idle = -1;
+    mon_conn *again = mon_open();
+    cr_assert(strstr(mon_cmd(again, "ps"), "Task   State"));
+    mon_close(again);
+    return 0;
+}
+
+Test(session, idle_connections_are_closed)
+{
+    curio_options o = mon_opts;
+    o.monitor_idle_timeout = -1;
+    long result = -1;
+    cr_assert_eq(curio_run(idle_main, NULL, &o, &result), 0);
+    cr_assert_eq(result, 0);
+}
+
+/* CURIO_MONITOR_IDLE sets it when the program does not; a negative value turns it off. */
+static long idle_env_main(void *arg)
+{
+    cr_assert_eq(curio_kernel_current()->monitor->idle, *(double *)arg);
+    return 0;
+}
+
+Test(session, idle_timeout_from_the_environment)
+{
+    static const struct {
+        const char *env;
+        double want;
+    } cases[] = {{"0.5", 0.5}, {"-1", -1}, {"junk", 300}, {NULL, 300}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (cases[i].env)
+            setenv("CURIO_MONITOR_IDLE", cases[i].env, 1);
+        else
+            unsetenv("CURIO_MONITOR_IDLE");
+        curio_options o = mon_opts;
+        o.quiet = true;
+        double want = cases[i].want;
+        cr_assert_eq(curio_run(idle_env_main, &want, &o, NULL), 0);
+    }
+    setenv("CURIO_MONITOR_IDLE", "0.5", 1);
+    curio_options o = mon_opts;
+    o.monitor_idle_timeout = 2; /* the program's option wins */
+    double want = 2;
+    cr_assert_eq(curio_run(idle_env_main, &want, &o, NULL), 0);
+    unsetenv("CURIO_MONITOR_IDLE");
 }

@@ -4,7 +4,8 @@
  * does not know the key, the legacy and foreign forms, a client that never answers); a
  * peer that stops in the middle of a message (timeout, then the rest), end of stream at
  * and inside a message, cancellation, interrupted sends that commit their message, the
- * size limit, two processes, and nothing left behind.
+ * size limit, two processes, hostile clients (silent, garbage, half-way) that must not delay
+ * the others, the bound on authentications at once, and nothing left behind.
  */
 #include "nettest.h"
 
@@ -885,4 +886,214 @@ Test(channel, arguments)
     cr_assert_eq(curio_channel_tcp(&ch, "127.0.0.1", 0, NULL), 0);
     cr_assert_eq(curio_channel_bind(ch), -EPERM, "a task's call");
     curio_channel_close(ch);
+}
+
+/* ---- hostile clients: each is authenticated by a task of its own ---- */
+
+/* A client connection to c->ch that has not started its side of the authentication. */
+static curio_connection *idle_client(struct chan *c)
+{
+    curio_addr a;
+    cr_assert_eq(curio_channel_address(c->ch, &a), 0);
+    curio_socket *s;
+    cr_assert_eq(curio_open_connection(&s, "127.0.0.1", (uint16_t)curio_addr_port(&a), NULL), 0);
+    curio_connection *conn;
+    cr_assert_eq(curio_connection_open(&conn, s, NULL), 0);
+    return conn;
+}
+
+/* Let the other tasks run until t is in state (bounded: 10 s). */
+static void until_state(curio_task *t, const char *state)
+{
+    for (int i = 0; i < 1000 && strcmp(curio_task_state(t), state) != 0; i++)
+        curio_sleep(0.01);
+    cr_assert_str_eq(curio_task_state(t), state);
+}
+
+static void say_hello(curio_connection *from, curio_connection *to)
+{
+    cr_assert_eq(curio_connection_send(from, "hello", 5), 0);
+    char buf[16];
+    cr_assert_eq(curio_connection_recv_into(to, buf, sizeof buf), 5);
+    cr_assert_eq(memcmp(buf, "hello", 5), 0);
+}
+
+/* A silent client, then one that sends garbage, then one that stops half-way through a
+ * frame, then a real one: the real one is accepted while the silent and the half-way one
+ * are still being authenticated (with no auth_timeout at all, so only their own tasks
+ * wait for them). The silent one can still finish later; closing the channel ends the
+ * half-way one. */
+static long hostile_main(void *arg)
+{
+    struct chan *c = arg;
+    cr_assert_eq(curio_channel_bind(c->ch), 0);
+    curio_task *s = curio_spawn(do_accept, c);
+    curio_connection *silent = idle_client(c);
+    curio_connection *garbage = idle_client(c);
+    curio_socket *gs = curio_connection_socket(garbage);
+    cr_assert_eq(curio_sendall(gs, "\0\0\0\5junk!", 9, 0, NULL), 9);
+    curio_connection *halfway = idle_client(c);
+    cr_assert_eq(curio_sendall(curio_connection_socket(halfway), "\0\0\0\100abc", 7, 0, NULL), 7);
+    curio_connection *real = idle_client(c);
+    cr_assert_eq(curio_connection_authenticate_client(real, K), 0);
+    cr_assert_eq(curio_join(s, NULL), 0);
+    curio_task_release(s);
+    cr_assert_eq(c->accept_rc, 0, "%s", curio_strerror(c->accept_rc));
+    say_hello(c->server_conn, real);
+    say_hello(real, c->server_conn);
+    curio_connection_close(c->server_conn);
+    for (int i = 0; i < 1000 && nlogs == 0; i++)
+        curio_sleep(0.01); /* the garbage client's task may not have had its turn yet */
+    cr_assert_eq(nlogs, 1, "only the garbage client was dropped: %s", logbuf);
+    cr_assert(strstr(logbuf, "Channel authentication failed; dropped"), "%s", logbuf);
+    /* The silent client was still in authentication all along: it finishes now, and the
+     * next accept returns it without taking a new client. */
+    cr_assert_eq(curio_connection_authenticate_client(silent, K), 0);
+    curio_connection *server_side;
+    cr_assert_eq(curio_channel_accept(c->ch, &server_side, K), 0);
+    say_hello(server_side, silent);
+    curio_connection_close(server_side);
+    /* Closing the channel ends the half-way client's authentication: it is hung up on. */
+    curio_channel_close(c->ch);
+    char buf[128];
+    ssize_t r;
+    while ((r = curio_recv(curio_connection_socket(halfway), buf, sizeof buf, 0)) > 0)
+        ;
+    cr_assert_eq(r, 0);
+    cr_assert_eq(nlogs, 1, "a close drops quietly: %s", logbuf);
+    curio_connection_close(silent);
+    curio_connection_close(garbage);
+    curio_connection_close(halfway);
+    curio_connection_close(real);
+    return 0;
+}
+
+Test(channel, hostile_clients_do_not_delay_the_others)
+{
+    int fds = count_fds();
+    logbuf[0] = 0;
+    nlogs = 0;
+    struct chan c = {0};
+    curio_channel_options o = {.log = on_log, .auth_timeout = -1};
+    cr_assert_eq(curio_channel_tcp(&c.ch, "127.0.0.1", 0, &o), 0);
+    run_main(hostile_main, &c);
+    cr_assert_eq(count_fds(), fds);
+}
+
+/* Reads the challenge the server sends a client (or times out: none came). */
+static int challenge_of(curio_connection *conn, double seconds)
+{
+    curio_scope sc;
+    curio_timeout_after(&sc, seconds);
+    void *m;
+    size_t len;
+    ssize_t n = curio_connection_recv(conn, &m, &len);
+    free(m);
+    curio_scope_close(&sc);
+    return n < 0 ? (int)n : 0;
+}
+
+/* max_authenticating = 2: a third client is not taken off the socket (it gets no
+ * challenge) until one of the first two ends; a close while the accepter waits for a slot
+ * stops it with -EBADF and hangs up on every client in authentication. */
+static long bound_main(void *arg)
+{
+    struct chan *c = arg;
+    cr_assert_eq(curio_channel_bind(c->ch), 0);
+    curio_task *s = curio_spawn(do_accept, c);
+    curio_connection *p[3];
+    for (int i = 0; i < 3; i++)
+        p[i] = idle_client(c);
+    until_state(s, "CHANNEL_AUTH_WAIT");
+    cr_assert_eq(challenge_of(p[0], 5), 0);
+    cr_assert_eq(challenge_of(p[1], 5), 0);
+    cr_assert_eq(challenge_of(p[2], 0.05), -ETIMEDOUT, "the third waits in the backlog");
+    curio_connection_close(p[0]); /* its authentication fails: a slot frees */
+    cr_assert_eq(challenge_of(p[2], 5), 0, "now the third is taken");
+    until_state(s, "CHANNEL_AUTH_WAIT");
+    curio_channel_close(c->ch);
+    cr_assert_eq(curio_join(s, NULL), 0);
+    curio_task_release(s);
+    cr_assert_eq(c->accept_rc, -EBADF);
+    cr_assert_null(c->server_conn);
+    for (int i = 1; i < 3; i++) {
+        void *m;
+        size_t len;
+        cr_assert_eq(curio_connection_recv(p[i], &m, &len), CURIO_ECLOSED, "hung up on");
+        curio_connection_close(p[i]);
+    }
+    return 0;
+}
+
+Test(channel, bound_on_authentications)
+{
+    int fds = count_fds();
+    logbuf[0] = 0;
+    nlogs = 0;
+    struct chan c = {0};
+    curio_channel_options o = {.log = on_log, .auth_timeout = -1, .max_authenticating = 2};
+    cr_assert_eq(curio_channel_tcp(&c.ch, "127.0.0.1", 0, &o), 0);
+    run_main(bound_main, &c);
+    cr_assert_eq(nlogs, 1, "%s", logbuf); /* the one closed by its client */
+    cr_assert_eq(count_fds(), fds);
+}
+
+/* accept's own timeout and cancellation leave a client in authentication to finish; the
+ * next accept returns it. A second task in accept meanwhile gets -EBUSY. */
+static long own_stop_main(void *arg)
+{
+    struct chan *c = arg;
+    curio_connection *srv = (curio_connection *)1;
+    cr_assert_eq(curio_channel_bind(c->ch), 0);
+    curio_connection *slow = idle_client(c);
+    curio_scope sc;
+    curio_timeout_after(&sc, 0.05);
+    cr_assert_eq(curio_channel_accept(c->ch, &srv, K), -ETIMEDOUT);
+    curio_scope_close(&sc);
+    cr_assert_null(srv);
+    curio_task *s = curio_spawn(do_accept, c);
+    until_state(s, "READ_WAIT");
+    cr_assert_eq(curio_channel_accept(c->ch, &srv, K), -EBUSY, "one accepter at a time");
+    cr_assert_eq(curio_cancel(s), 0);
+    cr_assert(curio_task_cancelled(s) || c->accept_rc == -ECANCELED);
+    curio_task_release(s);
+    cr_assert_null(c->server_conn);
+    cr_assert_eq(curio_connection_authenticate_client(slow, K), 0);
+    cr_assert_eq(curio_channel_accept(c->ch, &srv, K), 0);
+    say_hello(srv, slow);
+    curio_connection_close(srv);
+    curio_connection_close(slow);
+    /* Closed with a client in authentication ... */
+    curio_connection *left = idle_client(c);
+    curio_timeout_after(&sc, 0.05);
+    cr_assert_eq(curio_channel_accept(c->ch, &srv, K), -ETIMEDOUT);
+    curio_scope_close(&sc);
+    cr_assert_eq(challenge_of(left, 5), 0);
+    /* ... and a task blocked in accept, which gets -EBADF. */
+    c->accept_rc = 1;
+    s = curio_spawn(do_accept, c);
+    until_state(s, "READ_WAIT");
+    curio_channel_close(c->ch);
+    cr_assert_eq(curio_join(s, NULL), 0);
+    curio_task_release(s);
+    cr_assert_eq(c->accept_rc, -EBADF, "%s", curio_strerror(c->accept_rc));
+    cr_assert_null(c->server_conn);
+    void *m;
+    size_t len;
+    cr_assert_eq(curio_connection_recv(left, &m, &len), CURIO_ECLOSED);
+    curio_connection_close(left);
+    return 0;
+}
+
+Test(channel, accept_timeout_and_cancellation_keep_authentications)
+{
+    int fds = count_fds();
+    logbuf[0] = 0;
+    nlogs = 0;
+    struct chan c = {0};
+    curio_channel_options o = {.log = on_log, .auth_timeout = -1};
+    cr_assert_eq(curio_channel_tcp(&c.ch, "127.0.0.1", 0, &o), 0);
+    run_main(own_stop_main, &c);
+    cr_assert_eq(nlogs, 0, "%s", logbuf);
+    cr_assert_eq(count_fds(), fds);
 }

@@ -2,7 +2,8 @@
  * Moving data over TLS with the ordinary socket and stream calls: echo with readline,
  * large transfers both ways at once (byte-exact), close_notify and a bare TCP close as end
  * of stream, half-closing, timeouts and cancellation in the middle of a record (reading
- * and writing) that lose nothing, resets, closing under a blocked task, key updates, and
+ * and writing) that lose nothing, the count of an interrupted sendall against what the
+ * peer decrypts, resets, closing under a blocked task, key updates, and
  * OpenSSL's s_server and s_client as peers.
  */
 #include "tlstest.h"
@@ -588,6 +589,103 @@ Test(tls_io, write_cancelled_then_resume_byte_exact)
     struct sink k = {.expect = 1}; /* 1: cancel instead of a timeout */
     struct conn c = {.user = &k};
     run_main(write_interrupt_main, &c);
+}
+
+/* The count against what the peer decrypts. A peer that stops reading; sendall times out
+ * with *sent counting bytes whose records are still queued here (curio_tls_unsent of
+ * them). Released, the peer decrypts exactly *sent - unsent bytes and then nothing more
+ * (nobody sends meanwhile: the rest of the records, one of them partly handed to the
+ * kernel, waits in the queue). curio_tls_flush sends the queue: the peer gets up to *sent
+ * exactly, and unsent is 0. The rest, sent from *sent, arrives byte-exact. */
+struct staged {
+    curio_event go, reached, go_on;
+    size_t stop_at, got;
+    ssize_t extra;                  /* a receive after stop_at, before the flush */
+    bool mismatch;
+};
+
+static bool take_until(curio_socket *c, struct staged *k, uint8_t *buf, size_t until)
+{
+    while (k->got < until) {
+        size_t want = until - k->got < 65536 ? until - k->got : 65536;
+        ssize_t n = curio_recv(c, buf, want, 0);
+        if (n <= 0)
+            return false;
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != pattern(k->got + (size_t)i))
+                k->mismatch = true;
+        k->got += (size_t)n;
+    }
+    return true;
+}
+
+static long staged_body(curio_socket *c, struct tsrv *t)
+{
+    struct staged *k = ((struct conn *)t->user)->user;
+    uint8_t *buf = malloc(65536);
+    long rc = -1;
+    if (curio_event_wait(&k->go) == 0 && take_until(c, k, buf, k->stop_at)) {
+        curio_scope sc;
+        curio_timeout_after(&sc, 0.2); /* absence of more: can only pass wrongly, never flake */
+        k->extra = curio_recv(c, buf, 65536, 0);
+        curio_scope_close(&sc);
+        curio_event_set(&k->reached);
+        if (curio_event_wait(&k->go_on) == 0 && take_until(c, k, buf, BIG))
+            rc = 0;
+    }
+    free(buf);
+    return rc;
+}
+
+static long count_main(void *arg)
+{
+    struct conn *c = arg;
+    struct staged *k = c->user;
+    conn_open(c, staged_body);
+    small_buffers(curio_socket_fd(c->s));
+    uint8_t *data = malloc(BIG);
+    for (size_t i = 0; i < BIG; i++)
+        data[i] = pattern(i);
+    cr_assert_eq(curio_tls_unsent(c->s), 0);
+    struct wsend w = {c->s, data, BIG, 0, 0};
+    curio_scope sc;
+    curio_timeout_after(&sc, 0.1);
+    writer(&w);
+    curio_scope_close(&sc);
+    cr_assert_eq(w.rc, -ETIMEDOUT, "%s", curio_strerror((int)w.rc));
+    size_t unsent = curio_tls_unsent(c->s);
+    cr_assert_gt(unsent, 0, "records of counted bytes are still queued");
+    cr_assert_leq(unsent, w.sent);
+    cr_assert_leq(unsent, CURIO__TLS_BATCH);
+    k->stop_at = w.sent - unsent;
+    curio_event_set(&k->go);
+    cr_assert_eq(curio_event_wait(&k->reached), 0);
+    cr_assert_eq(k->got, w.sent - unsent, "the peer decrypts what is out");
+    cr_assert_eq(k->extra, -ETIMEDOUT, "and nothing more: %zd", k->extra);
+    cr_assert_eq(curio_tls_flush(c->s), 0);
+    cr_assert_eq(curio_tls_unsent(c->s), 0);
+    curio_event_set(&k->go_on);
+    size_t more;
+    cr_assert_eq(curio_sendall(c->s, data + w.sent, BIG - w.sent, 0, &more),
+                 (ssize_t)(BIG - w.sent));
+    cr_assert_eq(curio_tls_unsent(c->s), 0);
+    tsrv_wait_ended(&c->srv, 1);
+    cr_assert_eq(c->srv.last, 0);
+    cr_assert_eq(k->got, BIG);
+    cr_assert(!k->mismatch, "byte-exact");
+    free(data);
+    conn_close(c);
+    return 0;
+}
+
+Test(tls_io, sendall_count_against_what_the_peer_decrypts)
+{
+    TLS_REQUIRE();
+    int fds = count_fds();
+    struct staged k = {0};
+    struct conn c = {.user = &k};
+    run_main(count_main, &c);
+    cr_assert_eq(count_fds(), fds);
 }
 
 /* ---- key updates (TLS 1.3): the receiving side answers ---- */
