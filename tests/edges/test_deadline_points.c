@@ -22,6 +22,7 @@
 
 #include "../../kernel/kernel.h"
 
+#include <curio/channel.h>
 #include <curio/io.h>
 #include <curio/net.h>
 #include <curio/proc.h>
@@ -61,6 +62,8 @@ typedef struct state {
     curio_semaphore sem;
     curio_condition cond;
     curio_process *proc;
+    curio_connection *conn[2];
+    curio_file *file;
     curio_task *helper;
     bool flag;
     char buf[1 << 16];
@@ -536,6 +539,67 @@ static void check_wait(state *st, long rc)
 }
 static void teardown_proc(state *st) { curio_process_destroy(st->proc); }
 
+/* -- a Channel message sent by the peer: framing state survives an interrupted receive -- */
+static long send_msg(void *arg)
+{
+    state *st = arg;
+    yields();
+    return curio_connection_send(st->conn[1], "hello", 5);
+}
+static void setup_conn(state *st)
+{
+    cr_assert_eq(curio_socketpair(AF_UNIX, SOCK_STREAM, st->s), 0);
+    cr_assert_eq(curio_connection_open(&st->conn[0], st->s[0], NULL), 0);
+    cr_assert_eq(curio_connection_open(&st->conn[1], st->s[1], NULL), 0);
+    spawn_helper(st, send_msg);
+}
+static long call_conn_recv(state *st)
+{
+    char buf[16];
+    return curio_connection_recv_into(st->conn[0], buf, sizeof buf);
+}
+static void check_conn_recv(state *st, long rc)
+{
+    curio_task_wait(st->helper);
+    if (rc == 5)
+        return;
+    char buf[16];
+    cr_assert_eq(curio_connection_recv_into(st->conn[0], buf, sizeof buf), 5,
+                 "the message is still there, whole");
+    cr_assert_eq(memcmp(buf, "hello", 5), 0);
+}
+static void teardown_conn(state *st)
+{
+    end_helper(st);
+    curio_connection_close(st->conn[0]); /* closes its socket */
+    curio_connection_close(st->conn[1]);
+}
+
+/* -- a page-cached file read -- */
+static void setup_file(state *st)
+{
+    char path[] = "/tmp/curio-edges-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "filedata", 8), 8);
+    close(fd);
+    cr_assert_eq(curio_aopen(&st->file, path, "r"), 0);
+    unlink(path);
+}
+static long call_file_read(state *st)
+{
+    char buf[16];
+    return curio_file_read(st->file, buf, sizeof buf);
+}
+static void check_file_read(state *st, long rc)
+{
+    if (rc == 8)
+        return;
+    char buf[16];
+    cr_assert_eq(curio_file_read(st->file, buf, sizeof buf), 8, "the file position is intact");
+}
+static void teardown_file(state *st) { curio_file_close(st->file); }
+
 static const ecase cases[] = {
     {"sleep", no_setup, call_sleep, no_check, no_teardown},
     {"join", setup_join, call_join, check_join, (void (*)(state *))end_helper},
@@ -556,6 +620,8 @@ static const ecase cases[] = {
     {"connect", setup_connect, call_connect, no_check, teardown_accept},
     {"recvfrom", setup_dgram, call_recvfrom, no_check, teardown_sockpair},
     {"process_wait", setup_proc, call_wait, check_wait, teardown_proc},
+    {"connection_recv", setup_conn, call_conn_recv, check_conn_recv, teardown_conn},
+    {"file_read", setup_file, call_file_read, check_file_read, teardown_file},
 };
 
 /* ---- the driver ---- */
