@@ -60,4 +60,30 @@ static inline int count_fds(void)
 
 static inline double secs_since(int64_t t0) { return (curio_clock() - t0) / 1e9; }
 
+/* ---- a timeout that must end a wait, not prevent it ----
+ * Run op(arg), a blocking call, under a timeout_after scope of `seconds`; return op's
+ * result and set *closed to what closing the scope returned. The deadline is counted from
+ * the opening of the scope, and a loaded machine can stop the task between that and op's
+ * parking for longer than any short timeout: op then returns -ETIMEDOUT without having
+ * waited (no switch happened), and the test, which meant to time out a task that stands in
+ * a line, would see another order of events. That run proves nothing, changed nothing
+ * (op refused before parking), and is repeated with twice the timeout. */
+static inline int timeout_while_waiting(double seconds, int (*op)(void *), void *arg,
+                                        int *closed)
+{
+    for (;; seconds *= 2) {
+        curio_scope s;
+        cr_assert_eq(curio_timeout_after(&s, seconds), 0);
+        uint64_t cycles = curio_task_cycles(curio_current());
+        int rc = op(arg);
+        bool waited = curio_task_cycles(curio_current()) != cycles;
+        int close = curio_scope_close(&s);
+        if (rc == -ETIMEDOUT && !waited)
+            continue;
+        if (closed)
+            *closed = close;
+        return rc;
+    }
+}
+
 #endif
