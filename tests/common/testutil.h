@@ -86,4 +86,17 @@ static inline int timeout_while_waiting(double seconds, int (*op)(void *), void 
     }
 }
 
+/* The same for a call that takes its timeout as an argument: op(arg, seconds). */
+static inline int own_timeout_while_waiting(double seconds, int (*op)(void *, double),
+                                            void *arg)
+{
+    for (;; seconds *= 2) {
+        uint64_t cycles = curio_task_cycles(curio_current());
+        int rc = op(arg, seconds);
+        if (rc == -ETIMEDOUT && curio_task_cycles(curio_current()) == cycles)
+            continue;
+        return rc;
+    }
+}
+
 #endif
