@@ -86,6 +86,24 @@ static inline int timeout_while_waiting(double seconds, int (*op)(void *), void 
     }
 }
 
+/* The same for a call written in place: rc = call under a timeout_after scope of `seconds`,
+ * closed = what closing it returned. For calls that make progress before they block (a
+ * read that gets the bytes already there, then waits for more): a run in which the
+ * deadline passed before the call could even start did nothing, and is repeated. */
+#define TIMEOUT_WHILE_WAITING(seconds, rc, closed, call)                                    \
+    do {                                                                                   \
+        for (double sec_ = (seconds);; sec_ *= 2) {                                        \
+            curio_scope sc_;                                                               \
+            cr_assert_eq(curio_timeout_after(&sc_, sec_), 0);                              \
+            uint64_t cycles_ = curio_task_cycles(curio_current());                         \
+            (rc) = (call);                                                                 \
+            bool waited_ = curio_task_cycles(curio_current()) != cycles_;                  \
+            (closed) = curio_scope_close(&sc_);                                            \
+            if ((rc) != -ETIMEDOUT || waited_)                                             \
+                break;                                                                     \
+        }                                                                                  \
+    } while (0)
+
 /* The same for a call that takes its timeout as an argument: op(arg, seconds). */
 static inline int own_timeout_while_waiting(double seconds, int (*op)(void *, double),
                                             void *arg)
