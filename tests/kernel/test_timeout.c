@@ -184,7 +184,7 @@ static long function_forms(void *arg)
     (void)arg;
     long r = 0;
     double quick = 0.001, lazy = 10;
-    cr_assert_eq(curio_timeout_after_call(60, slow, &quick, &r), 0);
+    cr_assert_eq(curio_timeout_after_call(5, slow, &quick, &r), 0);
     cr_assert_eq(r, 99);
     r = 0;
     cr_assert_eq(curio_timeout_after_call(0.01, slow, &lazy, &r), -ETIMEDOUT);
@@ -193,7 +193,7 @@ static long function_forms(void *arg)
     cr_assert_eq(curio_ignore_after_call(0.01, slow, &lazy, &r, &expired), 0);
     cr_assert(expired);
     cr_assert_eq(r, 0);
-    cr_assert_eq(curio_ignore_after_call(60, slow, &quick, &r, &expired), 0);
+    cr_assert_eq(curio_ignore_after_call(5, slow, &quick, &r, &expired), 0);
     cr_assert_not(expired);
     cr_assert_eq(r, 99);
     /* The function form nested in a block scope that expires first. */
