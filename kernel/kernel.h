@@ -386,6 +386,10 @@ typedef struct curio__job {
  * has been or will be called). j->ran is true exactly when 0
  * is returned. -EPERM outside a task; -EAGAIN if no pool thread could be started. */
 CURIO__HIDDEN int curio__job_run(curio__job *j, const char *state);
+/* Pool threads at work (or starting) plus jobs waiting for one: 0 once every job handed
+ * to the pool, orphaned ones included, is over. For tests, which otherwise could only
+ * guess with a sleep when an abandoned job has let go. */
+CURIO__HIDDEN unsigned curio__pool_busy(void);
 
 /* --- one waiter per direction per descriptor (fdclaim.c) --- */
 enum { CURIO__FD_READ = 0, CURIO__FD_WRITE = 1 };

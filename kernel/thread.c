@@ -164,6 +164,14 @@ static int submit(curio__job *j)
     return 0;
 }
 
+unsigned curio__pool_busy(void)
+{
+    pthread_mutex_lock(&pool.lock);
+    unsigned n = pool.threads - pool.idle + pool.queued;
+    pthread_mutex_unlock(&pool.lock);
+    return n;
+}
+
 /* Runs on the kernel's thread once the worker is done with j. */
 static void job_finished(void *arg)
 {

@@ -60,4 +60,61 @@ static inline int count_fds(void)
 
 static inline double secs_since(int64_t t0) { return (curio_clock() - t0) / 1e9; }
 
+/* ---- a timeout that must end a wait, not prevent it ----
+ * Run op(arg), a blocking call, under a timeout_after scope of `seconds`; return op's
+ * result and set *closed to what closing the scope returned. The deadline is counted from
+ * the opening of the scope, and a loaded machine can stop the task between that and op's
+ * parking for longer than any short timeout: op then returns -ETIMEDOUT without having
+ * waited (no switch happened), and the test, which meant to time out a task that stands in
+ * a line, would see another order of events. That run proves nothing, changed nothing
+ * (op refused before parking), and is repeated with twice the timeout. */
+static inline int timeout_while_waiting(double seconds, int (*op)(void *), void *arg,
+                                        int *closed)
+{
+    for (;; seconds *= 2) {
+        curio_scope s;
+        cr_assert_eq(curio_timeout_after(&s, seconds), 0);
+        uint64_t cycles = curio_task_cycles(curio_current());
+        int rc = op(arg);
+        bool waited = curio_task_cycles(curio_current()) != cycles;
+        int close = curio_scope_close(&s);
+        if (rc == -ETIMEDOUT && !waited)
+            continue;
+        if (closed)
+            *closed = close;
+        return rc;
+    }
+}
+
+/* The same for a call written in place: rc = call under a timeout_after scope of `seconds`,
+ * closed = what closing it returned. For calls that make progress before they block (a
+ * read that gets the bytes already there, then waits for more): a run in which the
+ * deadline passed before the call could even start did nothing, and is repeated. */
+#define TIMEOUT_WHILE_WAITING(seconds, rc, closed, call)                                    \
+    do {                                                                                   \
+        for (double sec_ = (seconds);; sec_ *= 2) {                                        \
+            curio_scope sc_;                                                               \
+            cr_assert_eq(curio_timeout_after(&sc_, sec_), 0);                              \
+            uint64_t cycles_ = curio_task_cycles(curio_current());                         \
+            (rc) = (call);                                                                 \
+            bool waited_ = curio_task_cycles(curio_current()) != cycles_;                  \
+            (closed) = curio_scope_close(&sc_);                                            \
+            if ((rc) != -ETIMEDOUT || waited_)                                             \
+                break;                                                                     \
+        }                                                                                  \
+    } while (0)
+
+/* The same for a call that takes its timeout as an argument: op(arg, seconds). */
+static inline int own_timeout_while_waiting(double seconds, int (*op)(void *, double),
+                                            void *arg)
+{
+    for (;; seconds *= 2) {
+        uint64_t cycles = curio_task_cycles(curio_current());
+        int rc = op(arg, seconds);
+        if (rc == -ETIMEDOUT && curio_task_cycles(curio_current()) == cycles)
+            continue;
+        return rc;
+    }
+}
+
 #endif

@@ -140,10 +140,11 @@ static long read_all_timeout(void *arg)
     cr_assert_eq(write(p[1], "partial", 7), 7);
     char *data;
     size_t len;
-    curio_scope sc;
-    curio_timeout_after(&sc, 0.02);
-    ev("read_all=%s", ename(curio_stream_read_all(s, &data, &len)));
-    curio_scope_close(&sc);
+    long rc;
+    int closed;
+    TIMEOUT_WHILE_WAITING(0.02, rc, closed, curio_stream_read_all(s, &data, &len));
+    ev("read_all=%s", ename(rc));
+    cr_assert_eq(closed, -ETIMEDOUT);
     ev("len=%zu", len);
     cr_assert_str_eq(data, "partial", "what was read is handed over");
     free(data);
@@ -172,10 +173,11 @@ static long writelines_and_flush_timeout(void *arg)
     memset(b, 'b', sizeof b);
     struct iovec iov[2] = {{a, sizeof a}, {b, sizeof b}};
     size_t done = 0;
-    curio_scope sc;
-    curio_timeout_after(&sc, 0.02);
-    ev("writelines=%s", ename(curio_stream_writelines(s, iov, 2, &done)));
-    curio_scope_close(&sc);
+    long rc;
+    int closed;
+    TIMEOUT_WHILE_WAITING(0.02, rc, closed, curio_stream_writelines(s, iov, 2, &done));
+    ev("writelines=%s", ename(rc));
+    cr_assert_eq(closed, -ETIMEDOUT);
     ev("done=%zu", done);
     cr_assert_eq((size_t)pending(p[0]), done, "done is what the pipe holds");
     /* Buffered bytes that a timed-out flush could not send stay buffered. */
@@ -186,9 +188,9 @@ static long writelines_and_flush_timeout(void *arg)
     char fill[2000];
     memset(fill, 'f', sizeof fill);
     cr_assert_eq(write(p[1], fill, sizeof fill), 2000); /* leave room for ~2 KiB only */
-    curio_timeout_after(&sc, 0.02);
-    ev("flush=%s", ename(curio_stream_flush(s)));
-    curio_scope_close(&sc);
+    TIMEOUT_WHILE_WAITING(0.02, rc, closed, curio_stream_flush(s));
+    ev("flush=%s", ename(rc));
+    cr_assert_eq(closed, -ETIMEDOUT);
     size_t got = (size_t)read(p[0], buf, sizeof buf);
     cr_assert_gt(got, 2000);
     ev("flush2=%s", ename(curio_stream_flush(s)));
@@ -244,10 +246,11 @@ static long file_on_fifo(void *arg)
     cr_assert_eq(fcntl(curio_file_fd(w), F_SETPIPE_SZ, 4096), 4096);
     static char big[100000];
     size_t done;
-    curio_scope sc;
-    curio_timeout_after(&sc, 0.02);
-    ev("write=%s", ename(curio_file_write(w, big, sizeof big, &done)));
-    curio_scope_close(&sc);
+    long rc;
+    int closed;
+    TIMEOUT_WHILE_WAITING(0.02, rc, closed, curio_file_write(w, big, sizeof big, &done));
+    ev("write=%s", ename(rc));
+    cr_assert_eq(closed, -ETIMEDOUT);
     ev("done=%zu", done);
     cr_assert_eq((size_t)pending(other), done);
     curio_file_close(r);

@@ -279,11 +279,12 @@ static long readlines_timeout(void *arg)
     cr_assert_eq(write(p[1], "one\ntwo\nthr", 11), 11);
     char **v;
     size_t n;
-    curio_scope sc;
-    curio_timeout_after(&sc, 0.02);
-    ev("readlines=%s", ename(curio_stream_readlines(s, &v, &n)));
+    long rc;
+    int closed;
+    TIMEOUT_WHILE_WAITING(0.02, rc, closed, curio_stream_readlines(s, &v, &n));
+    ev("readlines=%s", ename(rc));
+    cr_assert_eq(closed, -ETIMEDOUT);
     ev("n=%zu", n);
-    curio_scope_close(&sc);
     cr_assert_str_eq(v[1], "two\n");
     curio_lines_free(v, n);
     ev("buffered=%zu", curio_stream_buffered(s));

@@ -279,11 +279,12 @@ static long read_exactly_timeout(void *arg)
     cr_assert_eq(write(p[1], "abc", 3), 3);
     char buf[10];
     size_t done = 0;
-    curio_scope sc;
-    curio_timeout_after(&sc, 0.02);
-    ev("exactly=%s", ename(curio_stream_read_exactly(s, buf, 10, &done)));
+    long rc;
+    int closed;
+    TIMEOUT_WHILE_WAITING(0.02, rc, closed, curio_stream_read_exactly(s, buf, 10, &done));
+    ev("exactly=%s", ename(rc));
     ev("done=%zu", done);
-    ev("close=%s", ename(curio_scope_close(&sc)));
+    ev("close=%s", ename(closed));
     cr_assert_eq(memcmp(buf, "abc", 3), 0, "the bytes read are in buf");
     cr_assert_eq(write(p[1], "defghijklm", 10), 10);
     cr_assert_eq(curio_stream_read_exactly(s, buf, 7, &done), 7);

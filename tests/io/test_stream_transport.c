@@ -85,10 +85,11 @@ static long over_transport(void *arg)
     char part[] = "par";
     flip(part, 3);
     cr_assert_eq(write(sv[1], part, 3), 3);
-    curio_scope sc;
-    curio_timeout_after(&sc, 0.02);
-    ev("readline=%s", ename(curio_stream_readline(s, line, sizeof line)));
-    curio_scope_close(&sc);
+    long rc;
+    int closed;
+    TIMEOUT_WHILE_WAITING(0.02, rc, closed, curio_stream_readline(s, line, sizeof line));
+    ev("readline=%s", ename(rc));
+    cr_assert_eq(closed, -ETIMEDOUT);
     ev("buffered=%zu", curio_stream_buffered(s));
     char rest[] = "tial\n";
     flip(rest, 5);

@@ -278,9 +278,8 @@ Test(stack, seventy_thousand_tasks_past_the_guard_budget, .timeout = 60)
                  k->ntasks);
     curio_kernel_destroy(k);
     cr_assert_null(curio_kernel_current());
-    double el = secs_since(t0);
-    cr_log_info("%d tasks in %.2f s", MANY, el);
-    cr_assert_lt(el, 20.0, "70,000 tasks took %.1f s", el);
+    /* Said, not asserted: how long it takes depends on the machine and its load. */
+    cr_log_info("%d tasks in %.2f s", MANY, secs_since(t0));
 }
 
 /* ---- (c) a custom stack size ---- */

@@ -89,7 +89,7 @@ static long nested(double a, double b, double c)
 static long innermost_expires(void *arg)
 {
     (void)arg;
-    return nested(5, 4, 0.01);
+    return nested(60, 50, 0.01);
 }
 
 Test(timeout, nested_three_deep_inner_expires)
@@ -100,7 +100,7 @@ Test(timeout, nested_three_deep_inner_expires)
 static long outermost_expires(void *arg)
 {
     (void)arg;
-    return nested(0.01, 4, 5);
+    return nested(0.01, 50, 60);
 }
 
 Test(timeout, nested_three_deep_outer_expires)
@@ -111,7 +111,7 @@ Test(timeout, nested_three_deep_outer_expires)
 static long middle_expires(void *arg)
 {
     (void)arg;
-    return nested(5, 0.01, 4);
+    return nested(60, 0.01, 50);
 }
 
 Test(timeout, nested_three_deep_middle_expires)
@@ -130,8 +130,8 @@ static long leaks(void *arg)
 {
     (void)arg;
     curio_scope outer, middle, leaked;
-    curio_timeout_after(&outer, 5);
-    curio_timeout_after(&middle, 4);
+    curio_timeout_after(&outer, 60);
+    curio_timeout_after(&middle, 50);
     ev("helper=%s", name(sloppy_helper(&leaked)));
     ev("middle=%s", name(curio_scope_close(&middle)));
     ev("outer=%s", name(curio_scope_close(&outer)));
@@ -249,7 +249,7 @@ static long read_times_out(void *arg)
     cr_assert_eq(write(p[1], "abc", 3), 3);
     cr_assert_eq(curio_read(p[0], buf, sizeof buf), 3);
     /* A read that completes in time inside a scope. */
-    curio_timeout_after(&s, 5);
+    curio_timeout_after(&s, 60);
     cr_assert_eq(write(p[1], "de", 2), 2);
     cr_assert_eq(curio_read(p[0], buf, sizeof buf), 2);
     cr_assert_eq(curio_scope_close(&s), 0);
@@ -294,8 +294,8 @@ static long cancel_beats_timeout(void *arg)
 {
     (void)arg;
     curio_scope s;
-    curio_timeout_after(&s, 5);
-    int64_t rc = curio_sleep(10);
+    curio_timeout_after(&s, 60);
+    int64_t rc = curio_sleep(100);
     ev("kid:sleep=%s", name(rc));
     ev("kid:close=%s", name(curio_scope_close(&s)));
     return rc;
@@ -317,35 +317,50 @@ Test(timeout, cancellation_inside_a_scope_is_not_a_timeout)
     expect_log(cancel_inside_scope, NULL, "kid:sleep=ECANCELED kid:close=ok");
 }
 
-/* Many tasks each under its own scope, expiring in deadline order. */
+/* Many tasks each under its own scope, expiring in deadline order. The deadlines are
+ * absolute, from one base: the order cannot depend on when each task got to open its
+ * scope. A task that finds its deadline already passed before it could wait (a loaded
+ * machine stopped the process that long) would log out of turn, proving nothing: then
+ * the run is repeated with the deadlines spread twice as wide. */
+static int64_t base_ns, step_ns;
+static int waited_all;
+
 static long scoped_sleeper(void *arg)
 {
-    double d = *(double *)arg;
+    int n = *(int *)arg;
     curio_scope s;
-    curio_timeout_after(&s, d);
-    curio_sleep(10);
+    cr_assert_eq(curio_timeout_at(&s, base_ns + n * step_ns), 0);
+    uint64_t cycles = curio_task_cycles(curio_current());
+    cr_assert_eq(curio_sleep(100), -ETIMEDOUT);
+    waited_all &= curio_task_cycles(curio_current()) != cycles;
     cr_assert_eq(curio_scope_close(&s), -ETIMEDOUT);
-    ev("%g", d);
+    ev("%d", n);
     return 0;
 }
 
 static long many_scopes(void *arg)
 {
     (void)arg;
-    static double d[] = {0.05, 0.01, 0.04, 0.02, 0.03};
-    curio_task *t[5];
-    for (int i = 0; i < 5; i++)
-        t[i] = curio_spawn(scoped_sleeper, &d[i]);
-    for (int i = 0; i < 5; i++) {
-        curio_join(t[i], NULL);
-        curio_task_release(t[i]);
+    static int n[] = {5, 1, 4, 2, 3};
+    for (step_ns = 10000000;; step_ns *= 2) {
+        ev_reset();
+        waited_all = 1;
+        base_ns = curio_clock();
+        curio_task *t[5];
+        for (int i = 0; i < 5; i++)
+            t[i] = curio_spawn(scoped_sleeper, &n[i]);
+        for (int i = 0; i < 5; i++) {
+            cr_assert_eq(curio_join(t[i], NULL), 0);
+            curio_task_release(t[i]);
+        }
+        if (waited_all)
+            return 0;
     }
-    return 0;
 }
 
 Test(timeout, scopes_expire_in_deadline_order)
 {
-    expect_log(many_scopes, NULL, "0.01 0.02 0.03 0.04 0.05");
+    expect_log(many_scopes, NULL, "1 2 3 4 5");
 }
 
 /* The scope lives in a frame that is gone by the time the outer scope closes. */
@@ -366,7 +381,7 @@ static long leaks_from_dead_frame(void *arg)
 {
     (void)arg;
     curio_scope outer;
-    curio_timeout_after(&outer, 5);
+    curio_timeout_after(&outer, 60);
     ev("helper=%s", name(sloppier_helper()));
     scribble(); /* overwrite the dead frame */
     ev("outer=%s", name(curio_scope_close(&outer)));

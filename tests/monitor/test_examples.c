@@ -112,7 +112,10 @@ static void expect_in_order(const char *text, const char *const *needles)
 
 Test(examples, kid_monitor_ps_where_cancel)
 {
-    const char *argv[] = {env_path("CURIO_EXAMPLE_KID_MONITOR"), "0.001", "127.0.0.1:0", NULL};
+    /* Scale 0.05: "We're leaving!" after 0.75 s, while the kid's 50 s sleep leaves the
+     * session below all the time a loaded machine may need (at 0.001 the kid woke after
+     * 1 s, ended the program, and with it the session). */
+    const char *argv[] = {env_path("CURIO_EXAMPLE_KID_MONITOR"), "0.05", "127.0.0.1:0", NULL};
     out_fd = start(argv, &child);
     read_until(out_fd, out, sizeof out, &out_len, "We're leaving!\n");
     const char *at = strstr(out, "Monitor at 127.0.0.1:");

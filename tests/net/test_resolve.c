@@ -51,12 +51,22 @@ static void release_hangs(void)
     pthread_mutex_unlock(&lock);
 }
 
+unsigned curio__pool_busy(void); /* kernel/kernel.h */
+
+/* Sleep until every pool thread is idle: the look-ups given up on have finished and their
+ * workers have freed them (LeakSanitizer looks as the test's process exits). */
+static void until_pool_idle(void)
+{
+    while (curio__pool_busy() != 0)
+        curio_sleep(0.001);
+}
+
 /* Wait (without blocking the kernel) until n hung look-ups finished and were freed. */
 static void wait_freed(int n)
 {
     while (atomic_load(&hang_done) < n || atomic_load(&freed) < n)
         curio_sleep(0.001);
-    curio_sleep(0.02); /* the worker frees the job itself right after */
+    until_pool_idle(); /* the worker frees the job itself right after */
 }
 
 static long localhost(void *arg)
@@ -119,8 +129,7 @@ static long hang_timeout(void *arg)
     int rc = curio_getaddrinfo("ns.hang", "80", NULL, &res);
     cr_assert_eq(curio_scope_close(&sc), -ETIMEDOUT);
     cr_assert_eq(rc, -ETIMEDOUT);
-    cr_assert_geq(secs_since(t0), 0.05);
-    cr_assert_lt(secs_since(t0), 2.0, "not held by the look-up");
+    cr_assert_geq(secs_since(t0), 0.05); /* not held by the look-up: it never ends */
     cr_assert_null(res, "set to NULL on an interruption too");
     cr_assert_eq(atomic_load(&hanging), 1, "the look-up was running");
     release_hangs();
@@ -152,9 +161,7 @@ static long hang_cancel(void *arg)
     while (atomic_load(&hanging) < 1)
         curio_sleep(0.001);
     cr_assert_str_eq(curio_task_state(t), "RESOLVE_WAIT");
-    int64_t t0 = curio_clock();
-    cr_assert_eq(curio_cancel(t), 0);
-    cr_assert_lt(secs_since(t0), 1.0, "cancel did not wait for the look-up");
+    cr_assert_eq(curio_cancel(t), 0); /* it did not wait for the look-up: it never ends */
     cr_assert(curio_task_cancelled(t));
     cr_assert_null(o.s);
     curio_task_release(t);
@@ -192,7 +199,7 @@ static long cancel_storm(void *arg)
         curio_cancel(t);
         curio_task_release(t);
     }
-    curio_sleep(0.1); /* let orphaned look-ups finish and free before the leak check */
+    until_pool_idle(); /* orphaned look-ups finish and free before the leak check */
     return 0;
 }
 

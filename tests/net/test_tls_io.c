@@ -551,10 +551,11 @@ static long write_interrupt_main(void *arg)
         curio_task_release(t);
         cr_assert_eq(w.rc, -ECANCELED, "%s", curio_strerror((int)w.rc));
     } else {
-        curio_scope sc;
-        curio_timeout_after(&sc, 0.1);
-        writer(&w);
-        curio_scope_close(&sc);
+        int closed;
+        ssize_t rc;
+        TIMEOUT_WHILE_WAITING(0.1, rc, closed, (writer(&w), w.rc));
+        (void)rc;
+        cr_assert_eq(closed, -ETIMEDOUT);
         cr_assert_eq(w.rc, -ETIMEDOUT, "%s", curio_strerror((int)w.rc));
     }
     cr_assert_gt(w.sent, 0);

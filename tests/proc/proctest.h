@@ -97,19 +97,19 @@ static inline bool reaped_already(pid_t pid)
     return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD;
 }
 
-/* Wait (up to 5 s; background reaping takes a moment) until pid has been reaped. */
+/* Wait (20 s at least; background reaping takes a moment) until pid has been reaped. */
 static inline void assert_reaped(pid_t pid)
 {
-    for (int i = 0; i < 5000 && !reaped_already(pid); i++)
+    for (int i = 0; i < 20000 && !reaped_already(pid); i++)
         usleep(1000);
     cr_assert(reaped_already(pid), "child %d was not reaped", (int)pid);
 }
 
-/* Wait (up to 5 s) until count_fds() == n: a background reaper closes a pidfd just after
- * it has reaped the child. */
+/* Wait (20 s at least) until count_fds() == n: a background reaper closes a pidfd just
+ * after it has reaped the child. */
 static inline void assert_fds(int n)
 {
-    for (int i = 0; i < 5000 && count_fds() != n; i++)
+    for (int i = 0; i < 20000 && count_fds() != n; i++)
         usleep(1000);
     cr_assert_eq(count_fds(), n);
 }

@@ -117,17 +117,22 @@ Test(communicate, a_child_that_does_not_read_its_input)
 
 static const char *slow[] = {"sh", "-c", "echo partial; echo perr >&2; exec sleep 10", NULL};
 
+static bool sleeping(pid_t pid);
+
 static long timeout_main(void *arg)
 {
     (void)arg;
     curio_process_options o = all_pipes();
     curio_process *p = start(slow, &o);
     curio_completed res;
-    curio_scope s;
+    /* Not before the lines are in the pipes: a loaded machine may take longer than the
+     * timeout to start a shell. */
+    while (!sleeping(curio_process_pid(p)))
+        curio_sleep(0.001);
     int64_t t0 = curio_clock();
-    curio_timeout_after(&s, 0.2);
-    int rc = curio_process_communicate(p, NULL, 0, &res);
-    cr_assert_eq(curio_scope_close(&s), -ETIMEDOUT);
+    int rc, closed;
+    TIMEOUT_WHILE_WAITING(0.2, rc, closed, curio_process_communicate(p, NULL, 0, &res));
+    cr_assert_eq(closed, -ETIMEDOUT);
     cr_assert_eq(rc, -ETIMEDOUT);
     cr_assert_geq(secs_since(t0), 0.2);
     cr_assert_str_eq(res.out, "partial\n");

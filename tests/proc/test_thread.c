@@ -113,13 +113,26 @@ Test(thread, cancel_while_running_waits_for_fn_and_keeps_its_result)
 
 /* ---- the same with a timeout scope ---- */
 
+/* The opener lets fn finish only once the caller's scope has expired (seen in the
+ * caller's record of its scopes): not after a guessed delay. */
+struct late {
+    struct gate *g;
+    curio_scope *s;
+};
+
 static long late_opener(void *arg)
 {
-    struct gate *g = arg;
-    wait_started(g);
-    curio_sleep(0.3);
+    struct late *l = arg;
+    wait_started(l->g);
+    for (;;) {
+        curio_scope *s = l->s;
+        curio__task *caller = s->task;
+        if (caller && caller->scopes[s->depth].expired)
+            break;
+        curio_sleep(0.001);
+    }
     ev("opener");
-    sem_post(&g->go);
+    sem_post(&l->g->go);
     return 0;
 }
 
@@ -137,11 +150,21 @@ static long timeout_while_running(void *arg)
     ev("expired=%d", curio_run_in_thread(blocked_fn, &g, &r)); /* ...so fn never runs */
     cr_assert_eq(curio_scope_close(&s), -ETIMEDOUT);
     cr_assert_eq(atomic_load(&g.started), 0);
-    /* The earlier call left an idle pool thread (for 10 s), so fn starts well inside 0.2 s;
-     * the late opener posts only once the scope has expired. */
-    curio_task *t = curio_spawn(late_opener, &g);
-    curio_timeout_after(&s, 0.2);
-    int rc = curio_run_in_thread(blocked_fn, &g, &r);
+    /* The earlier call left an idle pool thread (for 10 s), so fn starts at once, well
+     * inside 0.2 s, unless a loaded machine delays the worker that long: then the call
+     * was taken back before fn ran (proving nothing here), and is made again with twice
+     * the time. */
+    struct late l = {&g, &s};
+    curio_task *t = curio_spawn(late_opener, &l);
+    int rc;
+    for (double secs = 0.2;; secs *= 2) {
+        curio_timeout_after(&s, secs);
+        rc = curio_run_in_thread(blocked_fn, &g, &r);
+        if (rc == 0 || atomic_load(&g.started))
+            break;
+        cr_assert_eq(rc, -ETIMEDOUT);
+        cr_assert_eq(curio_scope_close(&s), -ETIMEDOUT);
+    }
     ev("rc=%d r=%ld next=%d", rc, r, (int)curio_sleep(1));
     ev("close=%d", curio_scope_close(&s));
     curio_join(t, NULL);

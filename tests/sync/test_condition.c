@@ -124,15 +124,16 @@ Test(condition, notified_waiter_takes_the_lock_in_line)
 
 /* Timeout and cancellation end the wait, and the waiter still gets the lock back before
  * returning, even while another task holds it. */
+static int wait_op(void *arg) { return curio_condition_wait(arg); }
+
 static long timed_waiter(void *arg)
 {
     (void)arg;
     cr_assert_eq(curio_condition_acquire(&cond), 0);
-    curio_scope s;
-    cr_assert_eq(curio_timeout_after(&s, 0.005), 0);
-    int rc = curio_condition_wait(&cond);
+    int close;
+    int rc = timeout_while_waiting(0.005, wait_op, &cond, &close);
     ev("timed:%s locked=%d", rcname(rc), curio_condition_locked(&cond));
-    cr_assert_eq(curio_scope_close(&s), -ETIMEDOUT);
+    cr_assert_eq(close, -ETIMEDOUT);
     cr_assert_eq(curio_condition_release(&cond), 0);
     return rc;
 }
@@ -145,12 +146,17 @@ static long interrupted(void *arg)
     curio_task *t = curio_spawn(timed_waiter, NULL);
     curio_task *c = curio_spawn(plain_waiter, "c");
     curio_task *d = curio_spawn(plain_waiter, "d");
+    /* All three wait in the first pass; t's timer can fire only after it. */
     yield_until_state(d, "COND_WAIT");
+    cr_assert_str_eq(curio_task_state(t), "COND_WAIT");
     cr_assert_eq(curio_condition_acquire(&cond), 0); /* hold it across both interruptions */
     curio_cancel_nowait(c);
     yield_until_state(c, "LOCK_ACQUIRE");
-    while (strcmp(curio_task_state(t), "LOCK_ACQUIRE") != 0)
+    /* t waits for the condition until its timer fires, then for the lock. */
+    while (strcmp(curio_task_state(t), "LOCK_ACQUIRE") != 0) {
+        cr_assert(!curio_task_done(t), "t cannot end without the lock main holds");
         cr_assert_gt(curio_sleep(0.001), 0);
+    }
     cr_assert_geq(secs_since(t0), 0.005, "its timeout ended the wait");
     ev("main:release");
     cr_assert_eq(curio_condition_release(&cond), 0);

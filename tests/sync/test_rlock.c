@@ -78,13 +78,12 @@ Test(rlock, a_non_holder_release_is_an_error)
     expect_log(only_the_holder_releases, NULL, "other:release=EPERM");
 }
 
+static int acquire_op(void *arg) { return curio_rlock_acquire(arg); }
+
 static long timed_contender(void *arg)
 {
     (void)arg;
-    curio_scope s;
-    cr_assert_eq(curio_timeout_after(&s, 0.005), 0);
-    int rc = curio_rlock_acquire(&rl);
-    curio_scope_close(&s);
+    int rc = timeout_while_waiting(0.005, acquire_op, &rl, NULL);
     ev("timed:%s", rcname(rc));
     return rc;
 }
@@ -94,12 +93,15 @@ static long interrupted(void *arg)
     (void)arg;
     rl = (curio_rlock)CURIO_RLOCK_INIT;
     cr_assert_eq(curio_rlock_acquire(&rl), 0);
-    curio_task *t = curio_spawn(timed_contender, NULL);
+    /* In line: c, t, d. The timeout is waited for before c is cancelled, so neither can
+     * overtake the other however slow the machine. */
     curio_task *c = curio_spawn(contender, "c");
+    curio_task *t = curio_spawn(timed_contender, NULL);
     curio_task *d = curio_spawn(contender, "d");
     yield_until_state(d, "LOCK_ACQUIRE");
-    cr_assert_eq(curio_cancel(c), 0);
     cr_assert_eq(curio_task_wait(t), 0);
+    cr_assert_str_eq(curio_task_state(c), "LOCK_ACQUIRE");
+    cr_assert_eq(curio_cancel(c), 0);
     ev("main:release");
     cr_assert_eq(curio_rlock_release(&rl), 0);
     cr_assert_eq(join_release(d), 0);
@@ -113,7 +115,7 @@ static long interrupted(void *arg)
 Test(rlock, timeout_and_cancel_leave_it_usable)
 {
     expect_log(interrupted, NULL,
-               "c:acquire d:acquire c:ECANCELED timed:ETIMEDOUT main:release d:ok");
+               "c:acquire d:acquire timed:ETIMEDOUT c:ECANCELED main:release d:ok");
 }
 
 static long from_another_thread(void *arg)

@@ -81,13 +81,12 @@ Test(semaphore, counts_bounds_and_overflow)
     run_main(counts, NULL);
 }
 
+static int acquire_op(void *arg) { return curio_semaphore_acquire(arg); }
+
 static long timed_worker(void *arg)
 {
     (void)arg;
-    curio_scope s;
-    cr_assert_eq(curio_timeout_after(&s, 0.005), 0);
-    int rc = curio_semaphore_acquire(&sem);
-    curio_scope_close(&s);
+    int rc = timeout_while_waiting(0.005, acquire_op, &sem, NULL);
     ev("timed:%s", rcname(rc));
     return rc;
 }
@@ -97,12 +96,15 @@ static long interrupted(void *arg)
     (void)arg;
     sem = (curio_semaphore)CURIO_BOUNDED_SEMAPHORE_INIT(1);
     cr_assert_eq(curio_semaphore_acquire(&sem), 0);
-    curio_task *t = curio_spawn(timed_worker, NULL);
+    /* In line: c, t, d. The timeout is waited for before c is cancelled, so neither can
+     * overtake the other however slow the machine. */
     curio_task *c = curio_spawn(worker, "c");
+    curio_task *t = curio_spawn(timed_worker, NULL);
     curio_task *d = curio_spawn(worker, "d");
     yield_until_state(d, "SEMA_ACQUIRE");
-    cr_assert_eq(curio_cancel(c), 0);
     cr_assert_eq(curio_task_wait(t), 0);
+    cr_assert_str_eq(curio_task_state(c), "SEMA_ACQUIRE");
+    cr_assert_eq(curio_cancel(c), 0);
     ev("main:rel");
     cr_assert_eq(curio_semaphore_release(&sem), 0);
     cr_assert_eq(curio_semaphore_value(&sem), 0, "handed to d");
@@ -118,7 +120,7 @@ static long interrupted(void *arg)
 Test(semaphore, timeout_and_cancel_leave_the_count_right)
 {
     expect_log(interrupted, NULL,
-               "c:wait d:wait c:ECANCELED timed:ETIMEDOUT main:rel d:acq d:rel");
+               "c:wait d:wait timed:ETIMEDOUT c:ECANCELED main:rel d:acq d:rel");
 }
 
 static long acquire_then_yield(void *arg)

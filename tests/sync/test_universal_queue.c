@@ -39,12 +39,13 @@ static size_t putters(void)
     return p;
 }
 
-/* From a task: yield (and now and then sleep) until cond() holds, for at most 5 s. */
+/* From a task: sleep a little until cond() holds; after 20 s (the test's .timeout is 30)
+ * it never will. */
 static void task_until(bool (*cond)(void))
 {
     int64_t t0 = curio_clock();
     while (!cond()) {
-        cr_assert_lt(secs_since(t0), 5.0, "condition never came true");
+        cr_assert_lt(secs_since(t0), 20.0, "condition never came true");
         cr_assert_gt(curio_sleep(0.0002), 0);
     }
 }
@@ -54,7 +55,7 @@ static void thread_until(bool (*cond)(void))
 {
     int64_t t0 = curio_clock();
     while (!cond()) {
-        cr_assert_lt(secs_since(t0), 5.0, "condition never came true");
+        cr_assert_lt(secs_since(t0), 20.0, "condition never came true");
         nanosleep(&(struct timespec){0, 100000}, NULL);
     }
 }
@@ -129,6 +130,10 @@ static void *thread_consumer(void *arg)
     int n = (int)(intptr_t)arg;
     thread_got_n = 0;
     thread_rc = 0;
+    /* Not before the producer waits on the full queue: however the machine schedules the
+     * two, it then has found the queue full at least once. */
+    while (putters() == 0)
+        nanosleep(&(struct timespec){0, 100000}, NULL);
     for (int i = 0; i < n; i++) {
         void *item;
         nanosleep(&(struct timespec){0, 200000}, NULL); /* slower than the task */
@@ -205,24 +210,37 @@ Test(universal_queue, thread_timeouts, .timeout = 30)
 
 /* ---- tasks: timeouts and cancellation ---- */
 
+static void *no_item = I(-1);
+static int get_op(void *arg) { return curio_universal_queue_get(arg, &no_item); }
+static int put_op(void *arg) { return curio_universal_queue_put(arg, I(99)); }
+static int join_op(void *arg) { return curio_universal_queue_join(arg); }
+static int get_timeout_op(void *arg, double s)
+{
+    return curio_universal_queue_get_timeout(arg, &no_item, s);
+}
+
+/* "get", "get_t" (the _timeout form), "put", "join", under a 5 ms scope except get_t.
+ * Main logs the result once it has joined the task: two timers due in one round fire in
+ * the order of their deadlines, which a repeated wait (timeout_while_waiting) changes. */
 static long task_wait(void *arg)
 {
-    /* "get", "get_t" (the _timeout form), "put", "join", under a 5 ms scope except get_t */
     const char *what = arg;
-    curio_scope s;
-    bool scoped = strcmp(what, "get_t") != 0;
-    if (scoped)
-        cr_assert_eq(curio_timeout_after(&s, 0.005), 0);
-    void *item = I(-1);
-    int rc = !strcmp(what, "get")   ? curio_universal_queue_get(q, &item)
-           : !strcmp(what, "get_t") ? curio_universal_queue_get_timeout(q, &item, 0.005)
-           : !strcmp(what, "put")   ? curio_universal_queue_put(q, I(99))
-                                    : curio_universal_queue_join(q);
-    if (scoped)
-        cr_assert_eq(curio_scope_close(&s), rc == -ETIMEDOUT ? -ETIMEDOUT : 0);
-    cr_assert_eq(N(item), -1);
-    ev("%s:%s", what, rcname(rc));
+    int close = 0;
+    int rc = !strcmp(what, "get")   ? timeout_while_waiting(0.005, get_op, q, &close)
+           : !strcmp(what, "get_t") ? own_timeout_while_waiting(0.005, get_timeout_op, q)
+           : !strcmp(what, "put")   ? timeout_while_waiting(0.005, put_op, q, &close)
+                                    : timeout_while_waiting(0.005, join_op, q, &close);
+    cr_assert_eq(close, strcmp(what, "get_t") && rc == -ETIMEDOUT ? -ETIMEDOUT : 0);
+    cr_assert_eq(N(no_item), -1);
     return rc;
+}
+
+/* Join timed task t and log its result. */
+static void joined(curio_task *t, const char *what)
+{
+    long r;
+    cr_assert_eq(curio_join(t, &r), 0);
+    ev("%s:%s", what, rcname(r));
 }
 
 static long task_block(void *arg)
@@ -243,22 +261,26 @@ static long task_interrupts(void *arg)
     curio_task *t1 = curio_spawn(task_wait, "get");
     curio_task *t2 = curio_spawn(task_wait, "get_t");
     curio_task *c = curio_spawn(task_block, "get");
+    /* All three wait in the first pass (timers fire only after it). The timeouts are
+     * waited for before c is cancelled, so neither can overtake the other. */
     yield_until_state(c, "QUEUE_GET");
     cr_assert_eq(getters(), 3);
+    joined(t1, "get");
+    joined(t2, "get_t");
+    cr_assert_eq(getters(), 1);
     cr_assert_eq(curio_cancel(c), 0);
-    cr_assert_eq(curio_task_wait(t1) + curio_task_wait(t2), 0);
     cr_assert_eq(getters(), 0);
     cr_assert_eq(curio_universal_queue_put(q, I(1)), 0);
     curio_task *t3 = curio_spawn(task_wait, "put");
     curio_task *c2 = curio_spawn(task_block, "put");
     yield_until_state(c2, "QUEUE_PUT");
+    joined(t3, "put");
     cr_assert_eq(curio_cancel(c2), 0);
-    cr_assert_eq(curio_task_wait(t3), 0);
     curio_task *t4 = curio_spawn(task_wait, "join");
     curio_task *c3 = curio_spawn(task_block, "join");
     yield_until_state(c3, "QUEUE_JOIN");
+    joined(t4, "join");
     cr_assert_eq(curio_cancel(c3), 0);
-    cr_assert_eq(curio_task_wait(t4), 0);
     size_t g, p, j;
     curio__universal_queue_waiting(q, &g, &p, &j);
     cr_assert_eq(g + p + j, 0);
@@ -278,8 +300,8 @@ static long task_interrupts(void *arg)
 Test(universal_queue, task_waits_under_timeout_and_cancel, .timeout = 30)
 {
     expect_log(task_interrupts, NULL,
-               "get:ECANCELED get:ETIMEDOUT get_t:ETIMEDOUT put:ECANCELED put:ETIMEDOUT "
-               "join:ECANCELED join:ETIMEDOUT");
+               "get:ETIMEDOUT get_t:ETIMEDOUT get:ECANCELED put:ETIMEDOUT put:ECANCELED "
+               "join:ETIMEDOUT join:ECANCELED");
 }
 
 /* ---- the races, made certain ---- */
