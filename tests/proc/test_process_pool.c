@@ -123,6 +123,11 @@ static long exit_fn(const void *arg, size_t len, void **out, size_t *out_len)
 static long segv_fn(const void *arg, size_t len, void **out, size_t *out_len)
 {
     (void)arg, (void)len, (void)out, (void)out_len;
+    /* Under ASan its SIGSEGV handler, to which ours chains, reports the signal before the
+     * worker dies: keep that expected report out of the test log (./dev fails on any). */
+    int null = open("/dev/null", O_WRONLY);
+    if (null >= 0)
+        dup2(null, STDERR_FILENO);
     raise(SIGSEGV);
     return 7;
 }
