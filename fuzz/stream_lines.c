@@ -22,30 +22,13 @@
 #include <unistd.h>
 
 struct run {
+    struct fuzz_feed feed;
     const uint8_t *data;
     size_t n;
-    fuzz_rng chunks, calls;
+    fuzz_rng calls;
     size_t buffer_size, max_line;
     int fd[2];
 };
-
-static long writer(void *arg)
-{
-    struct run *r = arg;
-    size_t off = 0;
-    while (off < r->n) {
-        /* Mostly small chunks, sometimes one larger than the socket buffer. */
-        size_t k = fuzz_rng_below(&r->chunks, 8) == 0 ? 1 + fuzz_rng_below(&r->chunks, 300000)
-                                                      : 1 + fuzz_rng_below(&r->chunks, 64);
-        if (k > r->n - off)
-            k = r->n - off;
-        ssize_t w = curio_write(r->fd[1], r->data + off, k);
-        CHECK(w > 0, "write: %zd", w);
-        off += (size_t)w;
-    }
-    CHECK(shutdown(r->fd[1], SHUT_WR) == 0, "shutdown: %d", errno);
-    return 0;
-}
 
 /* The model's next line at pos: its length with its '\n' (the last may lack it). */
 static size_t model_line(const struct run *r, size_t pos)
@@ -132,7 +115,7 @@ static long main_task(void *arg)
     curio_stream_options o = {.buffer_size = r->buffer_size, .max_line = r->max_line};
     curio_stream *s;
     CHECK(curio_stream_open(&s, r->fd[0], &o) == 0, "stream_open");
-    curio_task *w = curio_spawn(writer, r);
+    curio_task *w = curio_spawn(fuzz_feed_task, &r->feed);
     CHECK(w, "spawn");
     reader(r, s);
     long wr = -1;
@@ -159,9 +142,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.buffer_size = 1 + ctl[0];
     /* max_line below buffer_size means buffer_size (the stream's rule). */
     r.max_line = ctl[1] ? r.buffer_size + 4u * ctl[1] : r.buffer_size;
-    fuzz_rng_seed(&r.chunks, &ctl[2], 1);
+    fuzz_rng_seed(&r.feed.rng, &ctl[2], 1);
     fuzz_rng_seed(&r.calls, &ctl[3], 1);
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, r.fd) == 0, "socketpair");
+    r.feed = (struct fuzz_feed){.data = r.data, .n = r.n, .rng = r.feed.rng, .fd = r.fd[1]};
     long res = -1;
     int rc = curio_run(main_task, &r, NULL, &res);
     CHECK(rc == 0 && res == 0, "curio_run: %d, %ld", rc, res);
