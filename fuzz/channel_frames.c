@@ -146,8 +146,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t c = size < 3 ? size : 3;
     memcpy(ctl, data, c);
     struct run r = {.data = data + c, .n = size - c};
-    /* 0: the default (64 MiB); else from a few bytes to about a megabyte. */
-    r.max_message = ctl[0] ? (size_t)ctl[0] * ctl[0] * 16 : 0;
+    /* 0: the default (64 MiB); 1-127 bytes, so that the fuzzer meets the limit's edge
+     * easily; or larger, up to about a megabyte. */
+    r.max_message = ctl[0] < 128 ? ctl[0] : (size_t)(ctl[0] - 127) * (ctl[0] - 127) * 64;
     fuzz_rng_seed(&r.feed.rng, &ctl[1], 1);
     fuzz_rng_seed(&r.calls, &ctl[2], 1);
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, r.fd) == 0, "socketpair");
