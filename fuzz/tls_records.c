@@ -45,6 +45,8 @@ static long main_task(void *arg)
     char buf[64];
     ssize_t got = curio_recv(sock, buf, sizeof buf, 0);
     CHECK(got < 0, "recv after a failed handshake: %zd", got);
+    got = curio_send(sock, "x", 1, 0);
+    CHECK(got < 0, "send after a failed handshake: %zd", got);
     curio_socket_close(sock);
     CHECK(curio_join(w, NULL) == 0, "join");
     curio_task_release(w);
