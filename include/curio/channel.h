@@ -183,7 +183,8 @@ CURIO_API int curio_connection_send(curio_connection *c, const void *buf, size_t
  * frees: *msg (never NULL on success, also for an empty message) and *len. Blocking.
  * Returns the length (also in *len), or CURIO_ECLOSED (the peer closed between messages),
  * CURIO_EINCOMPLETE (it closed in the middle of one), -EMSGSIZE (longer than max_message:
- * the connection is unusable), -ECONNRESET, -EBUSY (another task is receiving), -EBADF,
+ * the connection is unusable), -EPROTO (a length field no sender writes: a negative one
+ * other than the -1 of the long form; also unusable), -ECONNRESET, -EBUSY (another task is receiving), -EBADF,
  * -ECANCELED, -ETIMEDOUT (what arrived is kept for the next receive), -ENOMEM, -EPERM.
  * *msg is NULL and *len 0 after any error.
  */
