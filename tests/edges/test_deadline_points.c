@@ -28,6 +28,7 @@
 #include <curio/proc.h>
 #include <curio/sync.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -63,6 +64,9 @@ typedef struct state {
     curio_condition cond;
     curio_process *proc;
     curio_connection *conn[2];
+    curio_group *group;
+    curio_rlock rlock;
+    curio_universal_event *uev;
     curio_file *file;
     curio_task *helper;
     bool flag;
@@ -600,6 +604,139 @@ static void check_file_read(state *st, long rc)
 }
 static void teardown_file(state *st) { curio_file_close(st->file); }
 
+/* -- a task group's next member to end -- */
+static void setup_group(state *st)
+{
+    cr_assert_eq(curio_group_create(&st->group, CURIO_WAIT_ALL), 0);
+    cr_assert_eq(curio_group_spawn(st->group, NULL, short_task, NULL, NULL), 0);
+}
+static long call_next_done(state *st)
+{
+    curio_task *t = NULL;
+    long r = 0;
+    int rc = curio_group_next_done(st->group, &t);
+    if (rc == 0)
+        rc = curio_task_result(t, &r);
+    return rc < 0 ? rc : r;
+}
+static void check_next_done(state *st, long rc)
+{
+    if (rc == 7)
+        return;
+    curio_task *t = NULL;
+    long r = 0;
+    cr_assert_eq(curio_group_next_done(st->group, &t), 0, "the member is still to be reported");
+    cr_assert_eq(curio_task_result(t, &r), 0);
+    cr_assert_eq(r, 7);
+}
+static void teardown_group(state *st) { curio_group_destroy(st->group); }
+
+/* -- an rlock released by the peer -- */
+static long hold_rlock(void *arg)
+{
+    state *st = arg;
+    curio_rlock_acquire(&st->rlock);
+    yields();
+    return curio_rlock_release(&st->rlock);
+}
+static void setup_rlock(state *st) { spawn_helper(st, hold_rlock); curio_yield(); }
+static long call_rlock(state *st) { return curio_rlock_acquire(&st->rlock); }
+static void check_rlock(state *st, long rc)
+{
+    curio_task_wait(st->helper);
+    cr_assert_eq(curio_rlock_locked(&st->rlock), rc == 0, "held exactly when acquired");
+    if (rc == 0)
+        curio_rlock_release(&st->rlock);
+}
+
+/* -- a universal event set by the peer -- */
+static long set_uevent(void *arg)
+{
+    state *st = arg;
+    yields();
+    return curio_universal_event_set(st->uev);
+}
+static void setup_uevent(state *st)
+{
+    cr_assert_eq(curio_universal_event_create(&st->uev), 0);
+    spawn_helper(st, set_uevent);
+}
+static long call_uevent(state *st) { return curio_universal_event_wait(st->uev); }
+static void teardown_uevent(state *st)
+{
+    end_helper(st);
+    curio_universal_event_destroy(st->uev);
+}
+
+/* -- read_exactly across two writes of the peer: *done counts what was taken -- */
+static long write_two(void *arg)
+{
+    state *st = arg;
+    yields();
+    curio_write(st->fd[1], "ab", 2);
+    yields();
+    return curio_write(st->fd[1], "cd", 2);
+}
+static void setup_exactly(state *st)
+{
+    cr_assert_eq(pipe2(st->fd, O_CLOEXEC), 0);
+    cr_assert_eq(curio_stream_open(&st->st, st->fd[0], NULL), 0);
+    spawn_helper(st, write_two);
+}
+static long call_exactly(state *st)
+{
+    size_t done = 0;
+    ssize_t r = curio_stream_read_exactly(st->st, st->buf, 4, &done);
+    st->filled = done;
+    return r;
+}
+static void check_exactly(state *st, long rc)
+{
+    curio_task_wait(st->helper);
+    if (rc == 4) {
+        cr_assert_eq(memcmp(st->buf, "abcd", 4), 0);
+        return;
+    }
+    /* What was taken is in buf[0..done); the rest is still in the stream, in order. */
+    size_t done = st->filled, more = 0;
+    cr_assert_leq(done, 4u);
+    ssize_t r = curio_stream_read_exactly(st->st, st->buf + done, 4 - done, &more);
+    cr_assert_eq(r, (ssize_t)(4 - done), "the rest is there (done %zu)", done);
+    cr_assert_eq(memcmp(st->buf, "abcd", 4), 0, "nothing lost or repeated (done %zu)", done);
+}
+
+/* -- a host name look-up on the thread pool -- */
+static long call_getaddrinfo(state *st)
+{
+    (void)st;
+    struct addrinfo *res = NULL;
+    int rc = curio_getaddrinfo("localhost", "80", NULL, &res);
+    if (res)
+        freeaddrinfo(res);
+    return rc;
+}
+
+/* -- a function in a worker process -- */
+static long in_worker(const void *arg, size_t len, void **out, size_t *out_len)
+{
+    (void)arg, (void)len, (void)out, (void)out_len;
+    return 11;
+}
+static long call_in_process(state *st)
+{
+    (void)st;
+    long r = 0;
+    int rc = curio_run_in_process(in_worker, NULL, 0, &r, NULL, NULL);
+    return rc < 0 ? rc : r;
+}
+
+/* The pool keeps its workers for later calls: end them, so descriptors can be counted. */
+static void teardown_pool(state *st)
+{
+    (void)st;
+    curio_process_pool_shutdown();
+}
+
 static const ecase cases[] = {
     {"sleep", no_setup, call_sleep, no_check, no_teardown},
     {"join", setup_join, call_join, check_join, (void (*)(state *))end_helper},
@@ -622,6 +759,12 @@ static const ecase cases[] = {
     {"process_wait", setup_proc, call_wait, check_wait, teardown_proc},
     {"connection_recv", setup_conn, call_conn_recv, check_conn_recv, teardown_conn},
     {"file_read", setup_file, call_file_read, check_file_read, teardown_file},
+    {"group_next_done", setup_group, call_next_done, check_next_done, teardown_group},
+    {"rlock_acquire", setup_rlock, call_rlock, check_rlock, (void (*)(state *))end_helper},
+    {"universal_event_wait", setup_uevent, call_uevent, no_check, teardown_uevent},
+    {"stream_read_exactly", setup_exactly, call_exactly, check_exactly, teardown_stream},
+    {"getaddrinfo", no_setup, call_getaddrinfo, no_check, no_teardown},
+    {"run_in_process", no_setup, call_in_process, no_check, teardown_pool},
 };
 
 /* ---- the driver ---- */
