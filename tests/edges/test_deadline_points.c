@@ -31,6 +31,7 @@
 #include <curio/sync.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -71,6 +72,7 @@ typedef struct state {
     curio_group *group;
     curio_rlock rlock;
     curio_universal_event *uev;
+    curio_signal_event *sigev;
     curio_file *file;
     curio_task *helper;
     bool flag;
@@ -747,6 +749,106 @@ static long call_in_process(state *st)
     return rc < 0 ? rc : r;
 }
 
+/* -- a stream write into a full pipe, then its flush: *done is exact -- */
+static void setup_swrite(state *st)
+{
+    setup_fullpipe(st);
+    cr_assert_eq(curio_stream_open(&st->st, st->fd[1], NULL), 0);
+}
+static long call_swrite(state *st)
+{
+    size_t done = 0;
+    ssize_t r = curio_stream_write(st->st, "y", 1, &done);
+    st->filled = done;
+    if (r < 0)
+        return r;
+    int f = curio_stream_flush(st->st);
+    return f < 0 ? f : (long)done;
+}
+static void check_swrite(state *st, long rc)
+{
+    curio_task_wait(st->helper);
+    /* Flushed: the 'y' is in the pipe. Not flushed: it is still in the stream's buffer
+     * (accepted, *done 1), or was never taken (*done 0). Flush now without a deadline. */
+    size_t ys = 0;
+    ssize_t n;
+    if (rc < 0 && st->filled == 1) {
+        curio_scope sc;
+        curio_timeout_after(&sc, 10);
+        int f = curio_stream_flush(st->st);
+        curio_scope_close(&sc);
+        if (f == -EAGAIN || f < 0) { /* the pipe may be full again: drain, then flush */
+            while ((n = read(st->fd[0], st->buf, sizeof st->buf)) > 0)
+                ys += memchr(st->buf, 'y', (size_t)n) != NULL;
+            cr_assert_eq(curio_stream_flush(st->st), 0);
+        }
+    }
+    while ((n = read(st->fd[0], st->buf, sizeof st->buf)) > 0)
+        ys += memchr(st->buf, 'y', (size_t)n) != NULL;
+    cr_assert_eq(ys, st->filled, "written exactly as *done says (rc %ld, done %zu)", rc,
+                 st->filled);
+}
+static void teardown_swrite(state *st)
+{
+    end_helper(st);
+    curio_stream_close(st->st); /* closes fd[1] */
+    close(st->fd[0]);
+}
+
+/* -- a watched signal sent by the peer -- */
+static long send_signal(void *arg)
+{
+    (void)arg;
+    yields();
+    return pthread_kill(pthread_self(), SIGUSR1); /* to the kernel's thread */
+}
+static void setup_signal(state *st)
+{
+    int sig = SIGUSR1;
+    cr_assert_eq(curio_signal_event_create(&st->sigev, &sig, 1), 0);
+    spawn_helper(st, send_signal);
+}
+static long call_signal(state *st) { return curio_signal_event_wait(st->sigev); }
+static void check_signal(state *st, long rc)
+{
+    (void)rc;
+    curio_task_wait(st->helper);
+    curio_scope sc;
+    curio_timeout_after(&sc, 10);
+    cr_assert_eq(curio_signal_event_wait(st->sigev), 0, "the signal is not lost");
+    curio_scope_close(&sc);
+}
+static void teardown_signal(state *st)
+{
+    end_helper(st);
+    curio_signal_event_destroy(st->sigev);
+}
+
+/* -- a subprocess run to its end, output captured -- */
+static long call_check_output(state *st)
+{
+    (void)st;
+    static const char *const argv[] = {"echo", "hi", NULL};
+    char *out = NULL;
+    size_t len = 0;
+    int rc = curio_subprocess_check_output(argv, NULL, &out, &len);
+    if (rc == 0)
+        cr_assert(len == 3 && memcmp(out, "hi\n", 3) == 0);
+    free(out);
+    return rc;
+}
+
+/* -- opening a file -- */
+static long call_aopen(state *st)
+{
+    int rc = curio_aopen(&st->file, "/dev/null", "r");
+    if (rc == 0) {
+        curio_file_close(st->file);
+        st->file = NULL;
+    }
+    return rc;
+}
+
 /* The pool keeps its workers for later calls: end them, so descriptors can be counted. */
 static void teardown_pool(state *st)
 {
@@ -782,6 +884,10 @@ static const ecase cases[] = {
     {"stream_read_exactly", setup_exactly, call_exactly, check_exactly, teardown_stream},
     {"getaddrinfo", no_setup, call_getaddrinfo, no_check, no_teardown},
     {"run_in_process", no_setup, call_in_process, no_check, teardown_pool},
+    {"stream_write_flush", setup_swrite, call_swrite, check_swrite, teardown_swrite},
+    {"signal_event_wait", setup_signal, call_signal, check_signal, teardown_signal},
+    {"subprocess_check_output", no_setup, call_check_output, no_check, no_teardown},
+    {"aopen", no_setup, call_aopen, no_check, no_teardown},
 };
 
 /* ---- the driver ---- */
@@ -861,6 +967,10 @@ static void drive(const ecase *c)
 Test(deadline_points, every_blocking_call_at_every_check, .timeout = 300)
 {
     signal(SIGPIPE, SIG_IGN);
+    /* Before any kernel or pool thread: with the ucontext switch a watched signal must be
+     * blocked before the kernel starts (curio/proc.h). */
+    int usr1 = SIGUSR1;
+    cr_assert_eq(curio_enable_signals(&usr1, 1), 0);
     const char *only = getenv("EDGES_ONLY"); /* one case by name, when debugging */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (!only || strcmp(only, cases[i].name) == 0)
