@@ -254,6 +254,17 @@ static int case_readline(void)
     return 0;
 }
 
+/* The bytes from offset put on of a stream of total, in a chunk whose size varies with i. */
+static size_t next_chunk(unsigned char *buf, size_t cap, long i, long put, long total)
+{
+    size_t n = 1 + (size_t)(i * 7 % (long)cap);
+    if ((long)n > total - put)
+        n = (size_t)(total - put);
+    for (size_t j = 0; j < n; j++)
+        buf[j] = (unsigned char)((put + (long)j) % 251);
+    return n;
+}
+
 /* Write side: sendall reports exactly what went through; the checker sees exactly that. */
 static int case_sendall(void)
 {
@@ -270,11 +281,7 @@ static int case_sendall(void)
     unsigned char buf[4096];
     long put = 0, timeouts = 0;
     for (long i = 0; put < total; i++) {
-        size_t n = 1 + (size_t)(i * 7 % sizeof buf);
-        if ((long)n > total - put)
-            n = (size_t)(total - put);
-        for (size_t j = 0; j < n; j++)
-            buf[j] = (unsigned char)((put + (long)j) % 251);
+        size_t n = next_chunk(buf, sizeof buf, i, put, total);
         curio_scope sc;
         curio_timeout_after(&sc, tiny(i));
         size_t sent = 0;
@@ -306,11 +313,7 @@ static int case_write(void)
     unsigned char buf[4096];
     long put = 0, timeouts = 0;
     for (long i = 0; put < total; i++) {
-        size_t n = 1 + (size_t)(i * 7 % sizeof buf);
-        if ((long)n > total - put)
-            n = (size_t)(total - put);
-        for (size_t j = 0; j < n; j++)
-            buf[j] = (unsigned char)((put + (long)j) % 251);
+        size_t n = next_chunk(buf, sizeof buf, i, put, total);
         curio_scope sc;
         curio_timeout_after(&sc, tiny(i));
         ssize_t r = curio_write(pf[1], buf, n);
