@@ -39,18 +39,6 @@ int curio__undeliver(curio__task *self, int rc)
     return 0;
 }
 
-static bool scope_expired(curio__task *self)
-{
-    for (unsigned i = self->nscopes; i-- > 0;) {
-        curio__scope_rec *r = &self->scopes[i];
-        if (r->kind == CURIO__SCOPE_NOCANCEL)
-            return false;
-        if (r->expired)
-            return true;
-    }
-    return false;
-}
-
 /*
  * Every -ETIMEDOUT a blocking call returns because of a scope is a delivery, and marks the
  * applicable scopes whose deadline had passed at that moment as expired (what close then
@@ -68,11 +56,12 @@ int curio__trap_check_slow(curio__task *self)
         return -ECANCELED;
     }
     if (self->nscopes) {
+        /* Sticky without a flag of its own: an expired scope's deadline has passed, and
+         * the clock only moves on, so d <= now holds again until the scope is closed. */
         int64_t d = curio__effective_deadline(self);
-        bool sticky = scope_expired(self);
-        if (sticky || d != CURIO__NO_DEADLINE) {
+        if (d != CURIO__NO_DEADLINE) {
             int64_t now = curio__now();
-            if (sticky || d <= now) {
+            if (d <= now) {
                 curio__expire_scopes(self, now);
                 return -ETIMEDOUT;
             }
