@@ -1,5 +1,5 @@
 /*
- * net/channel_auth.c - the Channel's authentication: a challenge-response in each
+ * channel/channel_auth.c - the Channel's authentication: a challenge-response in each
  * direction on a shared key, in the form of Python 3.12's multiprocessing.connection
  * (deliver_challenge / answer_challenge) with HMAC-SHA256 only:
  *

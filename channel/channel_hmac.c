@@ -1,5 +1,5 @@
 /*
- * net/channel_hmac.c - SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104) for the Channel's
+ * channel/channel_hmac.c - SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104) for the Channel's
  * challenge-response, and a comparison in constant time. curio's own, so that channels
  * need no wolfSSL; tests/net/test_channel_hmac.c checks them against RFC 4231's vectors
  * (and against wolfCrypt when it is there).

@@ -1,11 +1,11 @@
 /*
- * net/channel_priv.h - what the Channel files of net/ share: SHA-256 and HMAC-SHA256
+ * channel/channel_priv.h - what the files of channel/ share: SHA-256 and HMAC-SHA256
  * (channel_hmac.c) and the connection's layout (channel.c, channel_auth.c).
  */
 #ifndef CURIO_NET_CHANNEL_PRIV_H
 #define CURIO_NET_CHANNEL_PRIV_H
 
-#include "net.h"
+#include "../net/net.h"
 
 /* ---- SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104) ---- */
 

@@ -1,5 +1,5 @@
 /*
- * net/tls_io.c - what the TLS calls share: entering a socket for a direction, and moving
+ * tls/tls_io.c - what the TLS calls share: entering a socket for a direction, and moving
  * ciphertext with io_uring between wolfSSL calls: fill (one recv into the input buffer)
  * when wolfSSL wants input, flush (sendmsg of the queue, as one operation while it fits
  * eight chunks) when it produced output, and the non-blocking push of close and shutdown.

@@ -1,9 +1,9 @@
 /*
- * net/tls_none.c - the TLS calls of a curio built without wolfSSL (meson option tls):
+ * tls/tls_none.c - the TLS calls of a curio built without wolfSSL (meson option tls):
  * every public call says -ENOTSUP, and no socket ever carries TLS, so the hooks the
  * socket calls branch to are never reached.
  */
-#include "net.h"
+#include "../net/net.h"
 
 bool curio_tls_available(void) { return false; }
 

@@ -1,5 +1,5 @@
 /*
- * net/tls_priv.h - what the TLS files of net/ share: the context and the session kept on a
+ * tls/tls_priv.h - what the files of tls/ share: the context and the session kept on a
  * socket. Only the files built with wolfSSL include it.
  *
  * The session never waits inside wolfSSL. Its I/O callbacks copy from a buffer of
@@ -12,7 +12,7 @@
 #ifndef CURIO_NET_TLS_PRIV_H
 #define CURIO_NET_TLS_PRIV_H
 
-#include "net.h"
+#include "../net/net.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -46,7 +46,7 @@ typedef struct curio__tls_chunk {
  * curio_tls_unsent err on the side of "not yet out". */
 #define CURIO__TLS_MARKS 8
 
-/* What a client checks the server's certificate against (net/tls_name.c). */
+/* What a client checks the server's certificate against (tls/tls_name.c). */
 struct curio__tls_ref {
     bool ip;                     /* an address: only the certificate's iPAddress names count */
     unsigned char addr[16];      /* the address, 4 or 16 bytes */
@@ -170,7 +170,7 @@ CURIO__HIDDEN int curio__tls_verify_name(int ok, WOLFSSL_X509_STORE_CTX *store);
 /* ---- contexts, failures (tls.c) ---- */
 
 /* Map a failed wolfSSL call's error to curio's code, record it as the session's sticky
- * failure (net/tls.c). */
+ * failure (tls/tls.c). */
 CURIO__HIDDEN int curio__tls_fail(struct curio__tls *t, int err);
 
 /* Call on a thread before it does TLS work (a handshake, a new context): when it ends,

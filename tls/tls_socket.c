@@ -1,11 +1,11 @@
 /*
- * net/tls_socket.c - TLS sessions on sockets: wrapping, the handshake, receiving and
+ * tls/tls_socket.c - TLS sessions on sockets: wrapping, the handshake, receiving and
  * sending plaintext, shutdown and close, the stream transport, and what a session tells
  * about itself.
  *
  * Every call here follows one pattern: enter the socket for the direction(s) it needs
  * (the trap check, ResourceBusy, a user count that keeps the handle alive), call wolfSSL
- * (which never waits: see tls_priv.h), and in between move ciphertext (net/tls_io.c).
+ * (which never waits: see tls_priv.h), and in between move ciphertext (tls/tls_io.c).
  */
 #include "tls_priv.h"
 #include "../io/io.h"

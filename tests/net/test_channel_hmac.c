@@ -1,11 +1,11 @@
 /*
- * The Channel's own SHA-256 and HMAC-SHA256 (net/channel_hmac.c): FIPS 180-4's examples,
+ * The Channel's own SHA-256 and HMAC-SHA256 (channel/channel_hmac.c): FIPS 180-4's examples,
  * RFC 4231's HMAC-SHA256 test vectors, hashing in pieces of every awkward size, agreement
  * with wolfCrypt's HMAC on random input (when built with it), and the constant-time
  * comparison.
  */
 #include "testutil.h"
-#include "../../net/channel_priv.h"
+#include "../../channel/channel_priv.h"
 
 #include <stdlib.h>
 

@@ -9,7 +9,7 @@
 #include "tlstest.h"
 
 #if CURIO_TEST_TLS
-#include "../../net/tls_priv.h" /* to look at a session's state */
+#include "../../tls/tls_priv.h" /* to look at a session's state */
 
 #include <signal.h>
 #include <spawn.h>
