@@ -117,7 +117,8 @@ CURIO__HIDDEN void curio__socket_set_transport(curio_socket *s, const curio__soc
 /*
  * What open_connection's ssl options and tcp_server's ssl_context need from the TLS room
  * (tls/tls_socket.c; tls/tls_none.c without wolfSSL, where they return -ENOTSUP and the
- * last is the identity). net/connect.c and net/server.c call these four only.
+ * last is the identity). Besides these, net/server.c uses only TLS's public calls
+ * (curio_tls_error, curio_tls_context_release), and nothing else in net/ calls into tls/.
  */
 /* open_connection's TLS: wrap with o's context (or the default one) and shake hands. */
 CURIO__HIDDEN int curio__tls_client_start(curio_socket *s, const curio_connect_options *o,
