@@ -1,5 +1,5 @@
 /*
- * fuzz/tls_names.c - the TLS client's host-name checks (net/tls_name.c:
+ * fuzz/tls_names.c - the TLS client's host-name checks (tls/tls_name.c:
  * curio__tls_ref_parse, curio__tls_dns_match, curio__tls_ids_match) against a model
  * written here from RFC 6125 and OpenSSL's X509_check_host rules as Python's ssl uses
  * them: ASCII case does not count; a wildcard is only the whole left-most label "*" of a

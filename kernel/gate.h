@@ -23,7 +23,7 @@
  * Besides the count, the gate holds one task per direction (Curio's ResourceBusy: a
  * second reader gets -EBUSY instead of interleaving with the first) and the refusal of
  * a handle lent out by a blocking() escape. Handles whose descriptor is claimed in the
- * kernel's table instead (sockets: curio__op_begin_fd) enter with dirs = 0.
+ * kernel's table instead (plain sockets: curio__op_begin_fd) enter with dirs = 0.
  *
  * Cost: enter is a few loads, two compares and two stores; leave one decrement and one
  * predictable branch. Nothing here allocates or blocks.

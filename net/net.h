@@ -1,11 +1,47 @@
 /*
- * net/net.h - the net layer's private interface: the socket handle, shared by the files of
- * this folder, by TLS (net/tls_*.c) and Channel, and by the monitor.
+ * net/net.h - the net layer's private interface: the socket handle and its transport
+ * table, shared by the files of this folder, by the rooms above it (tls/, channel/) and by
+ * the monitor.
  */
 #ifndef CURIO_NET_PRIVATE_H
 #define CURIO_NET_PRIVATE_H
 
 #include "../kernel/gate.h"
+
+struct curio__stream_transport; /* io/io.h */
+
+/*
+ * The socket's transport table: what carries a socket's bytes when the descriptor does not
+ * carry them as they are (TLS: records made by wolfSSL, tls/tls_socket.c). NULL is the
+ * plain descriptor, and then the calls below are not made: the plain path pays one
+ * predictable test of s->transport. A room installs its table with
+ * curio__socket_set_transport once the socket becomes its (curio_tls_wrap), and it stays
+ * until the handle is freed. The ctx given with it is the room's state for that socket
+ * (s->transport_ctx).
+ *
+ * recv, send and sendall are curio_recv, curio_send and curio_sendall of s, with their
+ * arguments as given (s not NULL) and their results (sendall sets *sent, if not NULL,
+ * on every path). Each enters s itself (curio__socket_enter or the gate with directions),
+ * may block, and leaves nothing in flight when it returns.
+ * shutdown is curio_socket_shutdown while the descriptor is open; it never blocks.
+ * closing (may be NULL): the descriptor fd is about to be closed (s->fd is -1 already);
+ * last words that need no waiting. Never blocks.
+ * free releases ctx when the handle is freed (the last user has left).
+ * stream is the stream transport (io/io.h) that the socket's as_stream stream goes
+ * through, with the socket as its ctx.
+ *
+ * With a transport, curio_socket_blocking says -EOPNOTSUPP (the descriptor does not carry
+ * the socket's bytes), and so do recvmsg, sendmsg, recvfrom and sendto.
+ */
+typedef struct curio__socket_transport {
+    ssize_t (*recv)(curio_socket *s, void *buf, size_t n, int flags);
+    ssize_t (*send)(curio_socket *s, const void *buf, size_t n, int flags);
+    ssize_t (*sendall)(curio_socket *s, const void *buf, size_t n, int flags, size_t *sent);
+    int (*shutdown)(curio_socket *s, int how);
+    void (*closing)(curio_socket *s, int fd);
+    void (*free)(void *ctx);
+    const struct curio__stream_transport *stream;
+} curio__socket_transport;
 
 struct curio_socket {
     int fd;                /* -1 once closed (calls then fail with -EBADF) */
@@ -13,12 +49,14 @@ struct curio_socket {
     int type;              /* SOCK_STREAM, SOCK_DGRAM ..., without the SOCK_* flags */
     curio__gate gate;      /* calls in progress, closing, lent (between
                               curio_socket_blocking and curio_socket_unblock): the rule
-                              of kernel/gate.h. Its directions are unused: a socket's
-                              are claimed on the descriptor (curio__op_begin_fd), where
-                              a stream or raw call on the same number sees them too. */
+                              of kernel/gate.h. The plain path leaves its directions
+                              unused: it claims them on the descriptor
+                              (curio__op_begin_fd), where a stream or raw call on the same
+                              number sees them too. A transport's calls hold them (TLS:
+                              one task per direction of the session). */
     curio_stream *stream;  /* as_stream's (keep_fd), closed with the descriptor; or NULL */
-    struct curio__tls *tls; /* the TLS session (net/tls_*.c) once curio_tls_wrap was
-                              called, freed with the handle; NULL for a plain socket */
+    const curio__socket_transport *transport; /* NULL: the plain descriptor */
+    void *transport_ctx;   /* the transport's state for this socket, freed with the handle */
 };
 
 /* A handle around fd (not closed on failure). 0 or -ENOMEM. */
@@ -70,24 +108,18 @@ static inline int curio__socket_begin(curio_socket *s, int dir, curio__op *op,
     return 0;
 }
 
+/* Install transport t with its state ctx on s (see curio__socket_transport): from now on
+ * s's calls, and its stream if it has one, go through t. The caller has checked that s
+ * has no transport yet and that nobody waits on it. */
+CURIO__HIDDEN void curio__socket_set_transport(curio_socket *s, const curio__socket_transport *t,
+                                               void *ctx);
+
 /*
- * The TLS hooks (net/tls_socket.c; net/tls_none.c when built without wolfSSL, where
- * s->tls is never set). The socket calls branch to them when s->tls is set: one
- * predictable test on the plain path.
+ * What open_connection's ssl options and tcp_server's ssl_context need from the TLS room
+ * (tls/tls_socket.c; tls/tls_none.c without wolfSSL, where they return -ENOTSUP and the
+ * last is the identity). Besides these, net/server.c uses only TLS's public calls
+ * (curio_tls_error, curio_tls_context_release), and nothing else in net/ calls into tls/.
  */
-CURIO__HIDDEN ssize_t curio__tls_recv(curio_socket *s, void *buf, size_t n, int flags);
-CURIO__HIDDEN ssize_t curio__tls_send(curio_socket *s, const void *buf, size_t n, int flags);
-CURIO__HIDDEN ssize_t curio__tls_sendall(curio_socket *s, const void *buf, size_t n,
-                                         size_t *sent);
-/* shutdown(2) of a TLS socket: a close_notify first (never blocks). */
-CURIO__HIDDEN int curio__tls_shutdown(curio_socket *s, int how);
-/* Descriptor fd of s is about to be closed (s->fd is -1 already): a close_notify
- * without waiting. */
-CURIO__HIDDEN void curio__tls_closing(curio_socket *s, int fd);
-/* The handle is being freed. */
-CURIO__HIDDEN void curio__tls_free(struct curio__tls *t);
-/* The socket's stream was just made: route it through TLS. */
-CURIO__HIDDEN void curio__tls_stream(curio_socket *s);
 /* open_connection's TLS: wrap with o's context (or the default one) and shake hands. */
 CURIO__HIDDEN int curio__tls_client_start(curio_socket *s, const curio_connect_options *o,
                                           const char *host);

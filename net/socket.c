@@ -14,6 +14,7 @@
  * the close returns -EBADF, and the last of them frees the handle.
  */
 #include "net.h"
+#include "../io/io.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -141,12 +142,27 @@ int curio_socket_getpeername(const curio_socket *s, curio_addr *a)
 int curio_socket_shutdown(curio_socket *s, int how)
 {
     int fd = fd_of(s);
-    if (fd >= 0 && s->tls)
-        return curio__tls_shutdown(s, how); /* a close_notify first */
+    if (fd >= 0 && s->transport)
+        return s->transport->shutdown(s, how); /* TLS: a close_notify first */
     return fd < 0 ? fd : sys(shutdown(fd, how));
 }
 
-/* ---- as_stream() ---- */
+/* ---- transports, as_stream() ---- */
+
+/* The socket's stream moves its bytes through the socket's transport. */
+static void route_stream(curio_socket *s)
+{
+    s->stream->transport = s->transport->stream;
+    s->stream->transport_ctx = s;
+}
+
+void curio__socket_set_transport(curio_socket *s, const curio__socket_transport *t, void *ctx)
+{
+    s->transport = t;
+    s->transport_ctx = ctx;
+    if (s->stream)
+        route_stream(s);
+}
 
 int curio_socket_as_stream(curio_socket *s, curio_stream **out, const curio_stream_options *opts)
 {
@@ -161,8 +177,8 @@ int curio_socket_as_stream(curio_socket *s, curio_stream **out, const curio_stre
         int rc = curio_stream_open(&s->stream, fd, &o);
         if (rc < 0)
             return rc;
-        if (s->tls)
-            curio__tls_stream(s); /* the stream moves plaintext through TLS */
+        if (s->transport)
+            route_stream(s);
     }
     *out = s->stream;
     return 0;
@@ -182,8 +198,8 @@ int curio_socket_blocking(curio_socket *s)
     int fd = fd_of(s);
     if (fd < 0)
         return fd;
-    if (s->tls)
-        return -EOPNOTSUPP; /* the descriptor carries ciphertext */
+    if (s->transport)
+        return -EOPNOTSUPP; /* the descriptor does not carry the socket's bytes */
     if (s->gate.lent || waited_on(fd) || (s->stream && curio_stream_buffered(s->stream)))
         return -EBUSY;
     return curio__gate_lend(&s->gate, fd);
@@ -230,16 +246,16 @@ static void close_fd(curio_socket *s)
         curio_stream_close(s->stream);
         s->stream = NULL;
     }
-    if (s->tls)
-        curio__tls_closing(s, fd); /* a close_notify, if it can go without waiting */
+    if (s->transport && s->transport->closing)
+        s->transport->closing(s, fd); /* TLS: a close_notify, if it goes without waiting */
     interrupt_waiters(fd);
     close(fd); /* on Linux the descriptor is gone even when this reports an error */
 }
 
 void curio__socket_free(curio_socket *s)
 {
-    if (s->tls)
-        curio__tls_free(s->tls);
+    if (s->transport)
+        s->transport->free(s->transport_ctx);
     free(s);
 }
 

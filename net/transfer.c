@@ -30,14 +30,14 @@ static inline ssize_t finish(curio_socket *s, curio__op *op, struct io_uring_sqe
     return curio__socket_leave(s, curio__op_wait(op, sqe, state));
 }
 
-/* A TLS socket moves plaintext through its session instead (net/tls_socket.c): the one
- * branch the plain path pays, on a field next to the descriptor. */
-#define TLS(s) __builtin_expect((s) && (s)->tls, 0)
+/* A socket with a transport (net/net.h: TLS) moves its bytes through the transport's
+ * table instead: the one branch the plain path pays. */
+#define TRANSPORT(s) __builtin_expect((s) && (s)->transport, 0)
 
 ssize_t curio_recv(curio_socket *s, void *buf, size_t n, int flags)
 {
-    if (TLS(s))
-        return curio__tls_recv(s, buf, n, flags);
+    if (TRANSPORT(s))
+        return s->transport->recv(s, buf, n, flags);
     curio__op op;
     struct io_uring_sqe *sqe;
     int rc = begin(s, CURIO__FD_READ, &op, &sqe);
@@ -49,8 +49,8 @@ ssize_t curio_recv(curio_socket *s, void *buf, size_t n, int flags)
 
 ssize_t curio_send(curio_socket *s, const void *buf, size_t n, int flags)
 {
-    if (TLS(s))
-        return curio__tls_send(s, buf, n, flags);
+    if (TRANSPORT(s))
+        return s->transport->send(s, buf, n, flags);
     curio__op op;
     struct io_uring_sqe *sqe;
     int rc = begin(s, CURIO__FD_WRITE, &op, &sqe);
@@ -82,14 +82,8 @@ static ssize_t send_once(curio_socket *s, const void *buf, size_t n, int flags)
  */
 ssize_t curio_sendall(curio_socket *s, const void *buf, size_t n, int flags, size_t *sent)
 {
-    if (TLS(s)) {
-        if (flags & ~(MSG_NOSIGNAL | MSG_WAITALL)) {
-            if (sent)
-                *sent = 0;
-            return -EOPNOTSUPP;
-        }
-        return curio__tls_sendall(s, buf, n, sent);
-    }
+    if (TRANSPORT(s))
+        return s->transport->sendall(s, buf, n, flags, sent);
     size_t done = 0;
     ssize_t rc = 0;
     if (!s) {
@@ -119,8 +113,8 @@ ssize_t curio_recvmsg(curio_socket *s, struct msghdr *msg, int flags)
     struct io_uring_sqe *sqe;
     if (!msg)
         return -EINVAL;
-    if (TLS(s))
-        return -EOPNOTSUPP; /* no datagrams, no ancillary data through TLS */
+    if (TRANSPORT(s))
+        return -EOPNOTSUPP; /* no datagrams, no ancillary data through a transport */
     int rc = begin(s, CURIO__FD_READ, &op, &sqe);
     if (rc < 0)
         return rc;
@@ -134,7 +128,7 @@ ssize_t curio_sendmsg(curio_socket *s, const struct msghdr *msg, int flags)
     struct io_uring_sqe *sqe;
     if (!msg)
         return -EINVAL;
-    if (TLS(s))
+    if (TRANSPORT(s))
         return -EOPNOTSUPP;
     int rc = begin(s, CURIO__FD_WRITE, &op, &sqe);
     if (rc < 0)

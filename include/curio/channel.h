@@ -15,9 +15,10 @@
  * getrandom(2)); the client answers "{sha256}" and the HMAC-SHA256 of everything after
  * "#CHALLENGE#" under the key; the server replies "#WELCOME#" or "#FAILURE#". Then the
  * roles swap, so each side proves it knows the key. Digests are compared in constant time.
- * Only the sha256 form is accepted (not multiprocessing's legacy HMAC-MD5). The HMAC and
- * SHA-256 are curio's own (net/channel_hmac.c, checked against RFC 4231's test vectors),
- * so channels work without wolfSSL too.
+ * Only the sha256 form is accepted (not multiprocessing's legacy HMAC-MD5). The HMAC is
+ * wolfCrypt's in builds with wolfSSL; without it, curio's own SHA-256 and HMAC
+ * (channel/channel_hmac.c, checked against RFC 4231's test vectors), so channels work
+ * without wolfSSL too.
  *
  * All calls that move messages are blocking calls in the sense of <curio.h>: tasks only
  * (-EPERM elsewhere), cancellation points, -ETIMEDOUT inside an expired scope. They also

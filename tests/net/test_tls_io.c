@@ -9,7 +9,7 @@
 #include "tlstest.h"
 
 #if CURIO_TEST_TLS
-#include "../../net/tls_priv.h" /* to look at a session's state */
+#include "../../tls/tls_priv.h" /* to look at a session's state */
 
 #include <signal.h>
 #include <spawn.h>
@@ -233,7 +233,7 @@ static long eof_main(void *arg)
     cr_assert_eq(memcmp(buf, "bye", 3), 0);
     cr_assert_eq(curio_recv(c->s, buf, sizeof buf, 0), 0);
     cr_assert_eq(curio_recv(c->s, buf, sizeof buf, 0), 0, "and it stays ended");
-    cr_assert_eq(c->s->tls->peer_closed, c->user == NULL,
+    cr_assert_eq(curio__tls_of(c->s)->peer_closed, c->user == NULL,
                  "a close_notify arrived exactly when the server closed through TLS");
     /* Our side may still send (a half-close), to a peer that is gone: no error yet or
      * -EPIPE/-ECONNRESET, never a crash. */
@@ -560,7 +560,8 @@ static long write_interrupt_main(void *arg)
     }
     cr_assert_gt(w.sent, 0);
     cr_assert_lt(w.sent, BIG, "the peer does not read: not everything went");
-    cr_assert_gt(c->s->tls->out_bytes, 0, "ciphertext of bytes counted as sent is queued");
+    cr_assert_gt(curio__tls_of(c->s)->out_bytes, 0,
+                 "ciphertext of bytes counted as sent is queued");
     /* Send the rest from where sendall said it stopped: the peer gets every byte once. */
     curio_event_set(&k->go);
     size_t more;
@@ -696,7 +697,8 @@ static long keyupdate_body(curio_socket *c, struct tsrv *t)
     (void)t;
     char buf[16];
     for (int round = 0; round < 3; round++) {
-        if (wolfSSL_update_keys(c->tls->ssl) != WOLFSSL_SUCCESS) /* queues a KeyUpdate */
+        /* queues a KeyUpdate */
+        if (wolfSSL_update_keys(curio__tls_of(c)->ssl) != WOLFSSL_SUCCESS)
             return -2;
         if (curio_tls_flush(c) < 0)
             return -3;

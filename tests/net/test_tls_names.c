@@ -1,5 +1,5 @@
 /*
- * Host names and addresses checked against the server's certificate (net/tls_name.c):
+ * Host names and addresses checked against the server's certificate (tls/tls_name.c):
  * the matching rules on strings, then a matrix of certificates made by openssl
  * (tls_certs.sh, names-*.pem) through real handshakes on loopback, each verdict
  * cross-checked with `openssl verify -verify_hostname/-verify_ip`.
@@ -8,7 +8,7 @@
 
 #if CURIO_TEST_TLS
 
-#include "../../net/tls_priv.h"
+#include "../../tls/tls_priv.h"
 
 TestSuite(tls_names, .timeout = 60);
 

@@ -1,5 +1,5 @@
 /*
- * net/tls_name.c - whether the server's certificate is for the host a client asked for,
+ * tls/tls_name.c - whether the server's certificate is for the host a client asked for,
  * as OpenSSL's X509_check_host/X509_check_ip do with the flags Python's ssl sets
  * (RFC 6125): names are compared without regard to ASCII case; a wildcard counts only as
  * the whole left-most label of a name with at least two labels after it, and stands for

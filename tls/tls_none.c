@@ -1,9 +1,8 @@
 /*
- * net/tls_none.c - the TLS calls of a curio built without wolfSSL (meson option tls):
- * every public call says -ENOTSUP, and no socket ever carries TLS, so the hooks the
- * socket calls branch to are never reached.
+ * tls/tls_none.c - the TLS calls of a curio built without wolfSSL (meson option tls):
+ * every public call says -ENOTSUP, and no socket ever carries TLS's transport table.
  */
-#include "net.h"
+#include "../net/net.h"
 
 bool curio_tls_available(void) { return false; }
 
@@ -41,32 +40,7 @@ int curio_tls_error(const curio_socket *s, char *buf, size_t cap)
     return 0;
 }
 
-/* ---- the hooks: unreachable, as s->tls stays NULL ---- */
-
-ssize_t curio__tls_recv(curio_socket *s, void *buf, size_t n, int flags)
-{
-    (void)s, (void)buf, (void)n, (void)flags;
-    return -ENOTSUP;
-}
-
-ssize_t curio__tls_send(curio_socket *s, const void *buf, size_t n, int flags)
-{
-    (void)s, (void)buf, (void)n, (void)flags;
-    return -ENOTSUP;
-}
-
-ssize_t curio__tls_sendall(curio_socket *s, const void *buf, size_t n, size_t *sent)
-{
-    (void)s, (void)buf, (void)n;
-    if (sent)
-        *sent = 0;
-    return -ENOTSUP;
-}
-
-int curio__tls_shutdown(curio_socket *s, int how) { (void)s, (void)how; return -ENOTSUP; }
-void curio__tls_closing(curio_socket *s, int fd) { (void)s, (void)fd; }
-void curio__tls_free(struct curio__tls *t) { (void)t; }
-void curio__tls_stream(curio_socket *s) { (void)s; }
+/* ---- what open_connection and tcp_server ask of TLS (net/net.h) ---- */
 
 int curio__tls_client_start(curio_socket *s, const curio_connect_options *o, const char *host)
 {

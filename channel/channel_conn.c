@@ -1,5 +1,5 @@
 /*
- * net/channel_conn.c - Curio's channel Connection: length-prefixed messages over a
+ * channel/channel_conn.c - Curio's channel Connection: length-prefixed messages over a
  * socket's stream in multiprocessing.connection's framing; receives that survive an
  * interruption in the middle of a message, and sends that commit theirs.
  */

@@ -1,8 +1,9 @@
 /*
- * net/channel_hmac.c - SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104) for the Channel's
- * challenge-response, and a comparison in constant time. curio's own, so that channels
- * need no wolfSSL; tests/net/test_channel_hmac.c checks them against RFC 4231's vectors
- * (and against wolfCrypt when it is there).
+ * channel/channel_hmac.c - SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104) for the
+ * Channel's challenge-response in builds without wolfSSL (with it, wolfCrypt's HMAC does
+ * this: channel_wolfcrypt.c). tests/net/test_channel_hmac.c checks them against FIPS
+ * 180-4's examples and RFC 4231's vectors in every build, and against wolfCrypt when it
+ * is there.
  */
 #include "channel_priv.h"
 
@@ -107,8 +108,8 @@ void curio__sha256_final(curio__sha256 *s, uint8_t out[CURIO__SHA256_LEN])
     }
 }
 
-void curio__hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n,
-                        uint8_t out[CURIO__SHA256_LEN])
+int curio__hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n,
+                       uint8_t out[CURIO__SHA256_LEN])
 {
     uint8_t k[64] = {0}, pad[64];
     curio__sha256 s;
@@ -132,13 +133,5 @@ void curio__hmac_sha256(const void *key, size_t keylen, const void *msg, size_t 
     curio__sha256_update(&s, pad, 64);
     curio__sha256_update(&s, inner, sizeof inner);
     curio__sha256_final(&s, out);
-}
-
-bool curio__ct_equal(const void *a, const void *b, size_t n)
-{
-    const volatile uint8_t *x = a, *y = b; /* volatile: no early exit compiled in */
-    uint8_t diff = 0;
-    for (size_t i = 0; i < n; i++)
-        diff |= x[i] ^ y[i];
-    return diff == 0;
+    return 0;
 }

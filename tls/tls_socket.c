@@ -1,11 +1,13 @@
 /*
- * net/tls_socket.c - TLS sessions on sockets: wrapping, the handshake, receiving and
+ * tls/tls_socket.c - TLS sessions on sockets: wrapping, the handshake, receiving and
  * sending plaintext, shutdown and close, the stream transport, and what a session tells
  * about itself.
  *
- * Every call here follows one pattern: enter the socket for the direction(s) it needs
- * (the trap check, ResourceBusy, a user count that keeps the handle alive), call wolfSSL
- * (which never waits: see tls_priv.h), and in between move ciphertext (net/tls_io.c).
+ * Every call here follows one pattern: enter the socket's gate for the direction(s) it
+ * needs (the trap check, ResourceBusy, a user count that keeps the handle alive), call
+ * wolfSSL (which never waits: see tls_priv.h), and in between move ciphertext
+ * (tls/tls_io.c). The socket calls reach this file through its transport table
+ * (curio__tls_transport, net/net.h).
  */
 #include "tls_priv.h"
 #include "../io/io.h"
@@ -17,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { R = CURIO__TLS_RECV, W = CURIO__TLS_SEND };
+enum { R = CURIO__GATE_READ, W = CURIO__GATE_WRITE };
 
 /* ---- the handshake ---- */
 
@@ -35,7 +37,7 @@ static void note_details(struct curio__tls *t)
     }
 }
 
-/* The handshake; the caller holds both roles. */
+/* The handshake; the caller holds both directions. */
 static int shake(struct curio__tls *t, curio_socket *s)
 {
     if (!t->handshaken)
@@ -76,29 +78,22 @@ static int shake(struct curio__tls *t, curio_socket *s)
     return curio__tls_flush(t, s); /* the last flight (and a server's session tickets) */
 }
 
-/* The handshake from a receive or a send, which holds one role: it needs both. */
+/* The handshake from a receive or a send, which holds one direction: it borrows the
+ * other, or says -EBUSY if another task holds it. */
 static int ensure_handshake(curio_socket *s)
 {
-    struct curio__tls *t = s->tls;
+    struct curio__tls *t = s->transport_ctx;
     if (t->handshaken)
         return 0;
     curio__task *self = curio__self();
-    if ((t->reader && t->reader != self) || (t->writer && t->writer != self))
+    curio__gate *g = &s->gate;
+    if ((g->reader && g->reader != self) || (g->writer && g->writer != self))
         return -EBUSY;
-    unsigned took = 0;
-    if (!t->reader) {
-        t->reader = self;
-        took |= R;
-    }
-    if (!t->writer) {
-        t->writer = self;
-        took |= W;
-    }
+    curio__task *had_r = g->reader, *had_w = g->writer;
+    g->reader = g->writer = self;
     int rc = shake(t, s);
-    if (took & R)
-        t->reader = NULL;
-    if (took & W)
-        t->writer = NULL;
+    g->reader = had_r;
+    g->writer = had_w;
     return rc;
 }
 
@@ -106,7 +101,7 @@ static int ensure_handshake(curio_socket *s)
 
 static ssize_t read_some(curio_socket *s, char *buf, size_t n, bool peek)
 {
-    struct curio__tls *t = s->tls;
+    struct curio__tls *t = s->transport_ctx;
     int len = n > INT_MAX ? INT_MAX : (int)n;
     for (;;) {
         if (t->fatal)
@@ -148,10 +143,9 @@ static ssize_t read_some(curio_socket *s, char *buf, size_t n, bool peek)
     }
 }
 
-ssize_t curio__tls_recv(curio_socket *s, void *buf, size_t n, int flags)
+static ssize_t tls_recv(curio_socket *s, void *buf, size_t n, int flags)
 {
-    unsigned took;
-    int rc = curio__tls_enter(s, R, &took);
+    int rc = curio__tls_enter(s, R);
     if (rc < 0)
         return rc;
     ssize_t r;
@@ -169,7 +163,7 @@ ssize_t curio__tls_recv(curio_socket *s, void *buf, size_t n, int flags)
         if (got)
             r = (ssize_t)got; /* an interruption after some bytes: at the next call */
     }
-    return curio__tls_leave(s, took, r);
+    return curio__tls_leave(s, R, r);
 }
 
 /* ---- sending ---- */
@@ -245,7 +239,7 @@ static int encrypt(struct curio__tls *t, cursor *c, size_t limit, size_t *done)
  * the bytes encrypted, which are the connection's from then on (curio/tls.h). */
 static int put(curio_socket *s, cursor *c, size_t limit, size_t *done)
 {
-    struct curio__tls *t = s->tls;
+    struct curio__tls *t = s->transport_ctx;
     *done = 0;
     int rc = writable(t);
     if (rc == 0)
@@ -270,10 +264,9 @@ static ssize_t committed(int rc, size_t done)
     return rc;
 }
 
-ssize_t curio__tls_send(curio_socket *s, const void *buf, size_t n, int flags)
+static ssize_t tls_send(curio_socket *s, const void *buf, size_t n, int flags)
 {
-    unsigned took;
-    int rc = curio__tls_enter(s, W, &took);
+    int rc = curio__tls_enter(s, W);
     if (rc < 0)
         return rc;
     ssize_t r = -EOPNOTSUPP;
@@ -286,14 +279,16 @@ ssize_t curio__tls_send(curio_socket *s, const void *buf, size_t n, int flags)
         rc = put(s, &c, CURIO__TLS_BATCH, &done);
         r = committed(rc, done);
     }
-    return curio__tls_leave(s, took, r);
+    return curio__tls_leave(s, W, r);
 }
 
-ssize_t curio__tls_sendall(curio_socket *s, const void *buf, size_t n, size_t *sent)
+static ssize_t tls_sendall(curio_socket *s, const void *buf, size_t n, int flags,
+                           size_t *sent)
 {
     size_t total = 0;
-    unsigned took;
-    ssize_t rc = !buf && n ? -EFAULT : curio__tls_enter(s, W, &took);
+    ssize_t rc = flags & ~(MSG_NOSIGNAL | MSG_WAITALL) ? -EOPNOTSUPP
+                 : !buf && n                            ? -EFAULT
+                                                        : curio__tls_enter(s, W);
     if (rc == 0) {
         struct iovec v = {(void *)buf, n};
         cursor c = {&v, 1, 0, 0};
@@ -302,7 +297,7 @@ ssize_t curio__tls_sendall(curio_socket *s, const void *buf, size_t n, size_t *s
             rc = put(s, &c, CURIO__TLS_BATCH, &done);
             total += done;
         } while (rc == 0 && total < n);
-        rc = curio__tls_leave(s, took, rc);
+        rc = curio__tls_leave(s, W, rc);
     }
     if (sent)
         *sent = total;
@@ -311,29 +306,22 @@ ssize_t curio__tls_sendall(curio_socket *s, const void *buf, size_t n, size_t *s
 
 /* ---- the stream transport ---- */
 
-static ssize_t xrecv(void *arg, void *buf, size_t n) { return curio__tls_recv(arg, buf, n, 0); }
+static ssize_t xrecv(void *arg, void *buf, size_t n) { return tls_recv(arg, buf, n, 0); }
 
 static ssize_t xsendv(void *arg, const struct iovec *iov, int cnt)
 {
     curio_socket *s = arg;
-    unsigned took;
-    int rc = curio__tls_enter(s, W, &took);
+    int rc = curio__tls_enter(s, W);
     if (rc < 0)
         return rc;
     cursor c = {iov, cnt, 0, 0};
     size_t done;
     rc = put(s, &c, CURIO__TLS_BATCH, &done);
-    return curio__tls_leave(s, took, committed(rc, done));
+    return curio__tls_leave(s, W, committed(rc, done));
 }
 
 /* No close: the session belongs to the socket, which outlives its stream. */
-static const curio__stream_transport tls_transport = {xrecv, xsendv, NULL};
-
-void curio__tls_stream(curio_socket *s)
-{
-    s->stream->transport = &tls_transport;
-    s->stream->transport_ctx = s;
-}
+static const curio__stream_transport tls_stream_transport = {xrecv, xsendv, NULL};
 
 /* ---- wrapping ---- */
 
@@ -379,8 +367,8 @@ int curio_tls_wrap(curio_socket *s, curio_tls_context *ctx, const char *server_h
         return -EINVAL;
     if (s->fd < 0)
         return -EBADF;
-    if (s->tls)
-        return -EISCONN;
+    if (s->transport)
+        return -EISCONN; /* TLS already, or another transport */
     if (s->type != SOCK_STREAM)
         return -EINVAL;
     if (s->gate.lent || waited_on(s) || (s->stream && curio_stream_buffered(s->stream)))
@@ -403,9 +391,7 @@ int curio_tls_wrap(curio_socket *s, curio_tls_context *ctx, const char *server_h
         return rc;
     }
     t->ctx = curio__tls_context_retain(ctx);
-    s->tls = t;
-    if (s->stream)
-        curio__tls_stream(s);
+    curio__socket_set_transport(s, &curio__tls_transport, t);
     /* Records are gathered into one send per call already; Nagle's algorithm would only
      * hold a small flight sent right after another back until the peer's delayed ACK
      * (tests/net/test_tls_io.c's key updates: 60-70 ms for three rounds with it, 10-30
@@ -418,26 +404,25 @@ int curio_tls_wrap(curio_socket *s, curio_tls_context *ctx, const char *server_h
 
 int curio_tls_handshake(curio_socket *s)
 {
-    if (!s || !s->tls)
+    struct curio__tls *t = curio__tls_of(s);
+    if (!t)
         return -EINVAL;
-    unsigned took;
-    int rc = curio__tls_enter(s, R | W, &took);
+    int rc = curio__tls_enter(s, R | W);
     if (rc < 0)
         return rc;
-    return (int)curio__tls_leave(s, took, shake(s->tls, s));
+    return (int)curio__tls_leave(s, R | W, shake(t, s));
 }
 
 int curio_tls_flush(curio_socket *s)
 {
-    if (!s || !s->tls)
+    struct curio__tls *t = curio__tls_of(s);
+    if (!t)
         return -EINVAL;
-    unsigned took;
-    int rc = curio__tls_enter(s, W, &took);
+    int rc = curio__tls_enter(s, W);
     if (rc < 0)
         return rc;
-    struct curio__tls *t = s->tls;
     rc = t->fatal ? t->fatal : curio__tls_flush(t, s);
-    return (int)curio__tls_leave(s, took, rc);
+    return (int)curio__tls_leave(s, W, rc);
 }
 
 int curio__tls_client_start(curio_socket *s, const curio_connect_options *o, const char *host)
@@ -481,32 +466,33 @@ static void queue_close_notify(struct curio__tls *t)
     }
 }
 
-int curio__tls_shutdown(curio_socket *s, int how)
+static int tls_shutdown(curio_socket *s, int how)
 {
-    struct curio__tls *t = s->tls;
+    struct curio__tls *t = s->transport_ctx;
     if (how != SHUT_WR && how != SHUT_RDWR)
         return shutdown(s->fd, how) < 0 ? -errno : 0;
     queue_close_notify(t);
     if (t->shut_how != SHUT_RDWR)
         t->shut_how = how;
-    if (t->writer)
+    if (s->gate.writer)
         return 0; /* the task sending sends the queue, and then shuts down */
     curio__tls_push_nowait(t, s->fd);
     return t->out_head && !t->werr ? 0 : curio__tls_apply_shutdown(t, s);
 }
 
-void curio__tls_closing(curio_socket *s, int fd)
+static void tls_closing(curio_socket *s, int fd)
 {
-    struct curio__tls *t = s->tls;
-    if (t->writer)
+    struct curio__tls *t = s->transport_ctx;
+    if (s->gate.writer)
         return; /* its operation may be reading the queue: not ours to send */
     queue_close_notify(t);
     if (!t->werr)
         curio__tls_push_nowait(t, fd);
 }
 
-void curio__tls_free(struct curio__tls *t)
+static void tls_free(void *ctx)
 {
+    struct curio__tls *t = ctx;
     wolfSSL_free(t->ssl);
     curio__tls_drop_queue(t);
     free(t->in);
@@ -517,15 +503,31 @@ void curio__tls_free(struct curio__tls *t)
     free(t);
 }
 
+/* The socket calls of a TLS socket (net/net.h). */
+const curio__socket_transport curio__tls_transport = {
+    .recv = tls_recv,
+    .send = tls_send,
+    .sendall = tls_sendall,
+    .shutdown = tls_shutdown,
+    .closing = tls_closing,
+    .free = tls_free,
+    .stream = &tls_stream_transport,
+};
+
 /* ---- what a session tells ---- */
 
-bool curio_tls_active(const curio_socket *s) { return s && s->tls; }
+bool curio_tls_active(const curio_socket *s) { return curio__tls_of(s); }
 
-size_t curio_tls_unsent(const curio_socket *s) { return s && s->tls ? s->tls->unsent : 0; }
+size_t curio_tls_unsent(const curio_socket *s)
+{
+    const struct curio__tls *t = curio__tls_of(s);
+    return t ? t->unsent : 0;
+}
 
 static const struct curio__tls *done_tls(const curio_socket *s)
 {
-    return s && s->tls && s->tls->handshaken ? s->tls : NULL;
+    const struct curio__tls *t = curio__tls_of(s);
+    return t && t->handshaken ? t : NULL;
 }
 
 const char *curio_tls_version(const curio_socket *s)
@@ -558,7 +560,7 @@ int curio_tls_error(const curio_socket *s, char *buf, size_t cap)
         return -EINVAL;
     if (cap)
         buf[0] = 0;
-    const struct curio__tls *t = s->tls;
+    const struct curio__tls *t = curio__tls_of(s);
     if (!t || !t->fatal)
         return 0;
     char reason[WOLFSSL_MAX_ERROR_SZ];

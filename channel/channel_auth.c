@@ -1,5 +1,5 @@
 /*
- * net/channel_auth.c - the Channel's authentication: a challenge-response in each
+ * channel/channel_auth.c - the Channel's authentication: a challenge-response in each
  * direction on a shared key, in the form of Python 3.12's multiprocessing.connection
  * (deliver_challenge / answer_challenge) with HMAC-SHA256 only:
  *
@@ -41,12 +41,21 @@ static int random_bytes(uint8_t *p, size_t n)
     return 0;
 }
 
-/* The answer to challenge message m (everything after "#CHALLENGE#"). */
-static void answer_for(const void *key, size_t keylen, const uint8_t *m, size_t n,
-                       uint8_t out[ANSWER_LEN])
+/* The answer to challenge message m (everything after "#CHALLENGE#"): 0 or negative. */
+static int answer_for(const void *key, size_t keylen, const uint8_t *m, size_t n,
+                      uint8_t out[ANSWER_LEN])
 {
     memcpy(out, DIGEST, DIGEST_LEN);
-    curio__hmac_sha256(key, keylen, m, n, out + DIGEST_LEN);
+    return curio__hmac_sha256(key, keylen, m, n, out + DIGEST_LEN);
+}
+
+bool curio__ct_equal(const void *a, const void *b, size_t n)
+{
+    const volatile uint8_t *x = a, *y = b; /* volatile: no early exit compiled in */
+    uint8_t diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= x[i] ^ y[i];
+    return diff == 0;
 }
 
 /* One authentication message; anything longer than the protocol allows is a failure. */
@@ -70,7 +79,9 @@ static int deliver_challenge(curio_connection *c, const void *key, size_t keylen
     ssize_t n = recv_auth(c, got);
     if (n < 0)
         return (int)n;
-    answer_for(key, keylen, msg + CHALLENGE_LEN, sizeof msg - CHALLENGE_LEN, want);
+    if ((rc = answer_for(key, keylen, msg + CHALLENGE_LEN, sizeof msg - CHALLENGE_LEN,
+                         want)) < 0)
+        return rc;
     bool ok = n == ANSWER_LEN && curio__ct_equal(got, want, ANSWER_LEN);
     rc = ok ? curio_connection_send(c, WELCOME, sizeof WELCOME - 1)
             : curio_connection_send(c, FAILURE, sizeof FAILURE - 1);
@@ -89,8 +100,9 @@ static int answer_challenge(curio_connection *c, const void *key, size_t keylen)
         memcmp(msg + CHALLENGE_LEN, DIGEST, DIGEST_LEN))
         return CURIO_EAUTH;
     uint8_t answer[ANSWER_LEN];
-    answer_for(key, keylen, msg + CHALLENGE_LEN, (size_t)n - CHALLENGE_LEN, answer);
-    int rc = curio_connection_send(c, answer, sizeof answer);
+    int rc = answer_for(key, keylen, msg + CHALLENGE_LEN, (size_t)n - CHALLENGE_LEN, answer);
+    if (rc == 0)
+        rc = curio_connection_send(c, answer, sizeof answer);
     if (rc < 0)
         return rc;
     if ((n = recv_auth(c, msg)) < 0)

@@ -1,5 +1,5 @@
 /*
- * net/tls.c - TLS contexts (Curio's ssl.SSLContext) on wolfSSL, and what a failed wolfSSL
+ * tls/tls.c - TLS contexts (Curio's ssl.SSLContext) on wolfSSL, and what a failed wolfSSL
  * call means in curio's codes.
  */
 #include "tls_priv.h"
@@ -275,7 +275,7 @@ static int configure(curio_tls_context *c, const curio_tls_options *o)
     } else if (!o->server && c->verify) {
         mode = WOLFSSL_VERIFY_PEER;
     }
-    /* Names are checked by curio (net/tls_name.c), not wolfSSL, which matches loosely. */
+    /* Names are checked by curio (tls/tls_name.c), not wolfSSL, which matches loosely. */
     wolfSSL_CTX_set_verify(c->wctx, mode, c->check_hostname ? curio__tls_verify_name : NULL);
     wolfSSL_CTX_SetIORecv(c->wctx, io_recv);
     wolfSSL_CTX_SetIOSend(c->wctx, io_send);

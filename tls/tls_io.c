@@ -1,8 +1,10 @@
 /*
- * net/tls_io.c - what the TLS calls share: entering a socket for a direction, and moving
+ * tls/tls_io.c - what the TLS calls share: entering a socket for a direction, and moving
  * ciphertext with io_uring between wolfSSL calls: fill (one recv into the input buffer)
  * when wolfSSL wants input, flush (sendmsg of the queue, as one operation while it fits
  * eight chunks) when it produced output, and the non-blocking push of close and shutdown.
+ * A TLS call holds its directions in the socket's gate (kernel/gate.h), the one rule of
+ * ResourceBusy for every handle.
  */
 #include "tls_priv.h"
 
@@ -11,43 +13,22 @@
 
 /* ---- entering a socket ---- */
 
-/* Enter s for the roles in want. *took = the roles this call took and gives back in
- * leave (a role the task holds already, in a nested call, is not taken twice). */
-int curio__tls_enter(curio_socket *s, unsigned want, unsigned *took)
+int curio__tls_enter(curio_socket *s, unsigned dirs)
 {
-    *took = 0;
     curio__task *self = curio__self();
     int rc = curio__trap_check(self);
     if (rc < 0)
         return rc;
-    struct curio__tls *t = s->tls;
     if (s->fd < 0)
         return -EBADF;
-    if ((rc = curio__socket_enter(s)) < 0) /* the gate's -EBUSY for a lent socket */
-        return rc;
-    if (((want & CURIO__TLS_RECV) && t->reader && t->reader != self) ||
-        ((want & CURIO__TLS_SEND) && t->writer && t->writer != self))
-        return (int)curio__socket_leave(s, -EBUSY);
-    if ((want & CURIO__TLS_RECV) && !t->reader) {
-        t->reader = self;
-        *took |= CURIO__TLS_RECV;
-    }
-    if ((want & CURIO__TLS_SEND) && !t->writer) {
-        t->writer = self;
-        *took |= CURIO__TLS_SEND;
-    }
-    return 0;
+    return curio__gate_enter(&s->gate, self, dirs);
 }
 
-/* Give back what enter took and return rc; s may be freed by this (closed meanwhile). */
-ssize_t curio__tls_leave(curio_socket *s, unsigned took, ssize_t rc)
+ssize_t curio__tls_leave(curio_socket *s, unsigned dirs, ssize_t rc)
 {
-    struct curio__tls *t = s->tls;
-    if (took & CURIO__TLS_RECV)
-        t->reader = NULL;
-    if (took & CURIO__TLS_SEND)
-        t->writer = NULL;
-    return curio__socket_leave(s, rc); /* -EBADF if closed meanwhile */
+    if (__builtin_expect(curio__gate_leave(&s->gate, dirs, &rc), 0))
+        curio__socket_free(s);
+    return rc;
 }
 
 /* ---- moving ciphertext ---- */
@@ -152,7 +133,7 @@ int curio__tls_apply_shutdown(struct curio__tls *t, curio_socket *s)
     return shutdown(s->fd, how) < 0 ? -errno : 0;
 }
 
-/* Send the whole queue (the caller holds the write role). Chunks are not moved while an
+/* Send the whole queue (the caller holds the write direction). Chunks are not moved while an
  * operation reads them, and what a receive appends meanwhile (a key update's answer) is
  * sent by the next round of the loop. */
 int curio__tls_flush(struct curio__tls *t, curio_socket *s)
@@ -205,12 +186,12 @@ void curio__tls_push_nowait(struct curio__tls *t, int fd)
 int curio__tls_flush_if_free(struct curio__tls *t, curio_socket *s)
 {
     curio__task *self = curio__self();
-    if (!t->out_head || t->werr || (t->writer && t->writer != self))
+    curio__gate *g = &s->gate;
+    if (!t->out_head || t->werr || (g->writer && g->writer != self))
         return 0;
-    bool took = !t->writer;
-    t->writer = self;
+    curio__task *had = g->writer; /* borrowed for the flush, as a stream's read does */
+    g->writer = self;
     int rc = curio__tls_flush(t, s);
-    if (took)
-        t->writer = NULL;
+    g->writer = had;
     return rc;
 }

@@ -1,16 +1,28 @@
 /*
- * net/channel_priv.h - what the Channel files of net/ share: SHA-256 and HMAC-SHA256
- * (channel_hmac.c) and the connection's layout (channel.c, channel_auth.c).
+ * channel/channel_priv.h - what the files of channel/ share: HMAC-SHA256
+ * (channel_wolfcrypt.c or channel_hmac.c), the constant-time comparison (channel_auth.c)
+ * and the connection's layout (channel.c, channel_conn.c, channel_auth.c).
  */
 #ifndef CURIO_NET_CHANNEL_PRIV_H
 #define CURIO_NET_CHANNEL_PRIV_H
 
-#include "net.h"
+#include "../net/net.h"
 
-/* ---- SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104) ---- */
+/* ---- HMAC-SHA256 (RFC 2104) ---- */
 
 #define CURIO__SHA256_LEN 32
 
+/* HMAC-SHA256 of msg under key (any lengths) into out: 0, or -ENOMEM or -EINVAL when
+ * wolfCrypt fails. wolfCrypt's in builds with wolfSSL (channel_wolfcrypt.c), else curio's
+ * own (channel_hmac.c). */
+CURIO__HIDDEN int curio__hmac_sha256(const void *key, size_t keylen, const void *msg,
+                                     size_t n, uint8_t out[CURIO__SHA256_LEN]);
+
+/* a[0..n) == b[0..n), in time that does not depend on where they differ (channel_auth.c;
+ * wolfCrypt does not export its own). */
+CURIO__HIDDEN bool curio__ct_equal(const void *a, const void *b, size_t n);
+
+/* curio's own SHA-256 (FIPS 180-4), built without wolfSSL only (channel_hmac.c). */
 typedef struct curio__sha256 {
     uint32_t h[8];
     uint64_t bytes;              /* hashed so far */
@@ -21,13 +33,6 @@ typedef struct curio__sha256 {
 CURIO__HIDDEN void curio__sha256_init(curio__sha256 *s);
 CURIO__HIDDEN void curio__sha256_update(curio__sha256 *s, const void *data, size_t n);
 CURIO__HIDDEN void curio__sha256_final(curio__sha256 *s, uint8_t out[CURIO__SHA256_LEN]);
-
-/* HMAC-SHA256 of msg under key (any lengths). */
-CURIO__HIDDEN void curio__hmac_sha256(const void *key, size_t keylen, const void *msg,
-                                      size_t n, uint8_t out[CURIO__SHA256_LEN]);
-
-/* a[0..n) == b[0..n), in time that does not depend on where they differ. */
-CURIO__HIDDEN bool curio__ct_equal(const void *a, const void *b, size_t n);
 
 /* ---- connections ---- */
 

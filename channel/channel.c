@@ -1,5 +1,5 @@
 /*
- * net/channel.c - Curio's curio.channel: the addresses connections are accepted on and
+ * channel/channel.c - Curio's curio.channel: the addresses connections are accepted on and
  * connected to, with Curio's retries and its authentication timeout. The connections are
  * in channel_conn.c, the authentication in channel_auth.c.
  */

@@ -1,5 +1,5 @@
 /*
- * net/tls_priv.h - what the TLS files of net/ share: the context and the session kept on a
+ * tls/tls_priv.h - what the files of tls/ share: the context and the session kept on a
  * socket. Only the files built with wolfSSL include it.
  *
  * The session never waits inside wolfSSL. Its I/O callbacks copy from a buffer of
@@ -12,7 +12,7 @@
 #ifndef CURIO_NET_TLS_PRIV_H
 #define CURIO_NET_TLS_PRIV_H
 
-#include "net.h"
+#include "../net/net.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -46,7 +46,7 @@ typedef struct curio__tls_chunk {
  * curio_tls_unsent err on the side of "not yet out". */
 #define CURIO__TLS_MARKS 8
 
-/* What a client checks the server's certificate against (net/tls_name.c). */
+/* What a client checks the server's certificate against (tls/tls_name.c). */
 struct curio__tls_ref {
     bool ip;                     /* an address: only the certificate's iPAddress names count */
     unsigned char addr[16];      /* the address, 4 or 16 bytes */
@@ -66,11 +66,9 @@ struct curio__tls_id {
 struct curio__tls {
     WOLFSSL *ssl;
     curio_tls_context *ctx;      /* retained */
-    curio_socket *sock;          /* the socket it belongs to */
-
-    /* The tasks inside a TLS call, per direction (ResourceBusy as for plain sockets); the
-     * handshake holds both. */
-    curio__task *reader, *writer;
+    curio_socket *sock;          /* the socket it belongs to (its transport_ctx is this;
+                                    the tasks inside a TLS call are its gate's reader and
+                                    writer: the handshake holds both) */
 
     /* Received ciphertext: [in_start, in_end) of in is not yet taken by wolfSSL. The
      * buffer is filled only when wolfSSL has taken everything (it said "want read"), so a
@@ -115,9 +113,16 @@ struct curio__tls {
     struct curio__tls_ref peer;  /* clients: server_hostname, parsed */
 };
 
-/* ---- entering a socket, moving ciphertext (tls_io.c) ---- */
+/* ---- the socket's transport, entering a socket, moving ciphertext (tls_io.c) ---- */
 
-enum { CURIO__TLS_RECV = 1, CURIO__TLS_SEND = 2 }; /* the roles a call takes */
+/* The transport table a TLS socket carries (net/net.h; tls_socket.c). */
+extern const curio__socket_transport curio__tls_transport CURIO__HIDDEN;
+
+/* s's session, or NULL if s is not a TLS socket. */
+static inline struct curio__tls *curio__tls_of(const curio_socket *s)
+{
+    return s && s->transport == &curio__tls_transport ? s->transport_ctx : NULL;
+}
 
 /* Errors that say nothing about the connection: the caller's own interruptions, another
  * task closing the socket, the descriptor's direction taken by a plain call, no memory.
@@ -128,16 +133,17 @@ static inline bool curio__tls_interruption(long rc)
            rc == -ENOMEM || rc == -EPERM;
 }
 
-/* Enter s for the roles in want: the trap check, -EBADF once closed, -EBUSY if another
- * task holds one of them, and a user count that keeps the handle alive. *took = the roles
- * taken (a role the task holds already, in a nested call, is not taken twice). */
-CURIO__HIDDEN int curio__tls_enter(curio_socket *s, unsigned want, unsigned *took);
-/* Give back what enter took and return rc; s may be freed by this (closed meanwhile). */
-CURIO__HIDDEN ssize_t curio__tls_leave(curio_socket *s, unsigned took, ssize_t rc);
+/* Enter s for the directions in dirs (CURIO__GATE_READ, CURIO__GATE_WRITE: the socket's
+ * gate, kernel/gate.h): the trap check, -EBADF once closed, -EBUSY if another task holds
+ * one of them or the socket is lent; the gate's user count keeps the handle alive. */
+CURIO__HIDDEN int curio__tls_enter(curio_socket *s, unsigned dirs);
+/* Leave what enter entered and return rc, or -EBADF if s was closed meanwhile (then s
+ * may be freed by this). */
+CURIO__HIDDEN ssize_t curio__tls_leave(curio_socket *s, unsigned dirs, ssize_t rc);
 /* One receive into the input buffer (once wolfSSL took everything in it). The count, 0 at
  * end of stream, or negative. */
 CURIO__HIDDEN ssize_t curio__tls_fill(struct curio__tls *t, curio_socket *s);
-/* Send the whole queue, then a pending shutdown(2); the caller holds the send role. 0 or
+/* Send the whole queue, then a pending shutdown(2); the caller holds the write direction. 0 or
  * negative (a transport failure is sticky in t->werr, and drops the queue). */
 CURIO__HIDDEN int curio__tls_flush(struct curio__tls *t, curio_socket *s);
 /* The same from a receive, unless another task is sending (it sends the queue). */
@@ -170,7 +176,7 @@ CURIO__HIDDEN int curio__tls_verify_name(int ok, WOLFSSL_X509_STORE_CTX *store);
 /* ---- contexts, failures (tls.c) ---- */
 
 /* Map a failed wolfSSL call's error to curio's code, record it as the session's sticky
- * failure (net/tls.c). */
+ * failure (tls/tls.c). */
 CURIO__HIDDEN int curio__tls_fail(struct curio__tls *t, int err);
 
 /* Call on a thread before it does TLS work (a handshake, a new context): when it ends,
