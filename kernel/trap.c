@@ -211,13 +211,14 @@ int curio__op_begin_fd2(curio__op *op, struct io_uring_sqe **sqe, int fd_in, int
 }
 
 /*
- * The deadline is a linked timeout, except for an operation forced into io_uring's worker
- * threads (IOSQE_ASYNC): there a linked timeout is armed only once the operation returns
- * (seen on 6.18 with an open of a FIFO waiting for its other end), so it would never
- * interrupt one that blocks. Its deadline goes into the timer heap instead, whose expiry
- * cancels the operation (curio__interrupt); cancelling a worker's blocked call does
- * interrupt it. If the heap cannot grow, the SQE is turned into a no-op, waited for, and
- * the call returns -ENOMEM rather than run without its deadline.
+ * The deadline is a linked timeout, except for an operation that blocks in one of
+ * io_uring's worker threads (curio__op_blocks_in_worker): there a linked timeout is armed
+ * only once the operation returns (seen on 6.18 with an open of a FIFO waiting for its
+ * other end, and with a splice from an empty socket), so it would never interrupt one
+ * that blocks. Its deadline goes into the timer heap instead, whose expiry cancels the
+ * operation (curio__interrupt); cancelling a worker's blocked call does interrupt it. If
+ * the heap cannot grow, the SQE is turned into a no-op, waited for, and the call returns
+ * -ENOMEM rather than run without its deadline.
  */
 int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state)
 {
@@ -225,7 +226,7 @@ int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state)
     curio_kernel *k = self->k;
     bool timer = false, nomem = false;
     if (op->deadline != CURIO__NO_DEADLINE) {
-        if (__builtin_expect(sqe->flags & IOSQE_ASYNC, 0)) {
+        if (__builtin_expect(curio__op_blocks_in_worker(sqe), 0)) {
             self->sleep_until = CURIO__NO_DEADLINE; /* an expiry interrupts, never wakes */
             timer = curio__timer_add(k, self, op->deadline) == 0;
             if (!timer) {

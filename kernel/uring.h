@@ -69,6 +69,18 @@ static inline void curio__prep_ftruncate(struct io_uring_sqe *sqe, int fd, uint6
 }
 
 /*
+ * Whether the operation an SQE describes waits in one of io_uring's worker threads rather
+ * than on a wake-up: one forced there (IOSQE_ASYNC), and splice and tee, which always run
+ * there and block as splice(2) does. curio__op_wait keeps the deadline of such an
+ * operation in the timer heap (kernel/trap.c).
+ */
+static inline bool curio__op_blocks_in_worker(const struct io_uring_sqe *sqe)
+{
+    return (sqe->flags & IOSQE_ASYNC) || sqe->opcode == IORING_OP_SPLICE ||
+           sqe->opcode == IORING_OP_TEE;
+}
+
+/*
  * An operation on two descriptors (splice, tee, a copy): curio__op_begin plus a claim on
  * direction dir_in of fd_in and direction dir_out of fd_out, both held until curio__op_wait
  * returns. -EBUSY if another task waits on either (nothing is then claimed or queued),
