@@ -44,7 +44,10 @@ static void close_ends(struct ends *e)
     close(e->sv[1]);
 }
 
-static curio__task *claimant(int fd, int dir) { return curio__fd_claimant(curio__self()->k, fd, dir); }
+static curio__task *claimant(int fd, int dir)
+{
+    return curio__fd_claimant(curio__self()->k, fd, dir);
+}
 
 static void assert_unclaimed(struct ends *e)
 {
