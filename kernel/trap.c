@@ -210,53 +210,23 @@ int curio__op_begin_fd2(curio__op *op, struct io_uring_sqe **sqe, int fd_in, int
     return 0;
 }
 
-/*
- * The deadline is a linked timeout, except for an operation that blocks in one of
- * io_uring's worker threads (curio__op_blocks_in_worker): there a linked timeout is armed
- * only once the operation returns (seen on 6.18 with an open of a FIFO waiting for its
- * other end, and with a splice from an empty socket), so it would never interrupt one
- * that blocks. Its deadline goes into the timer heap instead, whose expiry cancels the
- * operation (curio__interrupt); cancelling a worker's blocked call does interrupt it. If
- * the heap cannot grow, the SQE is turned into a no-op, waited for, and the call returns
- * -ENOMEM rather than run without its deadline.
- */
-int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state)
+/* Submit op's SQE (its deadline, if any, already arranged), suspend until its own
+ * completion, release its claims and return its result. */
+static inline __attribute__((always_inline)) int op_suspend(curio__op *op,
+                                                            struct io_uring_sqe *sqe,
+                                                            const char *state)
 {
     curio__task *self = op->task;
-    curio_kernel *k = self->k;
-    bool timer = false, nomem = false;
-    if (op->deadline != CURIO__NO_DEADLINE) {
-        if (__builtin_expect(curio__op_blocks_in_worker(sqe), 0)) {
-            self->sleep_until = CURIO__NO_DEADLINE; /* an expiry interrupts, never wakes */
-            timer = curio__timer_add(k, self, op->deadline) == 0;
-            if (!timer) {
-                io_uring_prep_nop(sqe);
-                nomem = true;
-            }
-        } else {
-            sqe->flags |= IOSQE_IO_LINK;
-            op->ts.tv_sec = op->deadline / 1000000000;
-            op->ts.tv_nsec = op->deadline % 1000000000;
-            struct io_uring_sqe *t = io_uring_get_sqe(&k->ring); /* room kept by curio__sqe */
-            io_uring_prep_link_timeout(t, &op->ts, IORING_TIMEOUT_ABS);
-            io_uring_sqe_set_data64(t, CURIO__UD_IGNORE);
-            op->linked_timeout = true;
-        }
-    }
     io_uring_sqe_set_data(sqe, op);
-    k->inflight++;
+    self->k->inflight++;
     self->op = op;
     self->state = state;
     curio__suspend(self);
     self->op = NULL;
-    if (timer)
-        curio__timer_remove(k, self); /* still there if the operation finished first */
     if (op->claimed)
         curio__fd_unclaim(self, op->claim_fd, op->claim_dir);
     if (op->claimed2)
         curio__fd_unclaim(self, op->claim_fd2, op->claim_dir2);
-    if (nomem)
-        return -ENOMEM;
     int res = op->res;
     /* io_uring's workers let the kernel's internal restart codes (-ERESTARTSYS = -512 up
      * to -516) out when a blocking call in them is interrupted by a cancellation (seen on
@@ -274,4 +244,47 @@ int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state)
             curio__expire_scopes(self, op->deadline);
     }
     return delivered(self, res);
+}
+
+/*
+ * An operation that blocks in one of io_uring's worker threads (curio__op_blocks_in_worker)
+ * with a deadline. There a linked timeout is armed only once the operation returns (seen
+ * on 6.18 with an open of a FIFO waiting for its other end, and with a splice from an
+ * empty socket), so it would never interrupt one that blocks. The deadline goes into the
+ * timer heap instead, whose expiry cancels the operation (curio__interrupt); cancelling a
+ * worker's blocked call does interrupt it. If the heap cannot grow, the SQE is turned into
+ * a no-op, waited for, and the call returns -ENOMEM rather than run without its deadline.
+ */
+static __attribute__((noinline, cold)) int worker_wait(curio__op *op,
+                                                       struct io_uring_sqe *sqe,
+                                                       const char *state)
+{
+    curio__task *self = op->task;
+    self->sleep_until = CURIO__NO_DEADLINE; /* an expiry interrupts, never wakes */
+    if (curio__timer_add(self->k, self, op->deadline) < 0) {
+        io_uring_prep_nop(sqe);
+        op->deadline = CURIO__NO_DEADLINE;
+        op_suspend(op, sqe, state);
+        return -ENOMEM;
+    }
+    int rc = op_suspend(op, sqe, state);
+    curio__timer_remove(self->k, self); /* still there if the operation finished first */
+    return rc;
+}
+
+int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state)
+{
+    if (op->deadline != CURIO__NO_DEADLINE) {
+        if (__builtin_expect(curio__op_blocks_in_worker(sqe), 0))
+            return worker_wait(op, sqe, state);
+        sqe->flags |= IOSQE_IO_LINK;
+        op->ts.tv_sec = op->deadline / 1000000000;
+        op->ts.tv_nsec = op->deadline % 1000000000;
+        /* room kept by curio__sqe */
+        struct io_uring_sqe *t = io_uring_get_sqe(&op->task->k->ring);
+        io_uring_prep_link_timeout(t, &op->ts, IORING_TIMEOUT_ABS);
+        io_uring_sqe_set_data64(t, CURIO__UD_IGNORE);
+        op->linked_timeout = true;
+    }
+    return op_suspend(op, sqe, state);
 }
