@@ -14,7 +14,7 @@ static ssize_t fd_op(int fd, void *buf, size_t n, int dir)
     int rc = curio__op_begin_fd(&op, &sqe, fd, dir);
     if (rc < 0)
         return rc;
-    unsigned len = n > UINT32_MAX ? UINT32_MAX : (unsigned)n;
+    unsigned len = curio__op_len(n);
     if (dir == CURIO__FD_READ) {
         io_uring_prep_read(sqe, fd, buf, len, (uint64_t)-1);
         return curio__op_wait(&op, sqe, "READ_WAIT");

@@ -23,11 +23,9 @@ _Static_assert(offsetof(curio_file, s) == 0, "a file is freed as its stream");
 #define FILE_MAX_LINE (1024 * 1024)
 
 /*
- * One openat. With async, the open runs in io_uring's worker, where it may block (a FIFO
- * waiting for its other end). There a linked timeout is only armed once the operation
- * returns (seen on 6.18), so a deadline would never interrupt it: the deadline is also
- * put in the kernel's timer heap, whose expiry cancels the operation (curio__interrupt);
- * cancelling a worker's blocked open does interrupt it.
+ * One openat. With async, the open runs in io_uring's worker (IOSQE_ASYNC), where it may
+ * block (a FIFO waiting for its other end); curio__op_wait then keeps its deadline in the
+ * timer heap rather than in a linked timeout (kernel/trap.c).
  */
 static int open_op(const char *path, int flags, mode_t mode, bool async)
 {
@@ -37,23 +35,9 @@ static int open_op(const char *path, int flags, mode_t mode, bool async)
     if (rc < 0)
         return rc;
     io_uring_prep_openat(sqe, AT_FDCWD, path, flags | O_CLOEXEC, mode);
-    curio__task *self = op.task;
-    bool timed = async && op.deadline != CURIO__NO_DEADLINE;
     if (async)
         sqe->flags |= IOSQE_ASYNC;
-    if (timed) {
-        self->sleep_until = CURIO__NO_DEADLINE; /* an expiry interrupts, never "wakes" */
-        if (curio__timer_add(self->k, self, op.deadline) < 0) {
-            /* The SQE is taken: let it go as a no-op rather than open without a limit. */
-            io_uring_prep_nop(sqe);
-            curio__op_wait(&op, sqe, "OPEN_WAIT");
-            return -ENOMEM;
-        }
-    }
-    rc = curio__op_wait(&op, sqe, "OPEN_WAIT");
-    if (timed)
-        curio__timer_remove(self->k, self);
-    return rc;
+    return curio__op_wait(&op, sqe, "OPEN_WAIT");
 }
 
 static bool is_fifo(int fd)

@@ -1,6 +1,6 @@
 /*
  * io/fileops.c - the calls on a file that do not use its position: pread, pwrite, fsync,
- * fdatasync, stat; and truncate, with its probe for IORING_OP_FTRUNCATE.
+ * fdatasync, stat, truncate.
  */
 #include "io.h"
 
@@ -8,8 +8,6 @@
 #include <string.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-
-#define MAX_OP_BYTES 0x7ffff000u
 
 /* No claim (any number may be in flight), but counted as users so that a close meanwhile
  * waits for them before freeing f. */
@@ -31,7 +29,7 @@ static ssize_t prw(curio_file *f, void *buf, size_t n, int64_t offset, bool writ
     rc = curio__op_begin(&op, &sqe);
     if (rc < 0)
         return leave(f, rc);
-    unsigned len = n > MAX_OP_BYTES ? MAX_OP_BYTES : (unsigned)n;
+    unsigned len = curio__op_len(n);
     if (write)
         io_uring_prep_write(sqe, f->s.fd, buf, len, (uint64_t)offset);
     else
@@ -109,29 +107,10 @@ int curio_file_stat(curio_file *f, struct stat *st)
 }
 
 /*
- * IORING_OP_FTRUNCATE arrived in Linux 6.9, after liburing 2.3, whose headers do not name
- * it: the SQE is prepared by hand (opcode 55; fd; the length in off; every other field
- * zero, which the kernel checks). Whether the running kernel has it is asked once per
- * process with a probe. Without it, ftruncate(2) runs on the calling thread: it may block
- * the kernel's thread on a slow file system, but hides no thread.
+ * IORING_OP_FTRUNCATE arrived in Linux 6.9, after liburing 2.3 (kernel/uring.h prepares
+ * it). Without it, ftruncate(2) runs on the calling thread: it may block the kernel's
+ * thread on a slow file system, but hides no thread.
  */
-#define OP_FTRUNCATE 55
-
-_Atomic int curio__io_have_ftruncate = -1;
-
-static bool ftruncate_supported(curio_kernel *k)
-{
-    int v = atomic_load_explicit(&curio__io_have_ftruncate, memory_order_relaxed);
-    if (v < 0) {
-        struct io_uring_probe *p = io_uring_get_probe_ring(&k->ring);
-        v = p && io_uring_opcode_supported(p, OP_FTRUNCATE);
-        if (p)
-            io_uring_free_probe(p);
-        atomic_store_explicit(&curio__io_have_ftruncate, v, memory_order_relaxed);
-    }
-    return v;
-}
-
 int curio_file_truncate(curio_file *f, int64_t length)
 {
     if (length < 0)
@@ -143,9 +122,8 @@ int curio_file_truncate(curio_file *f, int64_t length)
     rc = curio__file_unread(f);
     if (rc == -ESPIPE)
         rc = -EINVAL; /* what ftruncate(2) says for a FIFO */
-    curio__task *self = curio__self();
-    if (rc == 0 && !ftruncate_supported(self->k)) {
-        rc = curio__trap_check(self);
+    if (rc == 0 && !curio__op_supported(CURIO__OP_FTRUNCATE)) {
+        rc = curio__trap_check(curio__self());
         if (rc == 0 && ftruncate(f->s.fd, (off_t)length) < 0)
             rc = -errno;
         return (int)curio__file_leave(f, rc);
@@ -155,7 +133,7 @@ int curio_file_truncate(curio_file *f, int64_t length)
     if (rc == 0)
         rc = curio__op_begin(&op, &sqe);
     if (rc == 0) {
-        io_uring_prep_rw(OP_FTRUNCATE, sqe, f->s.fd, NULL, 0, (uint64_t)length);
+        curio__prep_ftruncate(sqe, f->s.fd, (uint64_t)length);
         rc = curio__op_wait(&op, sqe, "TRUNCATE_WAIT");
     }
     return (int)curio__file_leave(f, rc);

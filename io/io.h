@@ -144,10 +144,6 @@ CURIO__HIDDEN ssize_t curio__file_leave(curio_file *f, ssize_t rc);
  * a descriptor that cannot seek. */
 CURIO__HIDDEN int curio__file_unread(curio_file *f);
 
-/* Whether the running kernel has IORING_OP_FTRUNCATE: -1 not probed yet, 0, 1 (fileops.c;
- * tests set it to 0 to take the ftruncate(2) path). */
-extern _Atomic int curio__io_have_ftruncate CURIO__HIDDEN;
-
 /* ---- descriptors (fd.c) ---- */
 
 /* Close fd and return 0 or the error. Inside a task through io_uring inside a

@@ -11,10 +11,6 @@
 
 #define DEFAULT_BUFFER (64 * 1024)
 
-/* One operation moves at most this much: the kernel's own cap on a read or write
- * (MAX_RW_COUNT, INT_MAX rounded down to a page), so a count always fits the CQE. */
-#define MAX_OP_BYTES 0x7ffff000u
-
 void curio__stream_init(curio_stream *s, int fd, bool socket, const curio_stream_options *o)
 {
     curio_stream_options d = {0};
@@ -138,7 +134,7 @@ ssize_t curio__stream_recv(curio_stream *s, void *buf, size_t n)
     int rc = curio__op_begin_fd(&op, &sqe, s->fd, CURIO__FD_READ);
     if (rc < 0)
         return rc;
-    unsigned len = n > MAX_OP_BYTES ? MAX_OP_BYTES : (unsigned)n;
+    unsigned len = curio__op_len(n);
     if (s->socket)
         io_uring_prep_recv(sqe, s->fd, buf, len, 0);
     else
@@ -160,7 +156,7 @@ ssize_t curio__stream_sendv(curio_stream *s, const struct iovec *iov, int cnt)
         return rc;
     struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt};
     if (cnt == 1) {
-        unsigned len = iov->iov_len > MAX_OP_BYTES ? MAX_OP_BYTES : (unsigned)iov->iov_len;
+        unsigned len = curio__op_len(iov->iov_len);
         if (s->socket)
             io_uring_prep_send(sqe, s->fd, iov->iov_base, len, MSG_NOSIGNAL);
         else

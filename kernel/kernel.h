@@ -42,6 +42,9 @@ typedef struct curio__op {
                                  by curio__op_wait */
     uint8_t claim_dir;
     int claim_fd;
+    bool claimed2;            /* the same for curio__op_begin_fd2's second descriptor */
+    uint8_t claim_dir2;
+    int claim_fd2;
     struct __kernel_timespec ts; /* the linked timeout's absolute deadline; read at submit */
     int64_t deadline;
 } curio__op;
@@ -446,5 +449,9 @@ static inline void curio__stack_check(curio__task *t)
 }
 CURIO__HIDDEN void curio__overflow_handler_install(curio_kernel *k);
 CURIO__HIDDEN void curio__overflow_handler_release(curio_kernel *k);
+
+/* --- io_uring details every layer shares: the byte limit of one operation, the opcode
+ *     probe, raw preps, the two-descriptor begin (uring.h) --- */
+#include "uring.h"
 
 #endif

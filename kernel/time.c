@@ -4,7 +4,8 @@
  * Waits that are not I/O (sleep, join, events, queues...) keep their deadline in a binary
  * min-heap here; the ring's wait is bounded by the earliest one. That costs no SQE and no
  * system call per sleeper, cancelling a sleeper is synchronous, and a million sleepers are
- * a million heap entries (24 bytes each). I/O waits use linked timeout SQEs instead (trap.c).
+ * a million heap entries (24 bytes each). I/O waits use linked timeout SQEs instead, except
+ * those that block in one of io_uring's worker threads (trap.c).
  */
 #include "kernel.h"
 

@@ -154,6 +154,7 @@ static void op_setup(curio__task *self, curio__op *op, struct io_uring_sqe **sqe
     op->interrupt = 0;
     op->linked_timeout = false;
     op->claimed = false;
+    op->claimed2 = false;
     *sqe = curio__sqe(self->k);
 }
 
@@ -183,27 +184,49 @@ int curio__op_begin_fd(curio__op *op, struct io_uring_sqe **sqe, int fd, int dir
     return 0;
 }
 
-int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state)
+int curio__op_begin_fd2(curio__op *op, struct io_uring_sqe **sqe, int fd_in, int dir_in,
+                        int fd_out, int dir_out)
+{
+    curio__task *self = curio__self();
+    int rc = curio__trap_check(self);
+    if (rc < 0)
+        return rc;
+    int in = curio__fd_claim(self, fd_in, dir_in);
+    if (in < 0)
+        return in;
+    int out = curio__fd_claim(self, fd_out, dir_out);
+    if (out < 0) {
+        if (in == 0)
+            curio__fd_unclaim(self, fd_in, dir_in);
+        return out;
+    }
+    op_setup(self, op, sqe);
+    op->claimed = in == 0;
+    op->claim_fd = fd_in;
+    op->claim_dir = (uint8_t)dir_in;
+    op->claimed2 = out == 0;
+    op->claim_fd2 = fd_out;
+    op->claim_dir2 = (uint8_t)dir_out;
+    return 0;
+}
+
+/* Submit op's SQE (its deadline, if any, already arranged), suspend until its own
+ * completion, release its claims and return its result. */
+static inline __attribute__((always_inline)) int op_suspend(curio__op *op,
+                                                            struct io_uring_sqe *sqe,
+                                                            const char *state)
 {
     curio__task *self = op->task;
-    curio_kernel *k = self->k;
     io_uring_sqe_set_data(sqe, op);
-    if (op->deadline != CURIO__NO_DEADLINE) {
-        sqe->flags |= IOSQE_IO_LINK;
-        op->ts.tv_sec = op->deadline / 1000000000;
-        op->ts.tv_nsec = op->deadline % 1000000000;
-        struct io_uring_sqe *t = io_uring_get_sqe(&k->ring); /* room kept by curio__sqe */
-        io_uring_prep_link_timeout(t, &op->ts, IORING_TIMEOUT_ABS);
-        io_uring_sqe_set_data64(t, CURIO__UD_IGNORE);
-        op->linked_timeout = true;
-    }
-    k->inflight++;
+    self->k->inflight++;
     self->op = op;
     self->state = state;
     curio__suspend(self);
     self->op = NULL;
     if (op->claimed)
         curio__fd_unclaim(self, op->claim_fd, op->claim_dir);
+    if (op->claimed2)
+        curio__fd_unclaim(self, op->claim_fd2, op->claim_dir2);
     int res = op->res;
     /* io_uring's workers let the kernel's internal restart codes (-ERESTARTSYS = -512 up
      * to -516) out when a blocking call in them is interrupted by a cancellation (seen on
@@ -221,4 +244,47 @@ int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state)
             curio__expire_scopes(self, op->deadline);
     }
     return delivered(self, res);
+}
+
+/*
+ * An operation that blocks in one of io_uring's worker threads (curio__op_blocks_in_worker)
+ * with a deadline. There a linked timeout is armed only once the operation returns (seen
+ * on 6.18 with an open of a FIFO waiting for its other end, and with a splice from an
+ * empty socket), so it would never interrupt one that blocks. The deadline goes into the
+ * timer heap instead, whose expiry cancels the operation (curio__interrupt); cancelling a
+ * worker's blocked call does interrupt it. If the heap cannot grow, the SQE is turned into
+ * a no-op, waited for, and the call returns -ENOMEM rather than run without its deadline.
+ */
+static __attribute__((noinline, cold)) int worker_wait(curio__op *op,
+                                                       struct io_uring_sqe *sqe,
+                                                       const char *state)
+{
+    curio__task *self = op->task;
+    self->sleep_until = CURIO__NO_DEADLINE; /* an expiry interrupts, never wakes */
+    if (curio__timer_add(self->k, self, op->deadline) < 0) {
+        io_uring_prep_nop(sqe);
+        op->deadline = CURIO__NO_DEADLINE;
+        op_suspend(op, sqe, state);
+        return -ENOMEM;
+    }
+    int rc = op_suspend(op, sqe, state);
+    curio__timer_remove(self->k, self); /* still there if the operation finished first */
+    return rc;
+}
+
+int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state)
+{
+    if (op->deadline != CURIO__NO_DEADLINE) {
+        if (__builtin_expect(curio__op_blocks_in_worker(sqe), 0))
+            return worker_wait(op, sqe, state);
+        sqe->flags |= IOSQE_IO_LINK;
+        op->ts.tv_sec = op->deadline / 1000000000;
+        op->ts.tv_nsec = op->deadline % 1000000000;
+        /* room kept by curio__sqe */
+        struct io_uring_sqe *t = io_uring_get_sqe(&op->task->k->ring);
+        io_uring_prep_link_timeout(t, &op->ts, IORING_TIMEOUT_ABS);
+        io_uring_sqe_set_data64(t, CURIO__UD_IGNORE);
+        op->linked_timeout = true;
+    }
+    return op_suspend(op, sqe, state);
 }

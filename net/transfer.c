@@ -8,14 +8,6 @@
  */
 #include "net.h"
 
-#include <limits.h>
-
-/* What one operation moves at most: its result must fit the CQE's int (Linux itself stops
- * at this, MAX_RW_COUNT). */
-#define MAX_XFER ((size_t)INT_MAX & ~(size_t)4095)
-
-static inline unsigned xfer_len(size_t n) { return (unsigned)(n < MAX_XFER ? n : MAX_XFER); }
-
 static inline int begin(curio_socket *s, int dir, curio__op *op, struct io_uring_sqe **sqe)
 {
     if (__builtin_expect(!s, 0))
@@ -43,7 +35,7 @@ ssize_t curio_recv(curio_socket *s, void *buf, size_t n, int flags)
     int rc = begin(s, CURIO__FD_READ, &op, &sqe);
     if (rc < 0)
         return rc;
-    io_uring_prep_recv(sqe, s->fd, buf, xfer_len(n), flags);
+    io_uring_prep_recv(sqe, s->fd, buf, curio__op_len(n), flags);
     return finish(s, &op, sqe, "READ_WAIT");
 }
 
@@ -56,7 +48,7 @@ ssize_t curio_send(curio_socket *s, const void *buf, size_t n, int flags)
     int rc = begin(s, CURIO__FD_WRITE, &op, &sqe);
     if (rc < 0)
         return rc;
-    io_uring_prep_send(sqe, s->fd, buf, xfer_len(n), flags | MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, s->fd, buf, curio__op_len(n), flags | MSG_NOSIGNAL);
     return finish(s, &op, sqe, "WRITE_WAIT");
 }
 
@@ -69,7 +61,7 @@ static ssize_t send_once(curio_socket *s, const void *buf, size_t n, int flags)
     int rc = curio__op_begin_fd(&op, &sqe, s->fd, CURIO__FD_WRITE);
     if (rc < 0)
         return rc;
-    io_uring_prep_send(sqe, s->fd, buf, xfer_len(n), flags | MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, s->fd, buf, curio__op_len(n), flags | MSG_NOSIGNAL);
     return curio__op_wait(&op, sqe, "WRITE_WAIT");
 }
 
@@ -139,7 +131,7 @@ ssize_t curio_sendmsg(curio_socket *s, const struct msghdr *msg, int flags)
 
 ssize_t curio_recvfrom(curio_socket *s, void *buf, size_t n, int flags, curio_addr *from)
 {
-    struct iovec iov = {.iov_base = buf, .iov_len = xfer_len(n)};
+    struct iovec iov = {.iov_base = buf, .iov_len = curio__op_len(n)};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
     if (from) {
         msg.msg_name = &from->u;
@@ -154,7 +146,7 @@ ssize_t curio_recvfrom(curio_socket *s, void *buf, size_t n, int flags, curio_ad
 ssize_t curio_sendto(curio_socket *s, const void *buf, size_t n, int flags,
                      const curio_addr *to)
 {
-    struct iovec iov = {.iov_base = (void *)buf, .iov_len = xfer_len(n)};
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = curio__op_len(n)};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
     if (to) {
         msg.msg_name = (void *)&to->u;

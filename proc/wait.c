@@ -3,14 +3,13 @@
  * calls that depend on its state: wait, poll, send_signal.
  *
  * Two ways to wait, chosen at run time. IORING_OP_WAITID (Linux 6.7) reaps the child in
- * one operation; liburing 2.3 does not know it, so its SQE is prepared by hand and the
- * opcode probed once per process. Older kernels poll the pidfd (readable once the child
- * has exited, Linux 5.3) and then reap it with waitid(WNOHANG) on the kernel's thread.
+ * one operation (kernel/uring.h prepares it and probes for it). Older kernels poll the
+ * pidfd (readable once the child has exited, Linux 5.3) and then reap it with
+ * waitid(WNOHANG) on the kernel's thread.
  * Either operation can be cancelled: an interrupted wait leaves the child unreaped.
  */
 #include "proc.h"
 
-#include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -20,28 +19,12 @@
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
-/* enum io_uring_op in Linux 6.7's uapi header; absent from liburing 2.3's copy. */
-#define OP_WAITID 50
 
 bool curio__proc_force_poll;
 
-enum { PROBE_UNKNOWN, PROBE_YES, PROBE_NO };
-static _Atomic int waitid_probe = PROBE_UNKNOWN;
-
-static bool use_waitid(curio_kernel *k)
+static bool use_waitid(void)
 {
-    if (curio__proc_force_poll)
-        return false;
-    int v = atomic_load_explicit(&waitid_probe, memory_order_relaxed);
-    if (v == PROBE_UNKNOWN) {
-        struct io_uring_probe *p = io_uring_get_probe_ring(&k->ring);
-        if (!p)
-            return false; /* out of memory: poll this time, ask again next time */
-        v = io_uring_opcode_supported(p, OP_WAITID) ? PROBE_YES : PROBE_NO;
-        io_uring_free_probe(p);
-        atomic_store_explicit(&waitid_probe, v, memory_order_relaxed);
-    }
-    return v == PROBE_YES;
+    return !curio__proc_force_poll && curio__op_supported(CURIO__OP_WAITID);
 }
 
 int curio__returncode(const siginfo_t *si)
@@ -70,9 +53,7 @@ static int waitid_op(int pidfd, siginfo_t *si)
     int rc = curio__op_begin(&op, &sqe);
     if (rc < 0)
         return rc;
-    io_uring_prep_rw(OP_WAITID, sqe, pidfd, NULL, P_PIDFD, 0); /* len = idtype, fd = id */
-    sqe->file_index = WEXITED;                                  /* the waitid options */
-    sqe->addr2 = (uint64_t)(uintptr_t)si;                       /* infop */
+    curio__prep_waitid(sqe, P_PIDFD, pidfd, si, WEXITED);
     return curio__op_wait(&op, sqe, "PROC_WAIT");
 }
 
@@ -105,7 +86,7 @@ int curio__pidfd_reap(int pidfd, int *returncode)
     curio__task *self = curio__self();
     if (!self)
         return -EPERM;
-    if (use_waitid(self->k)) {
+    if (use_waitid()) {
         siginfo_t si;
         memset(&si, 0, sizeof si);
         int rc = waitid_op(pidfd, &si);
@@ -116,7 +97,7 @@ int curio__pidfd_reap(int pidfd, int *returncode)
         if (rc != -EINVAL)
             return rc;
         /* A kernel that lists the opcode but refuses a pidfd: poll from now on. */
-        atomic_store_explicit(&waitid_probe, PROBE_NO, memory_order_relaxed);
+        curio__op_deny(CURIO__OP_WAITID);
     }
     return reap_by_poll(pidfd, returncode);
 }

@@ -51,11 +51,11 @@ extern "C" {
  * read(2)/write(2) at the descriptor's position on any descriptor, through io_uring (task
  * states READ_WAIT/WRITE_WAIT). Blocking. buf must stay valid until the call returns; it
  * does not return while the kernel may still touch buf, even when cancelled or timed out.
- * At most UINT32_MAX bytes move per call (a short count). Returns the bytes transferred
- * (possibly fewer than n), 0 at end of file, or negative: -EBUSY (another task waits in
- * the same direction), -EBADF, -EPIPE, -ECONNRESET, ... curio does not own fd. Writing to a
- * pipe or socket whose reader is gone raises SIGPIPE as write(2) does (streams on sockets
- * do not: they send with MSG_NOSIGNAL).
+ * At most 0x7ffff000 bytes (Linux's own cap) move per call (a short count). Returns the
+ * bytes transferred (possibly fewer than n), 0 at end of file, or negative: -EBUSY (another
+ * task waits in the same direction), -EBADF, -EPIPE, -ECONNRESET, ... curio does not own
+ * fd. Writing to a pipe or socket whose reader is gone raises SIGPIPE as write(2) does
+ * (streams on sockets do not: they send with MSG_NOSIGNAL).
  */
 CURIO_API ssize_t curio_read(int fd, void *buf, size_t n);
 CURIO_API ssize_t curio_write(int fd, const void *buf, size_t n);

@@ -396,10 +396,9 @@ Test(file, fsync_stat_and_truncate) { run_io(sync_stat_truncate, NULL); }
 
 Test(file, truncate_without_the_io_uring_operation)
 {
-    int had = curio__io_have_ftruncate;
-    curio__io_have_ftruncate = 0; /* as on kernels before 6.9 */
+    curio__op_deny(CURIO__OP_FTRUNCATE); /* as on kernels before 6.9 */
     run_io(sync_stat_truncate, NULL);
-    curio__io_have_ftruncate = had;
+    curio__op_probe_reset();
 }
 
 static long probe_once(void *arg)
@@ -414,9 +413,9 @@ static long probe_once(void *arg)
 
 Test(file, truncate_probes_the_kernel)
 {
-    curio__io_have_ftruncate = -1;
+    curio__op_probe_reset();
     run_io(probe_once, NULL);
-    cr_assert_geq(curio__io_have_ftruncate, 0);
+    bool have = curio__op_supported(CURIO__OP_FTRUNCATE);
     struct utsname_like { int major, minor; } v = {0, 0};
     FILE *p = fopen("/proc/sys/kernel/osrelease", "r");
     cr_assert_not_null(p);
@@ -424,9 +423,9 @@ Test(file, truncate_probes_the_kernel)
     fclose(p);
     bool new_kernel = v.major > 6 || (v.major == 6 && v.minor >= 9);
     cr_log_info("kernel %d.%d: IORING_OP_FTRUNCATE %s", v.major, v.minor,
-                curio__io_have_ftruncate ? "present" : "absent");
+                have ? "present" : "absent");
     if (new_kernel)
-        cr_assert_eq(curio__io_have_ftruncate, 1, "6.9 and later have it");
+        cr_assert(have, "6.9 and later have it");
 }
 
 /* ---- FIFOs: opens and reads that wait ---- */

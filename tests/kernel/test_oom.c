@@ -10,6 +10,8 @@
 #include "kernel.h"
 
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* ---- the failing allocator (tests/common/failalloc.h) ---- */
 
@@ -198,4 +200,57 @@ Test(oom, scopes_locals_timers_groups_posts_walk)
 {
     long r = 0;
     cr_assert_eq(curio_run(everything_walk, NULL, NULL, &r), 0);
+}
+
+/* ---- an operation blocking in a worker, whose deadline needs the timer heap ---- */
+
+static ssize_t splice_op(int in, int out, unsigned n)
+{
+    curio__op op;
+    struct io_uring_sqe *sqe;
+    int rc = curio__op_begin_fd2(&op, &sqe, in, CURIO__FD_READ, out, CURIO__FD_WRITE);
+    if (rc < 0)
+        return rc;
+    io_uring_prep_splice(sqe, in, -1, out, -1, n, 0);
+    return curio__op_wait(&op, sqe, "SPLICE_WAIT");
+}
+
+static long worker_deadline(void *arg)
+{
+    (void)arg;
+    int p[2], sv[2];
+    cr_assert_eq(pipe(p), 0);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    char buf[8];
+    /* Once without a deadline, so that the claim table exists. */
+    cr_assert_eq(write(sv[1], "ab", 2), 2);
+    cr_assert_eq(splice_op(sv[0], p[1], sizeof buf), 2);
+    cr_assert_eq(read(p[0], buf, sizeof buf), 2);
+    curio_kernel *k = curio__self()->k;
+    cr_assert_eq(k->heap_cap, 0, "no timer yet: the next one grows the heap");
+    curio_scope s;
+    cr_assert_eq(curio_timeout_after(&s, 10.0), 0);
+    cr_assert_eq(write(sv[1], "cd", 2), 2);
+    arm(0);
+    ssize_t rc = splice_op(sv[0], p[1], sizeof buf);
+    disarm();
+    cr_assert(injected);
+    cr_assert_eq(rc, -ENOMEM, "not run without its deadline: %zd", rc);
+    cr_assert_null(curio__fd_claimant(k, sv[0], CURIO__FD_READ));
+    cr_assert_null(curio__fd_claimant(k, p[1], CURIO__FD_WRITE));
+    cr_assert_eq(splice_op(sv[0], p[1], sizeof buf), 2, "the data is still there");
+    cr_assert_eq(read(p[0], buf, sizeof buf), 2);
+    cr_assert_eq(memcmp(buf, "cd", 2), 0);
+    cr_assert_eq(curio_scope_close(&s), 0);
+    close(p[0]);
+    close(p[1]);
+    close(sv[0]);
+    close(sv[1]);
+    return 0;
+}
+
+Test(oom, worker_operation_deadline)
+{
+    long r = 0;
+    cr_assert_eq(curio_run(worker_deadline, NULL, NULL, &r), 0);
 }
