@@ -1,6 +1,7 @@
 /*
  * kernel/trap.c - what every blocking call goes through: the sticky cancellation and
- * timeout checks, parking on a wait queue, and I/O operations on the ring.
+ * timeout checks, parking (the base of kernel/waitq.c's wait queues), and I/O operations
+ * on the ring.
  */
 #include "kernel.h"
 
@@ -77,7 +78,7 @@ static int delivered(curio__task *self, int rc)
     return rc;
 }
 
-int curio__wait_on(curio__waitq *q, const char *state, int64_t own_deadline)
+int curio__park(const char *state, int64_t own_deadline)
 {
     curio__task *self = curio__self();
     int rc = curio__trap_check(self);
@@ -93,8 +94,6 @@ int curio__wait_on(curio__waitq *q, const char *state, int64_t own_deadline)
             return rc;
     }
     self->sleep_until = own_deadline;
-    if (q)
-        curio__waitq_push(q, self);
     self->wake_result = 0;
     self->parked = true;
     self->state = state;
@@ -122,8 +121,7 @@ void curio__park_nointr(curio__task *self, const char *state)
 void curio__interrupt(curio__task *t, int err)
 {
     if (t->parked) {
-        if (t->waitq)
-            curio__waitq_remove(t->waitq, t);
+        /* A waiter record stays in its wait queue until the task runs (kernel/waitq.h). */
         curio__ready_with(t, err);
     } else if (t->op && !t->op->interrupt && !t->op->done) {
         /* The operation's own completion decides when the task resumes: it may still
