@@ -26,9 +26,11 @@
  * Some lists are singly linked and stay so, being simpler as they are: nothing is ever
  * unlinked from their middle, so a back link would be dead weight on every push and pop.
  * They are the kernel's ready queue (ready_next: FIFO, the hottest path), the free lists
- * of task records and stacks (LIFO), the posts from other threads (FIFO under a lock), the
- * wake-ups a universal object gathers under its mutex (FIFO, walked once), the process
- * pool's idle workers (LIFO) and a channel's admitted connections (FIFO).
+ * of task records and stacks and the stack pool's slabs (LIFO), the posts from other
+ * threads (FIFO under a lock), the wake-ups a universal object gathers under its mutex
+ * (FIFO, walked once), the process pool's idle workers (LIFO), a channel's admitted
+ * connections and a TLS connection's unsent chunks (FIFO), and the monitor's cache of
+ * ELF files (pushed, walked, freed whole).
  */
 #ifndef CURIO_KERNEL_LIST_H
 #define CURIO_KERNEL_LIST_H
