@@ -288,7 +288,7 @@ CURIO__HIDDEN void curio__scopes_drop_deadlines(curio__task *t);
  * when its own deadline passed), or -ECANCELED/-ETIMEDOUT (interrupted), -ENOMEM (no room
  * for a deadline in the timer heap), -EPERM outside a task. deadline is the wait's own
  * (a sleep's), or CURIO__NO_DEADLINE; the scopes' deadlines are added in. Waiting for
- * another task is a wait queue's business (kernel/waitq.h), which parks here. */
+ * another task is a wait queue's business (kernel/waitq.h), which parks here (waitq.c). */
 CURIO__HIDDEN int curio__park(const char *state, int64_t deadline);
 /* Park until a waker readies the task, deaf to cancellation and to scope deadlines (for
  * waits that must end before the blocking call can return: re-taking a condition's lock,

@@ -19,7 +19,7 @@
  * cleared or statically initialised are ready, and the public value types that embed wait
  * queues keep their {0} initialisers. The list does not know whether a node is on it: a
  * record that needs to ask keeps a flag of its own (or knows it from its state). A node is
- * on one list at a time; remove() clears its links.
+ * on one list at a time.
  *
  * The curio__list type itself is defined in include/curio.h (see there why).
  *
@@ -81,7 +81,8 @@ static inline void curio__list_push_front(curio__list *l, curio__list_node *n)
     l->head = n;
 }
 
-/* Unlink n, which must be on l, and clear its links. */
+/* Unlink n, which must be on l. Its links are left stale: nothing may follow them until
+ * it is pushed again. */
 static inline void curio__list_remove(curio__list *l, curio__list_node *n)
 {
     if (n->prev)
@@ -92,7 +93,6 @@ static inline void curio__list_remove(curio__list *l, curio__list_node *n)
         n->next->prev = n->prev;
     else
         l->tail = n->prev;
-    n->prev = n->next = NULL;
 }
 
 /* Unlink and return the first node, or NULL if l is empty. */

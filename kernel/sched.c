@@ -36,13 +36,15 @@ void curio__ready(curio__task *t)
     k->nready++;
 }
 
-void curio__ready_with(curio__task *t, int result)
+static inline void ready_with(curio__task *t, int result)
 {
     if (t->heap_index != SIZE_MAX)
         curio__timer_remove(t->k, t);
     t->wake_result = result;
     curio__ready(t);
 }
+
+void curio__ready_with(curio__task *t, int result) { ready_with(t, result); }
 
 static curio__task *pop_ready(curio_kernel *k)
 {
@@ -251,4 +253,51 @@ void curio__loop_until(curio_kernel *k, curio__task *until)
         if (k->heap_len)
             curio__timers_fire(k, curio__now());
     }
+}
+
+/* ---- waking a wait queue's waiters (kernel/waitq.h) ---- */
+
+curio__waiter *curio__waitq_take(curio__waitq *q)
+{
+    curio__list_foreach(n, &q->line) {
+        curio__waiter *w = curio__waiter_of(n);
+        if (w->task->parked) {
+            curio__waitq_unlink(q, w);
+            return w;
+        }
+    }
+    return NULL;
+}
+
+void curio__waiter_grant(curio__waiter *w, void *item)
+{
+    w->item = item;
+    w->granted = true;
+    ready_with(w->task, 0);
+}
+
+size_t curio__waitq_grant(curio__waitq *q, size_t n)
+{
+    size_t done = 0;
+    curio__waiter *w;
+    while (done < n && (w = curio__waitq_take(q))) {
+        curio__waiter_grant(w, w->item);
+        done++;
+    }
+    return done;
+}
+
+size_t curio__waitq_wake_all(curio__waitq *q)
+{
+    size_t done = 0;
+    curio__list_node *n;
+    while ((n = curio__list_pop_front(&q->line))) {
+        curio__waiter *w = curio__waiter_of(n);
+        w->linked = false;
+        if (w->task->parked) {
+            curio__waiter_grant(w, w->item);
+            done++;
+        }
+    }
+    return done;
 }

@@ -1,53 +1,60 @@
 /*
- * kernel/waitq.c - the wait queue with hand-off that every task-to-task wait uses (see
- * waitq.h).
+ * kernel/waitq.c - parking a task (the base of every wait that is not I/O), and waiting in
+ * the wait queue with hand-off that every task-to-task wait uses (see waitq.h). The waking
+ * side (take, grant, wake_all) is in sched.c, beside the ready queue it feeds.
  */
 #include "waitq.h"
 
-curio__waiter *curio__waitq_take(curio__waitq *q)
+/* ---- parking ---- */
+
+/* The body of curio__park, inlined into the wait queue's wait (the join and every sync
+ * primitive go through it). self may be NULL (-EPERM). */
+static inline int park(curio__task *self, const char *state, int64_t own_deadline)
 {
-    curio__list_foreach(n, &q->line) {
-        curio__waiter *w = curio__waiter_of(n);
-        if (w->task->parked) {
-            curio__waitq_unlink(q, w);
-            return w;
-        }
+    int rc = curio__trap_check(self);
+    if (rc < 0)
+        return rc;
+    int64_t d = self->nscopes ? curio__effective_deadline(self) : CURIO__NO_DEADLINE;
+    if (own_deadline < d)
+        d = own_deadline;
+    if (d != CURIO__NO_DEADLINE) {
+        rc = curio__timer_add(self->k, self, d);
+        if (rc < 0)
+            return rc;
     }
-    return NULL;
+    self->sleep_until = own_deadline;
+    self->wake_result = 0;
+    self->parked = true;
+    self->state = state;
+    curio__suspend(self);
+    rc = self->wake_result;
+    /* -ETIMEDOUT only comes from the timer heap, set to d: a scope's deadline (a sleep's
+     * own deadline passing wakes it with 0). */
+    if (rc == -ETIMEDOUT)
+        curio__expire_scopes(self, d);
+    else if (rc == -ECANCELED)
+        self->cancel_delivered = true; /* a delivery, as for an I/O operation (trap.c) */
+    return rc;
 }
 
-void curio__waiter_grant(curio__waiter *w, void *item)
+int curio__park(const char *state, int64_t own_deadline)
 {
-    w->item = item;
-    w->granted = true;
-    curio__ready_with(w->task, 0);
+    return park(curio__self(), state, own_deadline);
 }
 
-size_t curio__waitq_grant(curio__waitq *q, size_t n)
+void curio__park_nointr(curio__task *self, const char *state)
 {
-    size_t done = 0;
-    curio__waiter *w;
-    while (done < n && (w = curio__waitq_take(q))) {
-        curio__waiter_grant(w, w->item);
-        done++;
-    }
-    return done;
+    /* No deadline is registered, and with nocancel raised curio_cancel_nowait records a
+     * request without interrupting: only the caller's waker readies the task. */
+    self->nocancel++;
+    self->wake_result = 0;
+    self->parked = true;
+    self->state = state;
+    curio__suspend(self);
+    self->nocancel--;
 }
 
-size_t curio__waitq_wake_all(curio__waitq *q)
-{
-    size_t done = 0;
-    curio__list_node *n;
-    while ((n = curio__list_pop_front(&q->line))) {
-        curio__waiter *w = curio__waiter_of(n);
-        w->linked = false;
-        if (w->task->parked) {
-            curio__waiter_grant(w, w->item);
-            done++;
-        }
-    }
-    return done;
-}
+/* ---- waiting in a wait queue ---- */
 
 int curio__waitq_wait(curio__waitq *q, curio__waiter *w, const char *state)
 {
@@ -58,11 +65,11 @@ int curio__waitq_wait(curio__waitq *q, curio__waiter *w, const char *state)
     w->granted = false;
     curio__waitq_push(q, w);
     for (;;) {
-        int rc = curio__park(state, CURIO__NO_DEADLINE);
+        int rc = park(self, state, CURIO__NO_DEADLINE);
         /* Granted means handed over, whatever rc says: a cancellation that came after the
          * hand-off is delivered at the next blocking call. */
         if (w->granted)
-            return curio__undeliver(self, rc);
+            return rc == 0 ? 0 : curio__undeliver(self, rc);
         if (rc < 0) {
             /* Interrupted while parked, or refused before parking (trap check, no memory
              * for a scope's deadline): still in the queue, unless a wake_all emptied it. */

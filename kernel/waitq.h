@@ -1,6 +1,6 @@
 /*
  * kernel/waitq.h - the one way a task waits for another task: a wait queue of waiter
- * records, with hand-off (kernel/waitq.c). Joins, task groups, the sync primitives (event,
+ * records, with hand-off (waiting: kernel/waitq.c; waking: kernel/sched.c). Joins, task groups, the sync primitives (event,
  * locks, semaphore, condition, queue), servers, process waits, signal watchers and the
  * process pool all wait on it.
  *

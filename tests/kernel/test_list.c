@@ -78,8 +78,6 @@ Test(list, remove_from_anywhere)
         curio__list_push_back(&l, &r[i].node);
     curio__list_remove(&l, &r[2].node); /* the middle */
     cr_assert_str_eq(ids(&l), "0 1 3 4");
-    cr_assert_null(r[2].node.prev, "remove clears the links");
-    cr_assert_null(r[2].node.next);
     curio__list_remove(&l, &r[0].node); /* the head */
     cr_assert_str_eq(ids(&l), "1 3 4");
     curio__list_remove(&l, &r[4].node); /* the tail */
@@ -104,7 +102,6 @@ Test(list, pop_front_is_fifo_with_push_back)
     for (int i = 0; i < 3; i++) {
         rec *got = curio__list_entry(curio__list_pop_front(&l), rec, node);
         cr_assert_eq(got, &r[i]);
-        cr_assert_null(got->node.next);
     }
     cr_assert(curio__list_empty(&l));
     cr_assert_null(curio__list_entry(curio__list_pop_front(&l), rec, node));

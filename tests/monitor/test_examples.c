@@ -155,7 +155,7 @@ Test(examples, kid_monitor_ps_where_cancel)
     expect_in_order(command(fd, "where 2"), (const char *const[]){
         "Stack for Task(id=2, name='parent', state='TASK_JOIN') (most recent call last):\n",
         "examples/kid_monitor.c\", line ", ", in parent\n", ", in curio_join\n",
-        ", in curio__park\n", NULL});
+        ", in curio__waitq_wait\n", NULL});
     expect_in_order(command(fd, "where 3"), (const char *const[]){
         "Stack for Task(id=3, name='kid', state='TIME_SLEEP') (most recent call last):\n",
         "examples/kid_monitor.c\", line ", ", in kid\n", ", in curio_sleep\n",

@@ -117,8 +117,7 @@ static long chains_main(void *arg)
     w = where(c, joiner);
     expect_in_order(w, (const char *const[]){"state='TASK_JOIN'", "in join_outer\n",
                                              "in curio_join\n", "in curio__waitq_wait\n",
-                                             "in curio__park\n", NULL});
-    /* (curio_task_wait between the first two: clang inlines it) */
+                                             NULL}); /* curio_task_wait between: clang inlines it */
     /* The main task, waiting for this very reply. */
     w = where(c, curio_current());
     expect_in_order(w, (const char *const[]){"state='READ_WAIT'", "in chains_main\n",
