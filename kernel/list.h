@@ -99,8 +99,13 @@ static inline void curio__list_remove(curio__list *l, curio__list_node *n)
 static inline curio__list_node *curio__list_pop_front(curio__list *l)
 {
     curio__list_node *n = l->head;
-    if (n)
-        curio__list_remove(l, n);
+    if (n) {
+        l->head = n->next; /* the first node has no prev */
+        if (n->next)
+            n->next->prev = NULL;
+        else
+            l->tail = NULL;
+    }
     return n;
 }
 
