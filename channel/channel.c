@@ -15,7 +15,7 @@ struct authenticator {
     curio__task *task;           /* alive while the record is on ch->auths */
     curio_connection *conn;
     curio_addr peer;
-    struct authenticator *prev, *next;
+    curio__list_node node;       /* in ch->auths */
     size_t keylen;
     char key[];                  /* the accept call's key, copied: it outlives the call */
 };
@@ -37,7 +37,7 @@ struct curio_channel {
                                     authenticator; freed at 0 */
     bool closed;
     curio__task *accepter;       /* the task in accept, or NULL (one at a time: -EBUSY) */
-    struct authenticator *auths; /* clients in authentication, each with its own task */
+    curio__list auths;           /* clients in authentication, each with its own task */
     unsigned nauth;              /* their number: at most opts.max_authenticating */
     struct ready_conn *ready;    /* admitted, not yet returned by accept; oldest first */
 };
@@ -102,7 +102,7 @@ void curio_channel_close(curio_channel *ch)
         curio_socket_close(ch->ls); /* an accepter blocked on it gets -EBADF */
     ch->ls = NULL;
     /* Each authenticator, once it has run, closes its client and drops its reference. */
-    for (struct authenticator *a = ch->auths; a; a = a->next)
+    curio__list_foreach_entry(a, &ch->auths, struct authenticator, node)
         curio_cancel_nowait(a->task);
     wake_accepter(ch, -EBADF);
     channel_unref(ch);
@@ -246,12 +246,7 @@ static long authenticator_main(void *arg)
         if (!stopped)
             log_dropped(ch, &a->peer, why, own_timeout);
     }
-    if (a->prev)
-        a->prev->next = a->next;
-    else
-        ch->auths = a->next;
-    if (a->next)
-        a->next->prev = a->prev;
+    curio__list_remove(&ch->auths, &a->node);
     ch->nauth--;
     wake_accepter(ch, WAKE_ACCEPTER);
     free(a);
@@ -281,10 +276,7 @@ static int start_authenticator(curio_channel *ch, curio_connection *c, const cur
     a->task = t;
     t->internal = true;
     curio_task_release(t); /* the record lives until the task has left the list */
-    a->next = ch->auths;
-    if (a->next)
-        a->next->prev = a;
-    ch->auths = a;
+    curio__list_push_front(&ch->auths, &a->node);
     ch->nauth++;
     ch->refs++;
     return 0;
@@ -308,7 +300,7 @@ static int accept_step(curio_channel *ch, curio_connection **out, const void *ke
                        size_t keylen)
 {
     if (key && ch->nauth >= ch->opts.max_authenticating) {
-        int rc = curio__wait_on(NULL, "CHANNEL_AUTH_WAIT", CURIO__NO_DEADLINE);
+        int rc = curio__park("CHANNEL_AUTH_WAIT", CURIO__NO_DEADLINE);
         return rc == WAKE_ACCEPTER ? 0 : rc;
     }
     curio_socket *s;

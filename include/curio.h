@@ -464,6 +464,18 @@ CURIO_API curio_task *curio_group_task(const curio_group *g, size_t i);
  * Call it from a task of the group's kernel; never fails. */
 CURIO_API void curio_group_destroy(curio_group *g);
 
+/* private: the library's intrusive list (kernel/list.h) and the kernel's wait queue, a
+ * list of waiter records that live on the waiting tasks' stacks (kernel/waitq.h). They are
+ * defined here because the primitives of <curio/sync.h> embed wait queues by value. All
+ * zero is an empty list and an empty queue. */
+struct curio__list_node;
+typedef struct curio__list {
+    struct curio__list_node *head, *tail;
+} curio__list;
+typedef struct curio__waitq {
+    curio__list line;
+} curio__waitq;
+
 #ifdef __cplusplus
 }
 #endif

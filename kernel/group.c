@@ -10,6 +10,7 @@
  * daemon members are never queued or waited for, only cancelled when the group winds up.
  */
 #include "kernel.h"
+#include "waitq.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,8 @@ struct curio_group {
                                     spawned ones); each once, with one handle */
     size_t n, cap;
     size_t waiting;              /* non-daemon members not yet ended */
-    curio__task *done_head, *done_tail; /* ended non-daemon members not yet taken by
-                                    next_done or examined by join */
+    curio__list done;            /* ended non-daemon members not yet taken by next_done
+                                    or examined by join (by done_node) */
     curio__waitq waiters;        /* tasks blocked in next_done or join */
     curio__task *completed;      /* the first member join examined (see decides()) */
     curio__task *failed;         /* first non-daemon member that failed */
@@ -61,13 +62,7 @@ static bool failed(const curio__task *t) { return !t->cancelled && t->result < 0
 
 static void done_push(curio_group *g, curio__task *t)
 {
-    t->done_next = NULL;
-    t->done_prev = g->done_tail;
-    if (g->done_tail)
-        g->done_tail->done_next = t;
-    else
-        g->done_head = t;
-    g->done_tail = t;
+    curio__list_push_back(&g->done, &t->done_node);
     t->done_queued = true;
 }
 
@@ -75,15 +70,7 @@ static void done_unlink(curio_group *g, curio__task *t)
 {
     if (!t->done_queued)
         return;
-    if (t->done_prev)
-        t->done_prev->done_next = t->done_next;
-    else
-        g->done_head = t->done_next;
-    if (t->done_next)
-        t->done_next->done_prev = t->done_prev;
-    else
-        g->done_tail = t->done_prev;
-    t->done_prev = t->done_next = NULL;
+    curio__list_remove(&g->done, &t->done_node);
     t->done_queued = false;
 }
 
@@ -107,12 +94,10 @@ static void member_ended(curio_group *g, curio__task *t)
             g->failed = t;
     }
     if (g->waiting == 0) {
-        curio__waitq_wake_all(&g->waiters, 0);
+        curio__waitq_wake_all(&g->waiters);
         return;
     }
-    curio__task *w = curio__waitq_pop(&g->waiters);
-    if (w)
-        curio__ready_with(w, 0);
+    curio__waitq_grant(&g->waiters, 1);
 }
 
 void curio__group_member_done(curio__task *t)
@@ -225,7 +210,7 @@ int curio_group_add_task(curio_group *g, curio_task *t)
 static int next_ended(curio_group *g, curio__task **out)
 {
     for (;;) {
-        curio__task *t = g->done_head;
+        curio__task *t = curio__list_entry(curio__list_first(&g->done), curio__task, done_node);
         if (t) {
             done_unlink(g, t);
             *out = t;
@@ -233,7 +218,8 @@ static int next_ended(curio_group *g, curio__task **out)
         }
         if (g->waiting == 0)
             return -ENOENT;
-        int rc = curio__wait_on(&g->waiters, "TASK_JOIN", CURIO__NO_DEADLINE);
+        curio__waiter w;
+        int rc = curio__waitq_wait(&g->waiters, &w, "TASK_JOIN");
         if (rc < 0)
             return rc;
     }

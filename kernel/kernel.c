@@ -100,8 +100,8 @@ int curio_kernel_run(curio_kernel *k, curio_task_fn fn, void *arg, long *result)
  * (cleanup code may spawn more). */
 static void shutdown_tasks(curio_kernel *k)
 {
-    while (k->all_tail) {
-        curio__task *t = k->all_tail;
+    while (!curio__list_empty(&k->all)) {
+        curio__task *t = curio__list_entry(curio__list_last(&k->all), curio__task, all_node);
         t->handles++; /* keep the record alive until we have seen it end */
         curio_cancel_nowait(t);
         curio__loop_until(k, t);
@@ -118,8 +118,9 @@ void curio_kernel_destroy(curio_kernel *k)
     /* Posts still pending run now, while every task record is still valid. */
     curio__posts_run(k);
     /* Records of ended tasks whose handles were never released die with the kernel. */
-    while (k->zombies) {
-        curio__task *t = k->zombies;
+    while (!curio__list_empty(&k->zombies)) {
+        curio__task *t = curio__list_entry(curio__list_first(&k->zombies), curio__task,
+                                           all_node);
         t->handles = 0;
         t->group = NULL;
         curio__task_maybe_free(t);

@@ -7,6 +7,7 @@
 
 #include "curio.h"
 #include "arch/context.h"
+#include "list.h"
 
 #include <liburing.h>
 #include <pthread.h>
@@ -22,12 +23,6 @@
 #define CURIO__UD_WAKE 2u
 
 typedef struct curio_task curio__task;
-
-/* An intrusive doubly linked list of tasks waiting on something (join, events, locks...).
- * A task is on at most one wait queue at a time (task->waitq says which). */
-typedef struct curio__waitq {
-    curio__task *head, *tail;
-} curio__waitq;
 
 /* One in-flight io_uring operation, living on the blocked task's stack. The task is not
  * resumed before the completion of *this* SQE has been reaped (the buffer invariant). */
@@ -99,7 +94,7 @@ struct curio_task {
     bool done;
     bool on_ready;               /* on the ready queue (so a second wake is a no-op) */
     bool zombie;                 /* on k->zombies */
-    bool parked;                 /* blocked in curio__wait_on (not in I/O) */
+    bool parked;                 /* blocked in curio__park (not in I/O) */
 
     /* --- cancellation --- */
     bool cancel_requested;       /* sticky from the request until the end */
@@ -112,16 +107,14 @@ struct curio_task {
     uint64_t scope_ids;
     uint32_t deliveries;         /* scope deadlines delivered so far (curio__expire_scopes) */
 
-    /* --- blocking: exactly one of these describes what the task waits on --- */
-    curio__waitq *waitq;         /* the queue it is linked on, or NULL */
-    curio__task *wq_prev, *wq_next;
+    /* --- blocking: parked (a wait queue's waiter record, on the task's stack, says what
+     *     for: kernel/waitq.h), or in I/O --- */
     curio__op *op;               /* in-flight io_uring operation, or NULL */
     int wake_result;             /* what the blocking call returns when woken */
-    void *wake_value;            /* a value handed over by the waker (queues, futures) */
     size_t heap_index;           /* position in the timer heap, or SIZE_MAX */
     int64_t sleep_until;         /* the sleep's own deadline (CURIO__NO_DEADLINE if none) */
 
-    /* --- waiting for this task's end --- */
+    /* --- waiting for this task's end (kernel/waitq.h) --- */
     curio__waitq joiners;
 
     /* --- stack --- */
@@ -131,15 +124,15 @@ struct curio_task {
     curio__local_slot *locals;
     size_t nlocals, cap_locals;
 
-    /* --- live tasks of the kernel, oldest first (shutdown cancels newest first); once
-     *     ended with a handle held, the same links put it on k->zombies --- */
-    curio__task *all_prev, *all_next;
+    /* --- live tasks of the kernel, k->all, oldest first (shutdown cancels newest first);
+     *     once ended with a handle held, the same node puts it on k->zombies --- */
+    curio__list_node all_node;
 
     /* --- task group membership: group is the group the task is a member of, or NULL
      *     once it has left (next_done, curio_join, cancel_remaining) or was never in one;
      *     a task is a member of at most one group at a time --- */
     curio_group *group;
-    curio__task *done_prev, *done_next; /* the group's queue of ended members that neither
+    curio__list_node done_node;  /* the group's queue of ended members that neither
                                     next_done nor join has taken yet */
     bool done_queued;            /* on that queue */
     bool reap;                   /* cancelled by cancel_remaining: leaves its group when it
@@ -182,8 +175,8 @@ struct curio_kernel {
 
     uint64_t next_id;
     size_t ntasks;               /* live task records */
-    curio__task *all_head, *all_tail;
-    curio__task *zombies;        /* ended tasks whose handle is still held */
+    curio__list all;             /* live tasks, oldest first (by all_node) */
+    curio__list zombies;         /* ended tasks whose handle is still held (by all_node) */
     curio__task *free_tasks;     /* records kept for reuse, linked by ready_next */
     unsigned nfree_tasks;
 
@@ -293,9 +286,13 @@ CURIO__HIDDEN void curio__expire_scopes(curio__task *self, int64_t when);
 CURIO__HIDDEN int curio__undeliver(curio__task *self, int rc);
 /* A cancellation was just requested for t: its pending deadlines no longer apply (scope.c). */
 CURIO__HIDDEN void curio__scopes_drop_deadlines(curio__task *t);
-/* Block on a wait queue (state names what for). Returns the waker's wake_result, or
- * -ECANCELED/-ETIMEDOUT. deadline may be CURIO__NO_DEADLINE (scopes are added in). */
-CURIO__HIDDEN int curio__wait_on(curio__waitq *q, const char *state, int64_t deadline);
+/* Park the calling task until something readies it (state names what for, for the
+ * monitor): the base of every wait that is not I/O. Returns the waker's wake_result (0
+ * when its own deadline passed), or -ECANCELED/-ETIMEDOUT (interrupted), -ENOMEM (no room
+ * for a deadline in the timer heap), -EPERM outside a task. deadline is the wait's own
+ * (a sleep's), or CURIO__NO_DEADLINE; the scopes' deadlines are added in. Waiting for
+ * another task is a wait queue's business (kernel/waitq.h), which parks here (waitq.c). */
+CURIO__HIDDEN int curio__park(const char *state, int64_t deadline);
 /* Park until a waker readies the task, deaf to cancellation and to scope deadlines (for
  * waits that must end before the blocking call can return: re-taking a condition's lock,
  * a wake-up record still in flight from another thread). A cancellation requested
@@ -318,13 +315,7 @@ CURIO__HIDDEN int curio__op_begin_fd(curio__op *op, struct io_uring_sqe **sqe, i
 CURIO__HIDDEN int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state);
 CURIO__HIDDEN struct io_uring_sqe *curio__sqe(curio_kernel *k);
 
-/* --- wait queues (sched.c) --- */
-CURIO__HIDDEN void curio__waitq_push(curio__waitq *q, curio__task *t);
-CURIO__HIDDEN void curio__waitq_remove(curio__waitq *q, curio__task *t);
-CURIO__HIDDEN curio__task *curio__waitq_pop(curio__waitq *q);
-/* Wake every waiter with result r, in FIFO order. Returns how many. */
-CURIO__HIDDEN size_t curio__waitq_wake_all(curio__waitq *q, int r);
-static inline bool curio__waitq_empty(const curio__waitq *q) { return q->head == NULL; }
+/* --- waiting for another task: the wait queue (kernel/waitq.h); lists (kernel/list.h) --- */
 
 /* --- time (time.c) --- */
 /* Seconds to nanoseconds, rounded to nearest, for |seconds| < 9.2e9 (the callers clamp):
@@ -373,7 +364,7 @@ typedef struct curio__job {
                                              the task owns. */
     bool ran;                             /* set by curio__job_run: work ran to its end */
     /* private */
-    struct curio__job *next, *prev;       /* the pool's queue, under its lock */
+    curio__list_node node;                /* the pool's queue, under its lock */
     curio_kernel *k;
     curio__task *task;
     _Atomic int state;                    /* QUEUED, RUNNING, DONE, ORPHANED (thread.c) */

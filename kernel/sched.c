@@ -9,6 +9,7 @@
  * keeps yielding tasks from starving I/O.
  */
 #include "kernel.h"
+#include "waitq.h"
 
 #include <stdlib.h>
 
@@ -35,13 +36,15 @@ void curio__ready(curio__task *t)
     k->nready++;
 }
 
-void curio__ready_with(curio__task *t, int result)
+static inline void ready_with(curio__task *t, int result)
 {
     if (t->heap_index != SIZE_MAX)
         curio__timer_remove(t->k, t);
     t->wake_result = result;
     curio__ready(t);
 }
+
+void curio__ready_with(curio__task *t, int result) { ready_with(t, result); }
 
 static curio__task *pop_ready(curio_kernel *k)
 {
@@ -176,23 +179,13 @@ void curio__task_exit(curio__task *self)
     if (self->result == -ECANCELED && self->cancel_delivered)
         self->cancelled = true;
     /* Leave the list of live tasks. */
-    if (self->all_prev)
-        self->all_prev->all_next = self->all_next;
-    else
-        k->all_head = self->all_next;
-    if (self->all_next)
-        self->all_next->all_prev = self->all_prev;
-    else
-        k->all_tail = self->all_prev;
-    self->all_prev = self->all_next = NULL;
+    curio__list_remove(&k->all, &self->all_node);
     if (self->handles || self->group) {
         self->zombie = true;
-        self->all_next = k->zombies;
-        if (k->zombies)
-            k->zombies->all_prev = self;
-        k->zombies = self;
+        curio__list_push_front(&k->zombies, &self->all_node);
     }
-    curio__waitq_wake_all(&self->joiners, 0);
+    if (!curio__waitq_empty(&self->joiners))
+        curio__waitq_wake_all(&self->joiners);
     if (self->group)
         curio__group_member_done(self);
     k->exited = self;
@@ -262,49 +255,49 @@ void curio__loop_until(curio_kernel *k, curio__task *until)
     }
 }
 
-/* ---- wait queues ---- */
+/* ---- waking a wait queue's waiters (kernel/waitq.h) ---- */
 
-void curio__waitq_push(curio__waitq *q, curio__task *t)
+curio__waiter *curio__waitq_take(curio__waitq *q)
 {
-    t->waitq = q;
-    t->wq_next = NULL;
-    t->wq_prev = q->tail;
-    if (q->tail)
-        q->tail->wq_next = t;
-    else
-        q->head = t;
-    q->tail = t;
-}
-
-void curio__waitq_remove(curio__waitq *q, curio__task *t)
-{
-    if (t->wq_prev)
-        t->wq_prev->wq_next = t->wq_next;
-    else
-        q->head = t->wq_next;
-    if (t->wq_next)
-        t->wq_next->wq_prev = t->wq_prev;
-    else
-        q->tail = t->wq_prev;
-    t->wq_prev = t->wq_next = NULL;
-    t->waitq = NULL;
-}
-
-curio__task *curio__waitq_pop(curio__waitq *q)
-{
-    curio__task *t = q->head;
-    if (t)
-        curio__waitq_remove(q, t);
-    return t;
-}
-
-size_t curio__waitq_wake_all(curio__waitq *q, int r)
-{
-    size_t n = 0;
-    curio__task *t;
-    while ((t = curio__waitq_pop(q))) {
-        curio__ready_with(t, r);
-        n++;
+    curio__list_foreach(n, &q->line) {
+        curio__waiter *w = curio__waiter_of(n);
+        if (w->task->parked) {
+            curio__waitq_unlink(q, w);
+            return w;
+        }
     }
-    return n;
+    return NULL;
+}
+
+void curio__waiter_grant(curio__waiter *w, void *item)
+{
+    w->item = item;
+    w->granted = true;
+    ready_with(w->task, 0);
+}
+
+size_t curio__waitq_grant(curio__waitq *q, size_t n)
+{
+    size_t done = 0;
+    curio__waiter *w;
+    while (done < n && (w = curio__waitq_take(q))) {
+        curio__waiter_grant(w, w->item);
+        done++;
+    }
+    return done;
+}
+
+size_t curio__waitq_wake_all(curio__waitq *q)
+{
+    size_t done = 0;
+    curio__list_node *n;
+    while ((n = curio__list_pop_front(&q->line))) {
+        curio__waiter *w = curio__waiter_of(n);
+        w->linked = false;
+        if (w->task->parked) {
+            curio__waiter_grant(w, w->item);
+            done++;
+        }
+    }
+    return done;
 }

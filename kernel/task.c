@@ -5,6 +5,7 @@
  * spawner's, or a group's). The stack goes back to the pool as soon as the task ends.
  */
 #include "kernel.h"
+#include "waitq.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,12 +79,7 @@ int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out, curio_
     t->handles = 1;
     t->heap_index = SIZE_MAX;
     t->sleep_until = CURIO__NO_DEADLINE;
-    t->all_prev = k->all_tail;
-    if (k->all_tail)
-        k->all_tail->all_next = t;
-    else
-        k->all_head = t;
-    k->all_tail = t;
+    curio__list_push_back(&k->all, &t->all_node);
     k->ntasks++;
     curio__task_start_ctx(t);
     curio__ready(t);
@@ -128,14 +124,8 @@ void curio__task_maybe_free(curio__task *t)
 {
     if (!t->done || t->handles || t->group || t->stack)
         return;
-    if (t->zombie) {
-        if (t->all_prev)
-            t->all_prev->all_next = t->all_next;
-        else
-            t->k->zombies = t->all_next;
-        if (t->all_next)
-            t->all_next->all_prev = t->all_prev;
-    }
+    if (t->zombie)
+        curio__list_remove(&t->k->zombies, &t->all_node);
     task_free(t);
 }
 
@@ -180,7 +170,8 @@ int curio_task_wait(curio_task *t)
     if (t == self)
         return -EDEADLK;
     while (!t->done) {
-        int rc = curio__wait_on(&t->joiners, "TASK_JOIN", CURIO__NO_DEADLINE);
+        curio__waiter w;
+        int rc = curio__waitq_wait(&t->joiners, &w, "TASK_JOIN");
         if (rc < 0)
             return rc;
     }

@@ -26,24 +26,16 @@ enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_ORPHANED, JOB_TAKEN_BACK };
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t work;         /* signalled when a job is queued */
-    curio__job *head, *tail;     /* queued jobs, FIFO */
+    curio__list queue;           /* queued jobs, FIFO (by node) */
     unsigned queued;
     unsigned threads;            /* started and not yet left */
     unsigned idle;               /* waiting for work */
     bool atfork;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, false};
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {NULL, NULL}, 0, 0, 0, false};
 
 static void unlink_job(curio__job *j)
 {
-    if (j->prev)
-        j->prev->next = j->next;
-    else
-        pool.head = j->next;
-    if (j->next)
-        j->next->prev = j->prev;
-    else
-        pool.tail = j->prev;
-    j->next = j->prev = NULL;
+    curio__list_remove(&pool.queue, &j->node);
     pool.queued--;
 }
 
@@ -52,7 +44,7 @@ static void pool_after_fork_child(void)
 {
     pthread_mutex_init(&pool.lock, NULL);
     pthread_cond_init(&pool.work, NULL);
-    pool.head = pool.tail = NULL;
+    curio__list_init(&pool.queue);
     pool.queued = pool.threads = pool.idle = 0;
 }
 
@@ -70,19 +62,19 @@ static void deadline_in(struct timespec *ts, int64_t ns)
 static curio__job *next_job(void)
 {
     pthread_mutex_lock(&pool.lock);
-    while (!pool.head) {
+    while (curio__list_empty(&pool.queue)) {
         struct timespec until;
         deadline_in(&until, POOL_IDLE_NS);
         pool.idle++;
         int rc = pthread_cond_timedwait(&pool.work, &pool.lock, &until);
         pool.idle--;
-        if (rc == ETIMEDOUT && !pool.head) {
+        if (rc == ETIMEDOUT && curio__list_empty(&pool.queue)) {
             pool.threads--;
             pthread_mutex_unlock(&pool.lock);
             return NULL;
         }
     }
-    curio__job *j = pool.head;
+    curio__job *j = curio__list_entry(curio__list_first(&pool.queue), curio__job, node);
     unlink_job(j);
     atomic_store_explicit(&j->state, JOB_RUNNING, memory_order_relaxed);
     pthread_mutex_unlock(&pool.lock);
@@ -141,13 +133,7 @@ static int submit(curio__job *j)
         pthread_atfork(NULL, NULL, pool_after_fork_child);
         pool.atfork = true;
     }
-    j->next = NULL;
-    j->prev = pool.tail;
-    if (pool.tail)
-        pool.tail->next = j;
-    else
-        pool.head = j;
-    pool.tail = j;
+    curio__list_push_back(&pool.queue, &j->node);
     pool.queued++;
     if (pool.queued > pool.idle && pool.threads < POOL_MAX) {
         if (start_thread() == 0) {
@@ -229,7 +215,7 @@ int curio__job_run(curio__job *j, const char *state)
     rc = submit(j);
     if (rc < 0)
         return give_up(j, rc);
-    rc = curio__wait_on(NULL, state, CURIO__NO_DEADLINE);
+    rc = curio__park(state, CURIO__NO_DEADLINE);
     if (!j->finished && rc < 0) {
         if (take_back(j))
             return give_up(j, rc);

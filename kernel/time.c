@@ -125,6 +125,6 @@ int64_t curio_sleep(double seconds)
     }
     int64_t ns = seconds >= 9.2e9 ? CURIO__NO_DEADLINE : curio__ns(seconds);
     int64_t until = ns == CURIO__NO_DEADLINE ? ns : curio__now() + ns;
-    rc = curio__wait_on(NULL, "TIME_SLEEP", until);
+    rc = curio__park("TIME_SLEEP", until);
     return rc < 0 ? rc : curio__now();
 }

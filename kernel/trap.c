@@ -1,6 +1,6 @@
 /*
  * kernel/trap.c - what every blocking call goes through: the sticky cancellation and
- * timeout checks, parking on a wait queue, and I/O operations on the ring.
+ * timeout checks, interruption, and I/O operations on the ring (parking is in waitq.c).
  */
 #include "kernel.h"
 
@@ -77,53 +77,10 @@ static int delivered(curio__task *self, int rc)
     return rc;
 }
 
-int curio__wait_on(curio__waitq *q, const char *state, int64_t own_deadline)
-{
-    curio__task *self = curio__self();
-    int rc = curio__trap_check(self);
-    if (rc < 0)
-        return rc;
-    curio_kernel *k = self->k;
-    int64_t d = curio__effective_deadline(self);
-    if (own_deadline < d)
-        d = own_deadline;
-    if (d != CURIO__NO_DEADLINE) {
-        rc = curio__timer_add(k, self, d);
-        if (rc < 0)
-            return rc;
-    }
-    self->sleep_until = own_deadline;
-    if (q)
-        curio__waitq_push(q, self);
-    self->wake_result = 0;
-    self->parked = true;
-    self->state = state;
-    curio__suspend(self);
-    rc = self->wake_result;
-    /* -ETIMEDOUT only comes from the timer heap, set to d: a scope's deadline (a sleep's
-     * own deadline passing wakes it with 0). */
-    if (rc == -ETIMEDOUT)
-        curio__expire_scopes(self, d);
-    return delivered(self, rc);
-}
-
-void curio__park_nointr(curio__task *self, const char *state)
-{
-    /* No deadline is registered, and with nocancel raised curio_cancel_nowait records a
-     * request without interrupting: only the caller's waker readies the task. */
-    self->nocancel++;
-    self->wake_result = 0;
-    self->parked = true;
-    self->state = state;
-    curio__suspend(self);
-    self->nocancel--;
-}
-
 void curio__interrupt(curio__task *t, int err)
 {
     if (t->parked) {
-        if (t->waitq)
-            curio__waitq_remove(t->waitq, t);
+        /* A waiter record stays in its wait queue until the task runs (kernel/waitq.h). */
         curio__ready_with(t, err);
     } else if (t->op && !t->op->interrupt && !t->op->done) {
         /* The operation's own completion decides when the task resumes: it may still

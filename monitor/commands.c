@@ -126,10 +126,10 @@ static int cmd_signal(curio__mon_session *s, char *arg)
 
 curio__task *curio__mon_find(curio_kernel *k, uint64_t id)
 {
-    for (curio__task *t = k->all_head; t; t = t->all_next)
+    curio__list_foreach_entry(t, &k->all, curio__task, all_node)
         if (t->id == id)
             return t;
-    for (curio__task *t = k->zombies; t; t = t->all_next)
+    curio__list_foreach_entry(t, &k->zombies, curio__task, all_node)
         if (t->id == id)
             return t;
     return NULL;

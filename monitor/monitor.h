@@ -33,7 +33,7 @@ struct curio__monitor {
     curio_addr addr;                     /* where it listens (the chosen port filled in) */
     char where[CURIO_ADDR_STRLEN];       /* addr as text, for messages */
     uint64_t server_id;                  /* the server task's id */
-    struct curio__mon_session *sessions; /* live sessions, newest first */
+    curio__list sessions;                /* live sessions, newest first (by node) */
     unsigned nsessions;
     bool quiet;                          /* the kernel's quiet option: no messages */
     double idle;                         /* seconds a session may wait for a command line,
@@ -49,7 +49,7 @@ struct curio__monitor {
 
 /* One connection, living on its task's stack (session.c). */
 typedef struct curio__mon_session {
-    struct curio__mon_session *prev, *next; /* the monitor's list */
+    curio__list_node node;               /* in the monitor's list */
     struct curio__monitor *mon;
     curio__task *task;                   /* the session's own task */
     curio_stream *stream;                /* the connection (the socket's stream) */

@@ -249,7 +249,7 @@ bool curio__mon_is_own(const struct curio__monitor *m, uint64_t id)
 {
     if (id == m->server_id)
         return true;
-    for (const curio__mon_session *s = m->sessions; s; s = s->next)
+    curio__list_foreach_entry(s, &m->sessions, const curio__mon_session, node)
         if (s->task->id == id)
             return true;
     return false;

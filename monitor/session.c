@@ -56,7 +56,7 @@ int curio__mon_flush(curio__mon_session *s)
 static size_t live_tasks(const curio_kernel *k)
 {
     size_t n = 0;
-    for (const curio__task *t = k->all_head; t; t = t->all_next)
+    curio__list_foreach(node, &k->all)
         n++;
     return n;
 }
@@ -64,23 +64,14 @@ static size_t live_tasks(const curio_kernel *k)
 static void link_session(curio__mon_session *s)
 {
     struct curio__monitor *m = s->mon;
-    s->prev = NULL;
-    s->next = m->sessions;
-    if (m->sessions)
-        m->sessions->prev = s;
-    m->sessions = s;
+    curio__list_push_front(&m->sessions, &s->node);
     m->nsessions++;
 }
 
 static void unlink_session(curio__mon_session *s)
 {
     struct curio__monitor *m = s->mon;
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        m->sessions = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    curio__list_remove(&m->sessions, &s->node);
     m->nsessions--;
 }
 

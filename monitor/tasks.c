@@ -52,7 +52,7 @@ int curio__mon_ps(curio__mon_session *s, char *arg)
     curio__text_printf(o, "\n");
     int64_t now = curio__now();
     bool own = false;
-    for (curio__task *t = s->mon->k->all_head; t; t = t->all_next) {
+    curio__list_foreach_entry(t, &s->mon->k->all, curio__task, all_node) {
         char timeout[8];
         format_timeout(t, now, timeout);
         bool mine = curio__mon_is_own(s->mon, t->id);

@@ -11,6 +11,7 @@
  * last client frees it.
  */
 #include "net.h"
+#include "../kernel/waitq.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -19,7 +20,7 @@
 #include <string.h>
 
 struct conn {
-    struct conn *prev, *next;    /* the server's live connections */
+    curio__list_node node;       /* in the server's live connections */
     struct server *srv;
     curio_task *task;            /* alive while linked (no handle held) */
     curio_socket *sock;          /* server-owned: closed and freed after the handler */
@@ -31,7 +32,7 @@ struct server {
     curio_client_fn handler;
     void *arg;
     curio_server_options opts;
-    struct conn *conns;
+    curio__list conns;           /* live connections, newest first */
     size_t nconns;
     bool running;                /* the server task is still inside curio_run_server */
     curio__waitq drained;        /* the server task, waiting for nconns to reach 0 */
@@ -65,12 +66,7 @@ static void srv_free(struct server *srv)
 static void conn_unlink(struct conn *c)
 {
     struct server *srv = c->srv;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        srv->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    curio__list_remove(&srv->conns, &c->node);
     srv->nconns--;
 }
 
@@ -111,7 +107,7 @@ static long conn_main(void *arg)
     free(c);
     if (srv->nconns == 0) {
         if (srv->running)
-            curio__waitq_wake_all(&srv->drained, 0);
+            curio__waitq_wake_all(&srv->drained);
         else
             srv_free(srv);
     }
@@ -135,11 +131,7 @@ static bool conn_start(struct server *srv, struct conn *c)
         return false;
     }
     c->task = t;
-    c->prev = NULL;
-    c->next = srv->conns;
-    if (srv->conns)
-        srv->conns->prev = c;
-    srv->conns = c;
+    curio__list_push_front(&srv->conns, &c->node);
     srv->nconns++;
     curio_task_release(t); /* the task runs on; its record goes when it ends */
     return true;
@@ -211,12 +203,14 @@ static int accept_loop(struct server *srv)
 /* Cancel every client and wait until all have ended (Curio's TaskGroup exit). */
 static void wind_down(struct server *srv)
 {
-    for (struct conn *c = srv->conns; c; c = c->next)
+    curio__list_foreach_entry(c, &srv->conns, struct conn, node)
         curio_cancel_nowait(c->task);
     curio_scope sc;
     if (srv->nconns && curio_disable_cancellation(&sc) == 0) {
-        while (srv->nconns)
-            curio__wait_on(&srv->drained, "TASK_JOIN", CURIO__NO_DEADLINE);
+        while (srv->nconns) {
+            curio__waiter w;
+            curio__waitq_wait(&srv->drained, &w, "TASK_JOIN");
+        }
         curio_scope_close(&sc);
     }
     srv->running = false;

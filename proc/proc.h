@@ -7,6 +7,7 @@
 #define CURIO_PROC_PRIVATE_H
 
 #include "../kernel/gate.h"
+#include "../kernel/waitq.h"
 
 #include <signal.h>
 
@@ -125,7 +126,7 @@ struct curio__sighub;
 /* What an event and a queue share: the signals watched, the tasks waiting, and the
  * gate's rule (kernel/gate.h). */
 typedef struct curio__sigwatch {
-    struct curio__sigwatch *next, *prev; /* the hub's watchers */
+    curio__list_node node;    /* in the hub's watchers */
     struct curio__sighub *hub;
     sigset_t set;
     curio__waitq waiters;

@@ -38,7 +38,8 @@ static __thread struct {
     size_t live;              /* workers forked and not retired, plus places handed over */
     size_t max;               /* 0: the number of online CPUs */
     uint64_t generation;      /* bumped by shutdown */
-    curio__waitq waiters;     /* calls waiting for a worker */
+    curio__waitq waiters;     /* calls waiting for a worker: a grant's item is the worker,
+                                 or &place_token */
     bool registered;          /* the thread-exit destructor knows the pool */
 } pool;
 
@@ -144,11 +145,10 @@ static void place_freed(void)
     pool.live--;
     if (pool.live >= pool_max())
         return;
-    curio__task *t = curio__waitq_pop(&pool.waiters);
+    curio__waiter *t = curio__waitq_take(&pool.waiters);
     if (t) {
         pool.live++;
-        t->wake_value = &place_token;
-        curio__ready_with(t, 0);
+        curio__waiter_grant(t, &place_token);
     }
 }
 
@@ -179,10 +179,9 @@ static void release(struct worker *w)
         retire(w);
         return;
     }
-    curio__task *t = curio__waitq_pop(&pool.waiters);
+    curio__waiter *t = curio__waitq_take(&pool.waiters);
     if (t) {
-        t->wake_value = w;
-        curio__ready_with(t, 0);
+        curio__waiter_grant(t, w);
         return;
     }
     w->next = pool.idle;
@@ -191,7 +190,7 @@ static void release(struct worker *w)
 
 /* ---- taking a worker ---- */
 
-static int acquire(curio__task *self, struct worker **out)
+static int acquire(struct worker **out)
 {
     while (pool.idle) {
         struct worker *w = pool.idle;
@@ -203,12 +202,12 @@ static int acquire(curio__task *self, struct worker **out)
         retire(w); /* killed from outside while idle */
     }
     if (pool.live >= pool_max()) {
-        self->wake_value = NULL;
-        int rc = curio__wait_on(&pool.waiters, "WORKER_WAIT", CURIO__NO_DEADLINE);
+        curio__waiter wt;
+        int rc = curio__waitq_wait(&pool.waiters, &wt, "WORKER_WAIT");
         if (rc < 0)
             return rc;
-        if (self->wake_value != &place_token) {
-            *out = self->wake_value; /* handed over: ours even if we were cancelled since */
+        if (wt.item != &place_token) {
+            *out = wt.item; /* handed over: ours even if we were cancelled since */
             return 0;
         }
     } else {
@@ -296,7 +295,7 @@ int curio_run_in_process(curio_process_fn fn, const void *arg, size_t len, long 
         return rc;
     register_pool();
     struct worker *w = NULL;
-    rc = acquire(self, &w);
+    rc = acquire(&w);
     if (rc < 0)
         return rc;
     return call(w, fn, arg, len, result, out, out_len);

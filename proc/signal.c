@@ -30,7 +30,7 @@ struct curio__sighub {
     curio_kernel *k;
     int fd;                   /* the signalfd (non-blocking) */
     curio__task *reader;      /* the reader task while it runs (we hold no handle) */
-    curio__sigwatch *head, *tail; /* attached watchers, oldest first (delivery order) */
+    curio__list watchers;     /* attached, oldest first (delivery order), by node */
     unsigned refs;            /* watchers + the running reader */
     bool stopping;            /* no watcher left: read nothing more */
 };
@@ -56,7 +56,7 @@ static void drain(struct curio__sighub *h)
             return; /* -EAGAIN: nothing (more) pending */
         size_t count = (size_t)n / sizeof si[0];
         for (size_t i = 0; i < count; i++)
-            for (curio__sigwatch *w = h->head; w; w = w->next)
+            curio__list_foreach_entry(w, &h->watchers, curio__sigwatch, node)
                 if (sigismember(&w->set, (int)si[i].ssi_signo))
                     curio__sigwatch_deliver(w, (int)si[i].ssi_signo);
         if (count < sizeof si / sizeof si[0])
@@ -109,22 +109,14 @@ static int set_mask(struct curio__sighub *h)
 {
     sigset_t all;
     sigemptyset(&all);
-    for (curio__sigwatch *w = h->head; w; w = w->next)
+    curio__list_foreach_entry(w, &h->watchers, curio__sigwatch, node)
         sigorset(&all, &all, &w->set);
     return signalfd(h->fd, &all, 0) < 0 ? -errno : 0;
 }
 
 static void unlink_watch(struct curio__sighub *h, curio__sigwatch *w)
 {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        h->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        h->tail = w->prev;
-    w->next = w->prev = NULL;
+    curio__list_remove(&h->watchers, &w->node);
 }
 
 /* With the ucontext switch (-Dcontext=ucontext) every context carries a signal mask of its
@@ -169,13 +161,7 @@ int curio__sigwatch_attach(curio__sigwatch *w)
     }
     curio__signals_watch(&w->set);
     w->hub = h;
-    w->next = NULL;
-    w->prev = h->tail;
-    if (h->tail)
-        h->tail->next = w;
-    else
-        h->head = w;
-    h->tail = w;
+    curio__list_push_back(&h->watchers, &w->node);
     h->refs++;
     rc = set_mask(h);
     if (rc == 0)
@@ -205,7 +191,7 @@ void curio__sigwatch_detach(curio__sigwatch *w)
     unlink_watch(h, w);
     set_mask(h);
     curio__signals_unwatch(&w->set);
-    if (!h->head) {
+    if (curio__list_empty(&h->watchers)) {
         h->stopping = true;
         if (current == h)
             current = NULL;

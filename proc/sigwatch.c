@@ -26,7 +26,7 @@ void curio__sigwatch_deliver(curio__sigwatch *w, int signo)
     if (!w->is_queue) {
         w->flag = true;
         w->signo = signo;
-        curio__waitq_wake_all(&w->waiters, 0);
+        curio__waitq_wake_all(&w->waiters);
         return;
     }
     if (w->count == w->cap) {
@@ -34,9 +34,7 @@ void curio__sigwatch_deliver(curio__sigwatch *w, int signo)
         return;
     }
     w->ring[(w->head + w->count++) % w->cap] = signo;
-    curio__task *t = curio__waitq_pop(&w->waiters);
-    if (t)
-        curio__ready_with(t, 0);
+    curio__waitq_grant(&w->waiters, 1);
 }
 
 static int create(curio__sigwatch *w, const int *signals, size_t n)
@@ -64,9 +62,7 @@ static void destroy(curio__sigwatch *w)
         watch_free(w);
         return;
     }
-    curio__task *t;
-    while ((t = curio__waitq_pop(&w->waiters)))
-        curio__ready_with(t, -EBADF);
+    curio__waitq_wake_all(&w->waiters); /* the gate makes their calls return -EBADF */
 }
 
 /* Enter a wait on w: -EINVAL, -EPERM, -EBADF, -ENOMEM (no reader could be started). */
@@ -116,7 +112,8 @@ int curio_signal_event_wait(curio_signal_event *e)
     int rc = enter(e ? &e->w : NULL);
     if (rc < 0)
         return rc;
-    rc = curio__wait_on(&e->w.waiters, "SIGNAL_WAIT", CURIO__NO_DEADLINE);
+    curio__waiter wt;
+    rc = curio__waitq_wait(&e->w.waiters, &wt, "SIGNAL_WAIT");
     return leave(&e->w, rc);
 }
 
@@ -191,7 +188,8 @@ int curio_signal_queue_get(curio_signal_queue *q, int *signo)
     if (rc < 0)
         return rc;
     for (;;) {
-        rc = curio__wait_on(&q->w.waiters, "SIGNAL_WAIT", CURIO__NO_DEADLINE);
+        curio__waiter wt;
+        rc = curio__waitq_wait(&q->w.waiters, &wt, "SIGNAL_WAIT");
         if (rc < 0 || q->w.gate.closing)
             break;
         if (pop(&q->w, signo) == 0)

@@ -303,18 +303,16 @@ void curio_process_destroy(curio_process *p)
     }
     /* Tasks are inside calls on p: end the child at once (so that readers of its pipes
      * see end of file), close the streams (their users get -EBADF), and wake the
-     * waiters; the last of them to leave frees p. Closing a stream may yield (its
-     * io_uring close), and a waiter woken already may leave meanwhile: hold p till
-     * the end. */
+     * waiters (the gate makes their calls return -EBADF); the last of them to leave
+     * frees p. Closing a stream may yield (its io_uring close), and a waiter woken
+     * already may leave meanwhile: hold p till the end. */
     curio__gate_hold(&p->gate);
     if (!p->reaped && !p->lost)
         syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
     streams_close(p);
     if (p->reaper)
         curio__interrupt(p->reaper, -EBADF);
-    curio__task *t;
-    while ((t = curio__waitq_pop(&p->waiters)))
-        curio__ready_with(t, -EBADF);
+    curio__waitq_wake_all(&p->waiters);
     if (curio__gate_release(&p->gate))
         curio__process_free(p);
 }

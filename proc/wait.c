@@ -112,7 +112,7 @@ static void reaped(curio_process *p, int rc, int code)
     } else {
         p->lost = true; /* -ECHILD: reaped behind our back */
     }
-    curio__waitq_wake_all(&p->waiters, 0);
+    curio__waitq_wake_all(&p->waiters);
 }
 
 /* With no reaper in flight: reap now if the child has ended already. */
@@ -151,12 +151,11 @@ int curio_process_wait(curio_process *p, int *returncode)
                 continue;
             }
             /* Interrupted: the next waiter in line takes the wait over. */
-            curio__task *next = curio__waitq_pop(&p->waiters);
-            if (next)
-                curio__ready_with(next, 0);
+            curio__waitq_grant(&p->waiters, 1);
             break;
         }
-        rc = curio__wait_on(&p->waiters, "PROC_WAIT", CURIO__NO_DEADLINE);
+        curio__waiter w;
+        rc = curio__waitq_wait(&p->waiters, &w, "PROC_WAIT");
         if (rc < 0)
             break;
     }

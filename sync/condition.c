@@ -53,7 +53,7 @@ int curio_condition_wait(curio_condition *c)
     curio_lock *l = lock_of(c);
     curio_lock_release(l);
     curio__waiter w = {0};
-    rc = curio__waiter_wait(&c->waiters, &w, "COND_WAIT");
+    rc = curio__waitq_wait(&c->waiters, &w, "COND_WAIT");
     curio__lock_acquire_nointr(self, l);
     return rc;
 }
@@ -78,7 +78,7 @@ static int notify(curio_condition *c, size_t n)
         return -EINVAL;
     if (!mine(c) || !lock_of(c)->locked)
         return -EPERM;
-    size_t woken = curio__waitlist_grant(&c->waiters, n);
+    size_t woken = curio__waitq_grant(&c->waiters, n);
     return woken > INT_MAX ? INT_MAX : (int)woken;
 }
 

@@ -14,7 +14,7 @@ int curio_event_set(curio_event *e)
     if (!curio__sync_mine(&e->thread))
         return -EPERM;
     e->set = true;
-    curio__waitlist_grant(&e->waiters, SIZE_MAX);
+    curio__waitq_grant(&e->waiters, SIZE_MAX);
     return 0;
 }
 
@@ -42,5 +42,5 @@ int curio_event_wait(curio_event *e)
     if (e->set)
         return 0;
     curio__waiter w = {0};
-    return curio__waiter_wait(&e->waiters, &w, "EVENT_WAIT");
+    return curio__waitq_wait(&e->waiters, &w, "EVENT_WAIT");
 }

@@ -20,7 +20,7 @@ int curio_lock_acquire(curio_lock *l)
         return 0;
     }
     curio__waiter w = {0};
-    return curio__waiter_wait(&l->waiters, &w, "LOCK_ACQUIRE");
+    return curio__waitq_wait(&l->waiters, &w, "LOCK_ACQUIRE");
 }
 
 void curio__lock_acquire_nointr(curio__task *self, curio_lock *l)
@@ -30,7 +30,7 @@ void curio__lock_acquire_nointr(curio__task *self, curio_lock *l)
         return;
     }
     curio__waiter w = {0};
-    curio__waiter_wait_nointr(self, &l->waiters, &w, "LOCK_ACQUIRE");
+    curio__waitq_wait_nointr(self, &l->waiters, &w, "LOCK_ACQUIRE");
 }
 
 int curio_lock_release(curio_lock *l)
@@ -39,7 +39,7 @@ int curio_lock_release(curio_lock *l)
         return -EINVAL;
     if (!curio__sync_mine(&l->thread) || !l->locked)
         return -EPERM;
-    curio__waiter *w = curio__waitlist_take(&l->waiters);
+    curio__waiter *w = curio__waitq_take(&l->waiters);
     if (w)
         curio__waiter_grant(w, NULL); /* stays locked: now the waiter's */
     else

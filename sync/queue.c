@@ -39,9 +39,9 @@ struct curio_queue {
     pslot *heap;                 /* PRIO */
     uint64_t seq;                /* PRIO: puts so far */
     size_t unfinished;           /* put and not yet task_done: join waits for 0 */
-    curio__waitlist getters;     /* parked only while count == promised */
-    curio__waitlist putters;     /* parked only while count >= maxsize */
-    curio__waitlist joiners;
+    curio__waitq getters;     /* parked only while count == promised */
+    curio__waitq putters;     /* parked only while count >= maxsize */
+    curio__waitq joiners;
 };
 
 /* ---- storage ---- */
@@ -177,8 +177,8 @@ int curio_queue_destroy(curio_queue *q)
         return -EPERM;
     /* Waiters leaving after an interruption still count: they will unlink themselves. So
      * do woken getters that have not run yet: they will take their items out. */
-    if (curio__waitlist_busy(&q->getters) || curio__waitlist_busy(&q->putters) ||
-        curio__waitlist_busy(&q->joiners) || q->promised)
+    if (!curio__waitq_empty(&q->getters) || !curio__waitq_empty(&q->putters) ||
+        !curio__waitq_empty(&q->joiners) || q->promised)
         return -EBUSY;
     free(q->items);
     free(q->heap);
@@ -193,7 +193,7 @@ static void add(curio_queue *q, void *item, int prio)
 {
     store(q, item, prio);
     q->unfinished++;
-    curio__waiter *g = curio__waitlist_take(&q->getters);
+    curio__waiter *g = curio__waitq_take(&q->getters);
     if (g) {
         q->promised++;
         curio__waiter_grant(g, NULL);
@@ -219,7 +219,7 @@ static int put(curio_queue *q, void *item, int prio)
     if (rc != -EAGAIN)
         return rc;
     curio__waiter w = {.item = item, .prio = prio};
-    return curio__waiter_wait(&q->putters, &w, "QUEUE_PUT"); /* a getter stored it */
+    return curio__waitq_wait(&q->putters, &w, "QUEUE_PUT"); /* a getter stored it */
 }
 
 int curio_queue_put(curio_queue *q, void *item)
@@ -246,7 +246,7 @@ int curio_queue_put_nowait(curio_queue *q, void *item)
 static void *take(curio_queue *q)
 {
     void *item = unstore(q);
-    curio__waiter *p = curio__waitlist_take(&q->putters);
+    curio__waiter *p = curio__waitq_take(&q->putters);
     if (p) {
         /* The putter is readied before the getter its item may wake, as in Curio where
          * the putter runs first and only then wakes a getter. */
@@ -276,7 +276,7 @@ int curio_queue_get(curio_queue *q, void **item)
     if (get_now(q, item) == 0)
         return 0;
     curio__waiter w = {0};
-    int rc = curio__waiter_wait(&q->getters, &w, "QUEUE_GET");
+    int rc = curio__waitq_wait(&q->getters, &w, "QUEUE_GET");
     if (rc < 0)
         return rc;
     /* Granted: an item was promised to us (and is ours even if we were cancelled since). */
@@ -303,7 +303,7 @@ int curio_queue_task_done(curio_queue *q)
     if (q->unfinished == 0)
         return -EINVAL;
     if (--q->unfinished == 0)
-        curio__waitlist_grant(&q->joiners, SIZE_MAX);
+        curio__waitq_grant(&q->joiners, SIZE_MAX);
     return 0;
 }
 
@@ -316,7 +316,7 @@ int curio_queue_join(curio_queue *q)
     if (q->unfinished == 0)
         return 0;
     curio__waiter w = {0};
-    return curio__waiter_wait(&q->joiners, &w, "QUEUE_JOIN");
+    return curio__waitq_wait(&q->joiners, &w, "QUEUE_JOIN");
 }
 
 /* ---- accessors ---- */

@@ -33,7 +33,7 @@ int curio_rlock_acquire(curio_rlock *l)
         return 0;
     }
     curio__waiter w = {0};
-    return curio__waiter_wait(&l->waiters, &w, "LOCK_ACQUIRE"); /* the releaser made us
+    return curio__waitq_wait(&l->waiters, &w, "LOCK_ACQUIRE"); /* the releaser made us
                                                                     the holder */
 }
 
@@ -46,7 +46,7 @@ int curio_rlock_release(curio_rlock *l)
         return -EPERM;
     if (--l->count > 0)
         return 0;
-    curio__waiter *w = curio__waitlist_take(&l->waiters);
+    curio__waiter *w = curio__waitq_take(&l->waiters);
     if (w) {
         l->holder = w->task->id;
         l->count = 1;

@@ -21,7 +21,7 @@ int curio_semaphore_acquire(curio_semaphore *s)
         return 0;
     }
     curio__waiter w = {0};
-    return curio__waiter_wait(&s->waiters, &w, "SEMA_ACQUIRE");
+    return curio__waitq_wait(&s->waiters, &w, "SEMA_ACQUIRE");
 }
 
 int curio_semaphore_release(curio_semaphore *s)
@@ -30,7 +30,7 @@ int curio_semaphore_release(curio_semaphore *s)
         return -EINVAL;
     if (!curio__sync_mine(&s->thread))
         return -EPERM;
-    curio__waiter *w = curio__waitlist_take(&s->waiters);
+    curio__waiter *w = curio__waitq_take(&s->waiters);
     if (w) {
         curio__waiter_grant(w, NULL); /* the slot goes straight to it */
         return 0;

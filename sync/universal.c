@@ -7,7 +7,7 @@
 #include <math.h>
 #include <time.h>
 
-/* What a task's wake-up readies it with: positive, so that curio__wait_on's 0 (its own
+/* What a task's wake-up readies it with: positive, so that curio__park's 0 (its own
  * deadline passed) and the kernel's negative interruptions stay distinct from it. */
 #define GRANTED 1
 
@@ -15,32 +15,18 @@ _Atomic unsigned long curio__uwait_races;
 
 void curio__ulist_push(curio__ulist *l, curio__uwaiter *w)
 {
-    w->next = NULL;
-    w->prev = l->tail;
-    if (l->tail)
-        l->tail->next = w;
-    else
-        l->head = w;
-    l->tail = w;
+    curio__list_push_back(l, &w->node);
 }
 
 void curio__ulist_unlink(curio__ulist *l, curio__uwaiter *w)
 {
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        l->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        l->tail = w->prev;
-    w->prev = w->next = NULL;
+    curio__list_remove(l, &w->node);
 }
 
 size_t curio__ulist_len(const curio__ulist *l)
 {
     size_t n = 0;
-    for (const curio__uwaiter *w = l->head; w; w = w->next)
+    curio__list_foreach(node, l)
         n++;
     return n;
 }
@@ -66,8 +52,9 @@ void curio__ugrant(curio__uwakes *wk, curio__ulist *l, curio__uwaiter *w, void *
 
 void curio__ugrant_all(curio__uwakes *wk, curio__ulist *l)
 {
-    while (l->head)
-        curio__ugrant(wk, l, l->head, l->head->item);
+    curio__uwaiter *w;
+    while ((w = curio__ulist_first(l)))
+        curio__ugrant(wk, l, w, w->item);
 }
 
 /* On the task's kernel thread, outside the task. */
@@ -165,7 +152,7 @@ static int wait_task(curio__task *self, pthread_mutex_t *mu, curio__ulist *l,
     curio__ulist_push(l, w);
     pthread_mutex_unlock(mu);
 
-    int rc = curio__wait_on(NULL, state, deadline);
+    int rc = curio__park(state, deadline);
     if (rc == GRANTED)
         return 0;
     if (rc == 0) /* our own deadline passed (the _timeout forms) */

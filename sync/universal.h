@@ -19,6 +19,16 @@
  * item promised to it first, see curio__uwait's give_back), and the task must not return
  * before its wake-up has run, since the post node is on its stack: it parks, not
  * interruptibly, until wake() says so. Only the kernel's thread reads or writes `woken`.
+ *
+ * The lines are the library's list (kernel/list.h), and the rule is the kernel's wait
+ * queue's (kernel/waitq.h: the granter fills the waiter in, so a grant cannot be lost),
+ * but the record and its functions are not the wait queue's, which only a kernel's own
+ * thread may touch: its take() reads each waiter's task->parked and its grant readies the
+ * task there and then, on the granter's thread. Here the granter may be any thread, the
+ * waiter may be a pthread with no task at all, the line is guarded by the object's mutex,
+ * a task is readied by a post to its kernel, and an interrupted task decides under the
+ * mutex whether the grant won (a get then gives its promise back) instead of being
+ * skipped by `parked`.
  */
 #ifndef CURIO_SYNC_UNIVERSAL_H
 #define CURIO_SYNC_UNIVERSAL_H
@@ -27,7 +37,7 @@
 
 typedef struct curio__uwaiter curio__uwaiter;
 struct curio__uwaiter {
-    curio__uwaiter *prev, *next;  /* links in a line (under the object's mutex) */
+    curio__list_node node;        /* in a line (under the object's mutex) */
     void *item;                   /* offered (put) or handed over (get) */
     bool granted;                 /* under the mutex: handed what it waited for, unlinked */
     /* a pthread */
@@ -40,9 +50,14 @@ struct curio__uwaiter {
     curio__uwaiter *wake_next;    /* in the granter's list of wake-ups to deliver */
 };
 
-typedef struct curio__ulist {
-    curio__uwaiter *head, *tail;
-} curio__ulist;
+/* A line of waiters: curio__uwaiter records, by node. */
+typedef curio__list curio__ulist;
+
+/* The first waiter in l, or NULL. */
+static inline curio__uwaiter *curio__ulist_first(const curio__ulist *l)
+{
+    return curio__list_entry(curio__list_first(l), curio__uwaiter, node);
+}
 
 /* Wake-ups gathered under the mutex, delivered after it is released, in grant order. */
 typedef struct curio__uwakes {

@@ -33,7 +33,7 @@ int curio_universal_event_destroy(curio_universal_event *e)
     if (!e)
         return -EINVAL;
     pthread_mutex_lock(&e->mu);
-    bool busy = e->waiters.head != NULL;
+    bool busy = !curio__list_empty(&e->waiters);
     pthread_mutex_unlock(&e->mu);
     if (busy)
         return -EBUSY;

@@ -82,7 +82,8 @@ int curio_universal_queue_destroy(curio_universal_queue *q)
         return -EINVAL;
     pthread_mutex_lock(&q->mu);
     /* A granted getter still has to take its item out under the mutex. */
-    bool busy = q->getters.head || q->putters.head || q->joiners.head || q->promised;
+    bool busy = !curio__list_empty(&q->getters) || !curio__list_empty(&q->putters) ||
+                !curio__list_empty(&q->joiners) || q->promised;
     pthread_mutex_unlock(&q->mu);
     if (busy)
         return -EBUSY;
@@ -100,9 +101,10 @@ static void add(curio_universal_queue *q, void *item, curio__uwakes *wk)
 {
     push_back(q, item);
     q->unfinished++;
-    if (q->getters.head) {
+    curio__uwaiter *g = curio__ulist_first(&q->getters);
+    if (g) {
         q->promised++;
-        curio__ugrant(wk, &q->getters, q->getters.head, NULL);
+        curio__ugrant(wk, &q->getters, g, NULL);
     }
 }
 
@@ -144,7 +146,7 @@ int curio_universal_queue_put_timeout(curio_universal_queue *q, void *item, doub
 static void *take(curio_universal_queue *q, curio__uwakes *wk)
 {
     void *item = pop_front(q);
-    curio__uwaiter *p = q->putters.head;
+    curio__uwaiter *p = curio__ulist_first(&q->putters);
     if (p && q->count < q->maxsize) {
         /* The putter's wake-up goes before that of the getter its item may wake. */
         void *pitem = p->item;
@@ -160,8 +162,9 @@ static bool give_back(void *obj, curio__uwaiter *w, curio__uwakes *wk)
 {
     (void)w;
     curio_universal_queue *q = obj;
-    if (q->getters.head)
-        curio__ugrant(wk, &q->getters, q->getters.head, NULL);
+    curio__uwaiter *g = curio__ulist_first(&q->getters);
+    if (g)
+        curio__ugrant(wk, &q->getters, g, NULL);
     else
         q->promised--;
     return true;

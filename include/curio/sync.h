@@ -58,13 +58,6 @@
 extern "C" {
 #endif
 
-/* private: the line of tasks waiting on a task primitive. Waiter records live on the
- * waiting tasks' stacks, for the length of one wait. */
-struct curio__waiter;
-typedef struct curio__waitlist {
-    struct curio__waiter *head, *tail;
-} curio__waitlist;
-
 /* ------------------------------------------------------------------------------------ */
 /* Event                                                                                */
 /* ------------------------------------------------------------------------------------ */
@@ -81,7 +74,7 @@ typedef struct curio__waitlist {
 typedef struct curio_event {
     /* private */
     void *thread;                 /* the thread it belongs to; NULL until first used */
-    curio__waitlist waiters;
+    curio__waitq waiters;
     bool set;
 } curio_event;
 #define CURIO_EVENT_INIT {0}
@@ -115,7 +108,7 @@ CURIO_API int curio_event_wait(curio_event *e);
 typedef struct curio_lock {
     /* private */
     void *thread;
-    curio__waitlist waiters;
+    curio__waitq waiters;
     bool locked;
 } curio_lock;
 #define CURIO_LOCK_INIT {0}
@@ -136,7 +129,7 @@ CURIO_API bool curio_lock_locked(const curio_lock *l);
 typedef struct curio_rlock {
     /* private */
     void *thread;
-    curio__waitlist waiters;
+    curio__waitq waiters;
     uint64_t holder;              /* the holder's task id, 0 when free */
     unsigned count;               /* acquisitions by the holder not yet released */
 } curio_rlock;
@@ -171,13 +164,13 @@ CURIO_API bool curio_rlock_locked(const curio_rlock *l);
 typedef struct curio_semaphore {
     /* private */
     void *thread;
-    curio__waitlist waiters;
+    curio__waitq waiters;
     unsigned value;
     unsigned bound;               /* the initial value of a bounded semaphore */
     bool bounded;
 } curio_semaphore;
-#define CURIO_SEMAPHORE_INIT(n) {NULL, {NULL, NULL}, (n), 0, false}
-#define CURIO_BOUNDED_SEMAPHORE_INIT(n) {NULL, {NULL, NULL}, (n), (n), true}
+#define CURIO_SEMAPHORE_INIT(n) {NULL, {{NULL, NULL}}, (n), 0, false}
+#define CURIO_BOUNDED_SEMAPHORE_INIT(n) {NULL, {{NULL, NULL}}, (n), (n), true}
 
 /* Take a slot (blocking: SEMA_ACQUIRE); at once if the value is positive. Returns 0,
  * -ECANCELED, -ETIMEDOUT, -EPERM, -EINVAL, -ENOMEM. */
@@ -207,12 +200,12 @@ CURIO_API bool curio_semaphore_locked(const curio_semaphore *s);
 typedef struct curio_condition {
     /* private */
     void *thread;
-    curio__waitlist waiters;
+    curio__waitq waiters;
     curio_lock *lock;             /* NULL: own_lock */
     curio_lock own_lock;
 } curio_condition;
 #define CURIO_CONDITION_INIT {0}
-#define CURIO_CONDITION_INIT_LOCK(lockp) {NULL, {NULL, NULL}, (lockp), CURIO_LOCK_INIT}
+#define CURIO_CONDITION_INIT_LOCK(lockp) {NULL, {{NULL, NULL}}, (lockp), CURIO_LOCK_INIT}
 
 /* The lock: acquire (blocking: LOCK_ACQUIRE), release, locked, as for curio_lock. */
 CURIO_API int curio_condition_acquire(curio_condition *c);

@@ -5,6 +5,7 @@
  */
 #include "testutil.h"
 #include "kernel.h"
+#include "waitq.h"
 
 #include <pthread.h>
 
@@ -944,7 +945,7 @@ static void cross_done(void *arg)
 {
     cross *c = arg;
     c->done = true;
-    curio__waitq_wake_all(&c->q, 0);
+    curio__waitq_wake_all(&c->q);
 }
 
 static long cross_main_b(void *arg)
@@ -978,7 +979,7 @@ static long cross_main_a(void *arg)
     curio_scope s;
     cr_assert_eq(curio_timeout_after(&s, 20), 0);
     while (!c.done)
-        cr_assert_eq(curio__wait_on(&c.q, "FUTURE_WAIT", CURIO__NO_DEADLINE), 0);
+        cr_assert_eq(curio__waitq_wait(&c.q, &(curio__waiter){0}, "FUTURE_WAIT"), 0);
     cr_assert_eq(curio_scope_close(&s), 0);
     cr_assert_eq(pthread_join(th, NULL), 0);
     cr_assert_eq(c.run_rc, 0);

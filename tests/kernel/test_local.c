@@ -5,6 +5,7 @@
  */
 #include "testutil.h"
 #include "kernel.h"
+#include "waitq.h"
 
 static curio_local key_a = {"a"}, key_b = {"b"}, key_c = {"c"};
 
@@ -288,7 +289,7 @@ static void posted_then_wake(void *arg)
 {
     posted_outside(arg);
     post_ran = true;
-    curio__waitq_wake_all(&post_q, 0);
+    curio__waitq_wake_all(&post_q);
 }
 
 static long set_then_post(void *arg)
@@ -298,7 +299,7 @@ static long set_then_post(void *arg)
     curio_scope s;
     cr_assert_eq(curio_timeout_after(&s, 10), 0);
     while (!post_ran)
-        cr_assert_eq(curio__wait_on(&post_q, "FUTURE_WAIT", CURIO__NO_DEADLINE), 0);
+        cr_assert_eq(curio__waitq_wait(&post_q, &(curio__waiter){0}, "FUTURE_WAIT"), 0);
     cr_assert_eq(curio_scope_close(&s), 0);
     /* The failed set from outside changed nothing here. */
     cr_assert_eq(curio_local_get(&key_a), &v1);

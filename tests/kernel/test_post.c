@@ -8,6 +8,7 @@
  */
 #include "testutil.h"
 #include "kernel.h"
+#include "waitq.h"
 
 #include <pthread.h>
 #include <semaphore.h>
@@ -36,7 +37,7 @@ static void wake_fn(void *arg)
     c->outside_task = curio_current() == NULL;
     c->kernel_current = curio_kernel_current() == c->k;
     snprintf(c->state_seen, sizeof c->state_seen, "%s", curio_task_state(c->waiter));
-    c->woken = curio__waitq_wake_all(&c->q, 0);
+    c->woken = curio__waitq_wake_all(&c->q);
 }
 
 static void *wake_thread(void *arg)
@@ -58,7 +59,7 @@ static long wait_for_thread(void *arg)
     cr_assert_eq(pthread_create(&th, NULL, wake_thread, &c), 0);
     ev("main:created");
     /* No timer and no other task: the kernel sleeps in io_uring until the post wakes it. */
-    int rc = curio__wait_on(&c.q, "FUTURE_WAIT", CURIO__NO_DEADLINE);
+    int rc = curio__waitq_wait(&c.q, &(curio__waiter){0}, "FUTURE_WAIT");
     ev("main:woken=%d", rc);
     cr_assert_eq(pthread_join(th, NULL), 0);
     cr_assert_eq(rc, 0);
@@ -114,7 +115,7 @@ static void count_fn(void *arg)
     if (S.seen[id]++)
         S.dups++;
     if (++S.count == TOTAL)
-        curio__waitq_wake_all(&S.q, 0);
+        curio__waitq_wake_all(&S.q);
 }
 
 static void *count_thread(void *arg)
@@ -170,7 +171,7 @@ static long count_blocked(void *arg)
     cr_assert_eq(curio_timeout_after(&s, 25), 0);
     int rc = 0;
     while (S.count < TOTAL && rc == 0)
-        rc = curio__wait_on(&S.q, "FUTURE_WAIT", CURIO__NO_DEADLINE);
+        rc = curio__waitq_wait(&S.q, &(curio__waiter){0}, "FUTURE_WAIT");
     cr_assert_eq(curio_scope_close(&s), 0, "timed out with %ld of %d posts delivered",
                  S.count, TOTAL);
     cr_assert_eq(rc, 0);
@@ -220,7 +221,7 @@ static void self_fn(void *arg)
     (void)arg;
     ev("post:run");
     self_posts++;
-    curio__waitq_wake_all(&self_q, 0);
+    curio__waitq_wake_all(&self_q);
 }
 
 static long wait_self_post(void *arg)
@@ -228,7 +229,7 @@ static long wait_self_post(void *arg)
     (void)arg;
     ev("main:start");
     while (self_posts == 0)
-        cr_assert_eq(curio__wait_on(&self_q, "FUTURE_WAIT", CURIO__NO_DEADLINE), 0);
+        cr_assert_eq(curio__waitq_wait(&self_q, &(curio__waiter){0}, "FUTURE_WAIT"), 0);
     ev("main:woken");
     return 0;
 }
@@ -287,9 +288,9 @@ typedef struct waiter_ctx {
 static void late_fn(void *arg)
 {
     late_ctx *c = arg;
-    c->woken += curio__waitq_wake_all(&c->q, 0);
+    c->woken += curio__waitq_wake_all(&c->q);
     c->ran++;
-    curio__waitq_wake_all(&c->done_q, 0);
+    curio__waitq_wake_all(&c->done_q);
 }
 
 static void *late_thread(void *arg)
@@ -308,7 +309,7 @@ static long late_waiter(void *arg)
     curio_scope s;
     if (w->timeout > 0)
         cr_assert_eq(curio_timeout_after(&s, w->timeout), 0);
-    w->wait_rc = curio__wait_on(w->q, "FUTURE_WAIT", CURIO__NO_DEADLINE);
+    w->wait_rc = curio__waitq_wait(w->q, &(curio__waiter){0}, "FUTURE_WAIT");
     w->next_rc = curio_yield();
     if (w->timeout > 0)
         w->close_rc = curio_scope_close(&s);
@@ -323,7 +324,7 @@ static void wait_post_ran(late_ctx *c)
     curio_scope s;
     cr_assert_eq(curio_timeout_after(&s, 20), 0);
     while (!c->ran)
-        cr_assert_eq(curio__wait_on(&c->done_q, "FUTURE_WAIT", CURIO__NO_DEADLINE), 0,
+        cr_assert_eq(curio__waitq_wait(&c->done_q, &(curio__waiter){0}, "FUTURE_WAIT"), 0,
                      "the post never ran");
     cr_assert_eq(curio_scope_close(&s), 0);
 }
@@ -463,7 +464,7 @@ static void chain_fn(void *arg)
         if (curio_kernel_post(chain.k, chain_fn, NULL) != 0)
             chain.post_errors++;
     } else {
-        curio__waitq_wake_all(&chain.q, 0);
+        curio__waitq_wake_all(&chain.q);
     }
 }
 
@@ -484,7 +485,7 @@ static long run_chain(void *arg)
     cr_assert_eq(curio_timeout_after(&s, 20), 0);
     int rc = 0;
     while (chain.steps < CHAIN && rc == 0)
-        rc = curio__wait_on(&chain.q, "FUTURE_WAIT", CURIO__NO_DEADLINE);
+        rc = curio__waitq_wait(&chain.q, &(curio__waiter){0}, "FUTURE_WAIT");
     cr_assert_eq(curio_scope_close(&s), 0, "stalled after %d of %d chained posts",
                  chain.steps, CHAIN);
     cr_assert_eq(pthread_join(th, NULL), 0);

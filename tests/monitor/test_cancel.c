@@ -143,9 +143,10 @@ static long self_main(void *arg)
     while (run > ps && run[-1] != '\n')
         run--;
     unsigned long long id = strtoull(run, NULL, 10);
-    curio__task *t = curio_kernel_current()->all_head;
-    while (t && t->id != id)
-        t = t->all_next;
+    curio__task *t = NULL;
+    curio__list_foreach_entry(u, &curio_kernel_current()->all, curio__task, all_node)
+        if (u->id == id)
+            t = u;
     cr_assert_not_null(t);
     refused(c, id, curio_task_name(t));
     cr_assert(!t->cancel_requested);
@@ -174,7 +175,7 @@ static long signals_main(void *arg)
     cr_assert_eq(curio_signal_event_create(&e, sigs, 1), 0);
     mon_conn *c = mon_open();
     curio__task *reader = NULL;
-    for (curio__task *t = curio_kernel_current()->all_head; t; t = t->all_next)
+    curio__list_foreach_entry(t, &curio_kernel_current()->all, curio__task, all_node)
         if (strcmp(curio_task_name(t), "curio.signals") == 0)
             reader = t;
     cr_assert_not_null(reader, "the signal reader runs");

@@ -178,7 +178,8 @@ static long nobody_main(void *arg)
     (void)arg;
     /* A port nobody listens on: the monitor's own, after it was cancelled. */
     snprintf(port_text, sizeof port_text, "%d", mon_port());
-    curio_cancel_nowait(curio_kernel_current()->all_head);
+    curio_cancel_nowait(
+        curio__list_entry(curio_kernel_current()->all.head, curio__task, all_node));
     wait_until(curio_kernel_current()->monitor == NULL);
     struct run r = {.argv = {client_path(), "-p", port_text, "ps", NULL}};
     run(&r);

@@ -155,11 +155,11 @@ Test(examples, kid_monitor_ps_where_cancel)
     expect_in_order(command(fd, "where 2"), (const char *const[]){
         "Stack for Task(id=2, name='parent', state='TASK_JOIN') (most recent call last):\n",
         "examples/kid_monitor.c\", line ", ", in parent\n", ", in curio_join\n",
-        ", in curio__wait_on\n", NULL});
+        ", in curio__waitq_wait\n", NULL});
     expect_in_order(command(fd, "where 3"), (const char *const[]){
         "Stack for Task(id=3, name='kid', state='TIME_SLEEP') (most recent call last):\n",
         "examples/kid_monitor.c\", line ", ", in kid\n", ", in curio_sleep\n",
-        ", in curio__wait_on\n", NULL});
+        ", in curio__park\n", NULL});
 
     /* The tutorial's last step: cancel the kid, and the parent leaves. */
     cr_assert_str_eq(command(fd, "cancel 3"), "Cancelling task 3\nTask 3 cancelled\n");

@@ -87,7 +87,7 @@ static long identity_main(void *arg)
     curio_addr_format(&a, text, sizeof text);
     cr_assert(strncmp(text, "127.0.0.1:", 10) == 0 && curio_addr_port(&a) > 0, "%s", text);
     cr_assert_eq(curio_task_id(curio_current()), 2, "the monitor is task 1, main task 2");
-    curio__task *m = k->all_head;
+    curio__task *m = curio__list_entry(k->all.head, curio__task, all_node);
     cr_assert_eq(m->id, 1);
     cr_assert_str_eq(curio_task_name(m), "monitor");
     cr_assert(curio_task_daemon(m));

@@ -99,7 +99,7 @@ static long chains_main(void *arg)
              "(most recent call last):\n", (unsigned long long)curio_task_id(sleeper));
     cr_assert(strncmp(w, head, strlen(head)) == 0, "%s", w);
     expect_in_order(w, (const char *const[]){"in level1\n", "in level2\n", "in level3\n",
-                                             "in curio_sleep\n", "in curio__wait_on\n", NULL});
+                                             "in curio_sleep\n", "in curio__park\n", NULL});
     cr_assert(!strstr(w, "capture_probe") && !strstr(w, "serve_probes") &&
               !strstr(w, "curio__suspend") && !strstr(w, "reap_exited") &&
               !strstr(w, " in run\n") && !strstr(w, "task_entry"),
@@ -116,7 +116,7 @@ static long chains_main(void *arg)
                                              "in curio__op_wait\n", NULL});
     w = where(c, joiner);
     expect_in_order(w, (const char *const[]){"state='TASK_JOIN'", "in join_outer\n",
-                                             "in curio_join\n", "in curio__wait_on\n",
+                                             "in curio_join\n", "in curio__waitq_wait\n",
                                              NULL}); /* curio_task_wait between: clang inlines it */
     /* The main task, waiting for this very reply. */
     w = where(c, curio_current());

@@ -214,7 +214,7 @@ static long cancel_main(void *arg)
      * time to accept them). */
     for (;;) {
         int reading = 0;
-        for (curio_task *t = curio_kernel_current()->all_head; t; t = t->all_next)
+        curio__list_foreach_entry(t, &curio_kernel_current()->all, curio__task, all_node)
             reading += !strcmp(curio_task_state(t), "READ_WAIT");
         if (reading == 3)
             break;

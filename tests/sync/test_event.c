@@ -98,7 +98,7 @@ static long timeout_leaves_event_usable(void *arg)
     ev("parent:go");
     cr_assert_eq(curio_event_set(&evt), 0);
     cr_assert_eq(join_release(kid), 0);
-    cr_assert_null(evt.waiters.head, "timed-out waiters left the line");
+    cr_assert_null(evt.waiters.line.head, "timed-out waiters left the line");
     return 0;
 }
 
@@ -128,7 +128,7 @@ static long cancel_while_waiting(void *arg)
     cr_assert_eq(curio_event_set(&evt), 0);
     cr_assert_eq(join_release(w2), 0);
     curio_task_release(w1);
-    cr_assert_null(evt.waiters.head);
+    cr_assert_null(evt.waiters.line.head);
     return 0;
 }
 

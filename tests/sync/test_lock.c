@@ -119,7 +119,7 @@ static long interrupted_waiters(void *arg)
     cr_assert_eq(curio_lock_release(&lock), 0);
     cr_assert_eq(join_release(d), 0);
     cr_assert(!curio_lock_locked(&lock));
-    cr_assert_null(lock.waiters.head);
+    cr_assert_null(lock.waiters.line.head);
     /* Usable afterwards. */
     cr_assert_eq(curio_lock_acquire(&lock), 0);
     cr_assert_eq(curio_lock_release(&lock), 0);

@@ -107,7 +107,7 @@ static long deadline_no_memory(void *arg)
     arm(0); /* the kernel's timer heap is empty: the first deadline allocates it */
     cr_assert_eq(curio_event_wait(&evt), -ENOMEM);
     cr_assert(atomic_load(&injected));
-    cr_assert_null(evt.waiters.head, "not left in the line");
+    cr_assert_null(evt.waiters.line.head, "not left in the line");
     arm(0);
     cr_assert_eq(curio_universal_event_wait(ue), -ENOMEM);
     disarm();

@@ -106,7 +106,7 @@ static long interrupted(void *arg)
     cr_assert_eq(curio_rlock_release(&rl), 0);
     cr_assert_eq(join_release(d), 0);
     cr_assert(!curio_rlock_locked(&rl));
-    cr_assert_null(rl.waiters.head);
+    cr_assert_null(rl.waiters.line.head);
     curio_task_release(t);
     curio_task_release(c);
     return 0;

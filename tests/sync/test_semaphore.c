@@ -111,7 +111,7 @@ static long interrupted(void *arg)
     cr_assert_eq(join_release(d), 0);
     cr_assert_eq(curio_semaphore_value(&sem), 1, "the count is right again");
     cr_assert_eq(curio_semaphore_release(&sem), -EOVERFLOW);
-    cr_assert_null(sem.waiters.head);
+    cr_assert_null(sem.waiters.line.head);
     curio_task_release(t);
     curio_task_release(c);
     return 0;

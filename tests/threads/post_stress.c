@@ -5,6 +5,7 @@
  * kernel's thread.
  */
 #include "kernel.h"
+#include "waitq.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -27,7 +28,7 @@ static void on_kernel(void *arg)
     if (seen[i]++)
         duplicates++;
     delivered++;
-    curio__waitq_wake_all(&waiters, 0);
+    curio__waitq_wake_all(&waiters);
 }
 
 static void *poster(void *arg)
@@ -48,7 +49,7 @@ static long fidget(void *arg)
     for (;;) {
         curio_scope s;
         curio_timeout_after(&s, 0.0005);
-        int rc = curio__wait_on(&waiters, "FUTURE_WAIT", CURIO__NO_DEADLINE);
+        int rc = curio__waitq_wait(&waiters, &(curio__waiter){0}, "FUTURE_WAIT");
         curio_scope_close(&s);
         if (rc == -ECANCELED)
             return rc;
@@ -66,7 +67,10 @@ static long main_task(void *arg)
         pthread_create(&th[i], NULL, poster, (void *)(intptr_t)i);
     int round = 0;
     while (delivered < THREADS * POSTS) {
-        curio__wait_on(&waiters, "FUTURE_WAIT", curio__now() + 1000000);
+        curio_scope s; /* wait for a post, 1 ms at most */
+        curio_timeout_after(&s, 0.001);
+        curio__waitq_wait(&waiters, &(curio__waiter){0}, "FUTURE_WAIT");
+        curio_scope_close(&s);
         if (++round % 64 == 0) { /* replace a fidgeting task by a new one */
             int j = round / 64 % 8;
             curio_cancel(f[j]);
