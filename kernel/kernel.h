@@ -419,6 +419,9 @@ CURIO__HIDDEN void curio__task_maybe_free(curio__task *t);
 CURIO__HIDDEN void curio__group_member_done(curio__task *t);
 /* t has ended and was joined (curio_join): it leaves its group, as in Curio. */
 CURIO__HIDDEN void curio__group_discard(curio__task *t);
+/* Mark t as curio's own machinery (the monitor's tasks, the signal reader, channel
+ * authenticators; set by its spawner): the monitor refuses to cancel it. */
+CURIO__HIDDEN void curio__task_set_internal(curio__task *t);
 
 /* --- stacks (stack.c) --- */
 struct curio__stack {
