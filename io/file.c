@@ -42,8 +42,7 @@ static int open_op(const char *path, int flags, mode_t mode, bool async)
     if (async)
         sqe->flags |= IOSQE_ASYNC;
     if (timed) {
-        self->sleep_until = CURIO__NO_DEADLINE; /* an expiry interrupts, never "wakes" */
-        if (curio__timer_add(self->k, self, op.deadline) < 0) {
+        if (curio__timer_arm(self, op.deadline) < 0) {
             /* The SQE is taken: let it go as a no-op rather than open without a limit. */
             io_uring_prep_nop(sqe);
             curio__op_wait(&op, sqe, "OPEN_WAIT");
@@ -52,7 +51,7 @@ static int open_op(const char *path, int flags, mode_t mode, bool async)
     }
     rc = curio__op_wait(&op, sqe, "OPEN_WAIT");
     if (timed)
-        curio__timer_remove(self->k, self);
+        curio__timer_disarm(self);
     return rc;
 }
 

@@ -123,7 +123,7 @@ static bool ftruncate_supported(curio_kernel *k)
 {
     int v = atomic_load_explicit(&curio__io_have_ftruncate, memory_order_relaxed);
     if (v < 0) {
-        struct io_uring_probe *p = io_uring_get_probe_ring(&k->ring);
+        struct io_uring_probe *p = io_uring_get_probe_ring(curio__kernel_ring(k));
         v = p && io_uring_opcode_supported(p, OP_FTRUNCATE);
         if (p)
             io_uring_free_probe(p);
@@ -144,7 +144,7 @@ int curio_file_truncate(curio_file *f, int64_t length)
     if (rc == -ESPIPE)
         rc = -EINVAL; /* what ftruncate(2) says for a FIFO */
     curio__task *self = curio__self();
-    if (rc == 0 && !ftruncate_supported(self->k)) {
+    if (rc == 0 && !ftruncate_supported(curio__task_kernel(self))) {
         rc = curio__trap_check(self);
         if (rc == 0 && ftruncate(f->s.fd, (off_t)length) < 0)
             rc = -errno;

@@ -4,4 +4,19 @@
  */
 #include "kernel.h"
 
+curio_kernel *curio__task_kernel(const curio__task *t) { return t->k; }
+uint64_t curio__task_id(const curio__task *t) { return t->id; }
+bool curio__task_parked(const curio__task *t) { return t->parked; }
+bool curio__task_in_io(const curio__task *t) { return t->op != NULL; }
+void curio__task_set_wake_value(curio__task *t, void *v) { t->wake_value = v; }
+void *curio__task_wake_value(const curio__task *t) { return t->wake_value; }
 void curio__task_set_internal(curio__task *t) { t->internal = true; }
+struct io_uring *curio__kernel_ring(curio_kernel *k) { return &k->ring; }
+
+int curio__timer_arm(curio__task *self, int64_t when)
+{
+    self->sleep_until = CURIO__NO_DEADLINE; /* an expiry interrupts, never "wakes" */
+    return curio__timer_add(self->k, self, when);
+}
+
+void curio__timer_disarm(curio__task *self) { curio__timer_remove(self->k, self); }

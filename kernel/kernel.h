@@ -419,9 +419,30 @@ CURIO__HIDDEN void curio__task_maybe_free(curio__task *t);
 CURIO__HIDDEN void curio__group_member_done(curio__task *t);
 /* t has ended and was joined (curio_join): it leaves its group, as in Curio. */
 CURIO__HIDDEN void curio__group_discard(curio__task *t);
+
+/* --- the task and kernel records as the layers see them (access.c): the records are the
+ *     kernel's own (core.h); a layer reads and sets what it needs through these --- */
+CURIO__HIDDEN curio_kernel *curio__task_kernel(const curio__task *t);
+CURIO__HIDDEN uint64_t curio__task_id(const curio__task *t);
+/* Blocked in curio__wait_on or curio__park_nointr (not in I/O): what a waker readies. */
+CURIO__HIDDEN bool curio__task_parked(const curio__task *t);
+/* Blocked on an io_uring operation (curio__op_wait). */
+CURIO__HIDDEN bool curio__task_in_io(const curio__task *t);
+/* A value handed to a task by its waker (queues, futures, pools): the waker sets it before
+ * curio__ready; the task reads it once woken. */
+CURIO__HIDDEN void curio__task_set_wake_value(curio__task *t, void *v);
+CURIO__HIDDEN void *curio__task_wake_value(const curio__task *t);
 /* Mark t as curio's own machinery (the monitor's tasks, the signal reader, channel
  * authenticators; set by its spawner): the monitor refuses to cancel it. */
 CURIO__HIDDEN void curio__task_set_internal(curio__task *t);
+/* The kernel's ring (for io_uring_get_probe_ring and the like: not to submit on). */
+CURIO__HIDDEN struct io_uring *curio__kernel_ring(curio_kernel *k);
+/* Put the caller in its kernel's timer heap until when, for an operation that a linked
+ * timeout cannot bound: the expiry interrupts its blocking call with -ETIMEDOUT (as a
+ * scope's deadline does), never wakes it with 0. Returns 0 or -ENOMEM. Disarm it once the
+ * call has returned. */
+CURIO__HIDDEN int curio__timer_arm(curio__task *self, int64_t when);
+CURIO__HIDDEN void curio__timer_disarm(curio__task *self);
 
 /* --- stacks (stack.c) --- */
 struct curio__stack {

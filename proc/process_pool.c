@@ -147,7 +147,7 @@ static void place_freed(void)
     curio__task *t = curio__waitq_pop(&pool.waiters);
     if (t) {
         pool.live++;
-        t->wake_value = &place_token;
+        curio__task_set_wake_value(t, &place_token);
         curio__ready_with(t, 0);
     }
 }
@@ -181,7 +181,7 @@ static void release(struct worker *w)
     }
     curio__task *t = curio__waitq_pop(&pool.waiters);
     if (t) {
-        t->wake_value = w;
+        curio__task_set_wake_value(t, w);
         curio__ready_with(t, 0);
         return;
     }
@@ -203,12 +203,13 @@ static int acquire(curio__task *self, struct worker **out)
         retire(w); /* killed from outside while idle */
     }
     if (pool.live >= pool_max()) {
-        self->wake_value = NULL;
+        curio__task_set_wake_value(self, NULL);
         int rc = curio__wait_on(&pool.waiters, "WORKER_WAIT", CURIO__NO_DEADLINE);
         if (rc < 0)
             return rc;
-        if (self->wake_value != &place_token) {
-            *out = self->wake_value; /* handed over: ours even if we were cancelled since */
+        void *given = curio__task_wake_value(self);
+        if (given != &place_token) {
+            *out = given; /* handed over: ours even if we were cancelled since */
             return 0;
         }
     } else {

@@ -34,7 +34,7 @@ static bool use_waitid(curio_kernel *k)
         return false;
     int v = atomic_load_explicit(&waitid_probe, memory_order_relaxed);
     if (v == PROBE_UNKNOWN) {
-        struct io_uring_probe *p = io_uring_get_probe_ring(&k->ring);
+        struct io_uring_probe *p = io_uring_get_probe_ring(curio__kernel_ring(k));
         if (!p)
             return false; /* out of memory: poll this time, ask again next time */
         v = io_uring_opcode_supported(p, OP_WAITID) ? PROBE_YES : PROBE_NO;
@@ -105,7 +105,7 @@ int curio__pidfd_reap(int pidfd, int *returncode)
     curio__task *self = curio__self();
     if (!self)
         return -EPERM;
-    if (use_waitid(self->k)) {
+    if (use_waitid(curio__task_kernel(self))) {
         siginfo_t si;
         memset(&si, 0, sizeof si);
         int rc = waitid_op(pidfd, &si);

@@ -35,7 +35,7 @@ void curio__waitlist_unlink(curio__waitlist *l, curio__waiter *w)
 curio__waiter *curio__waitlist_take(curio__waitlist *l)
 {
     for (curio__waiter *w = l->head; w; w = w->next) {
-        if (w->task->parked) {
+        if (curio__task_parked(w->task)) {
             curio__waitlist_unlink(l, w);
             return w;
         }
