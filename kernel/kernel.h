@@ -68,6 +68,11 @@ enum curio__scope_kind {
 };
 
 struct curio_task {
+    /* --- read by the inline fast paths (curio__trap_check) through curio__task_fast:
+     *     first, in this order --- */
+    bool cancel_requested;       /* sticky from the request until the end */
+    uint32_t nscopes;            /* open scopes (see scopes) */
+
     /* --- scheduling --- */
     curio__task *ready_next;     /* ready-queue link; valid while on the ready queue */
     curio__ctx ctx;              /* saved stack pointer while not running */
@@ -98,14 +103,13 @@ struct curio_task {
     bool zombie;                 /* on k->zombies */
     bool parked;                 /* blocked in curio__wait_on (not in I/O) */
 
-    /* --- cancellation --- */
-    bool cancel_requested;       /* sticky from the request until the end */
+    /* --- cancellation (also cancel_requested and nscopes, first) --- */
     bool cancel_delivered;       /* some blocking call returned -ECANCELED */
     bool cancelled;              /* ended by cancellation (outcome) */
     unsigned nocancel;           /* open disable_cancellation scopes */
     curio__scope_rec *scopes;    /* open scopes, outermost first (scopes[nscopes-1] is the
                                     innermost) */
-    size_t nscopes, cap_scopes;
+    size_t cap_scopes;
     uint64_t scope_ids;
     uint32_t deliveries;         /* scope deadlines delivered so far (curio__expire_scopes) */
 
@@ -164,11 +168,13 @@ typedef struct curio__fd_claims {
 } curio__fd_claims;
 
 struct curio_kernel {
+    /* read by the inline fast path (curio__self) through curio__kernel_fast: first */
+    curio__task *current;
+
     struct io_uring ring;
     curio_options opts;
 
     curio__ctx sched_ctx;        /* the scheduler's own context (the thread's stack) */
-    curio__task *current;
     curio__task *exited;         /* a task that just ended; its stack is freed by whoever
                                     runs next on another stack. CURIO__PROBING while a
                                     probe is being served (curio__probe_run) */
@@ -225,9 +231,25 @@ CURIO__HIDDEN int curio__grow(void *arr, size_t *cap, size_t len, size_t elem);
 extern __thread curio_kernel *curio__tls_kernel CURIO__HIDDEN
     __attribute__((tls_model("initial-exec")));
 
+/*
+ * The fast paths. Every blocking call runs curio__self and curio__trap_check; they stay
+ * inline, and read the first fields of the task and kernel records (core.h) through these
+ * views of them: struct curio_task begins with cancel_requested and nscopes, struct
+ * curio_kernel with current, of these types in this order (kernel/access.c checks it).
+ * may_alias: the kernel writes those fields by their names in its records, and the views
+ * must see what it writes. Read only.
+ */
+typedef struct __attribute__((may_alias)) curio__task_fast {
+    bool cancel_requested;
+    uint32_t nscopes;
+} curio__task_fast;
+typedef struct __attribute__((may_alias)) curio__kernel_fast {
+    curio__task *current;
+} curio__kernel_fast;
+
 static inline curio__task *curio__self(void)
 {
-    curio_kernel *k = curio__tls_kernel;
+    const curio__kernel_fast *k = (const curio__kernel_fast *)(const void *)curio__tls_kernel;
     return k ? k->current : NULL;
 }
 
@@ -272,7 +294,8 @@ CURIO__HIDDEN int curio__trap_check_slow(curio__task *self);
  * requested and no scope open passes with two loads. */
 static inline int curio__trap_check(curio__task *self)
 {
-    if (__builtin_expect(self && !self->cancel_requested && !self->nscopes, 1))
+    const curio__task_fast *f = (const curio__task_fast *)(const void *)self;
+    if (__builtin_expect(f && !f->cancel_requested && !f->nscopes, 1))
         return 0;
     return curio__trap_check_slow(self);
 }
