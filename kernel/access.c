@@ -2,7 +2,7 @@
  * kernel/access.c - the accessors kernel.h gives the layers in place of the fields of the
  * task and kernel records (kernel/core.h).
  */
-#include "kernel.h"
+#include "core.h"
 
 #include <stddef.h>
 

@@ -2,6 +2,7 @@
  * kernel/introspect.c - snapshots of tasks and the walk over a kernel's tasks, for tools
  * outside kernel/ (introspect.h).
  */
+#include "core.h"
 #include "introspect.h"
 
 #include <string.h>

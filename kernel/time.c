@@ -6,7 +6,7 @@
  * system call per sleeper, cancelling a sleeper is synchronous, and a million sleepers are
  * a million heap entries (24 bytes each). I/O waits use linked timeout SQEs instead (trap.c).
  */
-#include "kernel.h"
+#include "core.h"
 
 #include <stdlib.h>
 #include <time.h>
