@@ -1,6 +1,8 @@
 /*
  * kernel/kernel.h - the kernel's private interface, for the layers above it (sync, io, net,
- * proc, monitor). Nothing here is exported from the library.
+ * proc, monitor). Nothing here is exported from the library. Tasks and kernels are opaque
+ * here: their records are the kernel's own (kernel/core.h), read by the layers through the
+ * accessors below, and by tools such as the monitor through kernel/introspect.h.
  */
 #ifndef CURIO_KERNEL_H
 #define CURIO_KERNEL_H
