@@ -274,7 +274,7 @@ static int start_authenticator(curio_channel *ch, curio_connection *c, const cur
         return rc;
     }
     a->task = t;
-    t->internal = true;
+    curio__task_set_internal(t);
     curio_task_release(t); /* the record lives until the task has left the list */
     curio__list_push_front(&ch->auths, &a->node);
     ch->nauth++;

@@ -1,7 +1,7 @@
 /*
  * kernel/errors.c - describing error codes.
  */
-#include "kernel.h"
+#include "core.h"
 
 #include <string.h>
 

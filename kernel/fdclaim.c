@@ -7,7 +7,7 @@
  * table is indexed by descriptor number (descriptors are small and dense), so a claim is
  * two loads and a store; it grows on demand and is freed with the kernel.
  */
-#include "kernel.h"
+#include "core.h"
 
 #include <stdlib.h>
 #include <string.h>

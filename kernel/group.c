@@ -9,7 +9,7 @@
  * and listed by the results accessors. Members that end are queued in order of ending;
  * daemon members are never queued or waited for, only cancelled when the group winds up.
  */
-#include "kernel.h"
+#include "core.h"
 #include "waitq.h"
 
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * kernel/grow.c - the doubling arrays of the kernel (timer heap, scopes, task-local values,
  * group members) all grow through this one function.
  */
-#include "kernel.h"
+#include "core.h"
 
 #include <stdlib.h>
 

@@ -1,7 +1,7 @@
 /*
  * kernel/kernel.c - creating, running and destroying a kernel (Curio's Kernel and run()).
  */
-#include "kernel.h"
+#include "core.h"
 
 #include <pthread.h>
 #include <stdlib.h>

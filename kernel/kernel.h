@@ -1,6 +1,8 @@
 /*
  * kernel/kernel.h - the kernel's private interface, for the layers above it (sync, io, net,
- * proc, monitor). Nothing here is exported from the library.
+ * proc, monitor). Nothing here is exported from the library. Tasks and kernels are opaque
+ * here: their records are the kernel's own (kernel/core.h), read by the layers through the
+ * accessors below, and by tools such as the monitor through kernel/introspect.h.
  */
 #ifndef CURIO_KERNEL_H
 #define CURIO_KERNEL_H
@@ -44,108 +46,6 @@ typedef struct curio__op {
     int64_t deadline;
 } curio__op;
 
-/* Task-local values: a small array copied at spawn. */
-typedef struct curio__local_slot {
-    const curio_local *key;
-    void *value;
-} curio__local_slot;
-
-/* An open scope, kept in the task's record (the user's curio_scope only names it). */
-typedef struct curio__scope_rec {
-    int64_t deadline;            /* absolute ns; CURIO__NO_DEADLINE for none */
-    uint64_t id;
-    uint8_t kind;                /* enum curio__scope_kind */
-    uint32_t expired;            /* 0, or the number of the delivery (task->deliveries) that
-                                    told a blocking call -ETIMEDOUT because of it */
-} curio__scope_rec;
-
-enum curio__scope_kind {
-    CURIO__SCOPE_TIMEOUT = 1,
-    CURIO__SCOPE_IGNORE = 2,
-    CURIO__SCOPE_NOCANCEL = 3,
-};
-
-struct curio_task {
-    /* --- scheduling --- */
-    curio__task *ready_next;     /* ready-queue link; valid while on the ready queue */
-    curio__ctx ctx;              /* saved stack pointer while not running */
-    curio_kernel *k;
-    const char *state;           /* static string: READY, RUNNING, a trap state, TERMINATED */
-    uint64_t cycles;
-
-    /* --- identity --- */
-    uint64_t id, parent_id;
-    char name[32];
-    bool internal;               /* curio's own machinery (the monitor's tasks, the signal
-                                    reader, channel authenticators), set by its spawner: the
-                                    monitor refuses to cancel it */
-
-    /* --- body --- */
-    curio_task_fn fn;
-    void *arg;
-    long result;                 /* valid once done */
-
-    /* --- lifetime: freed when done, handles == 0 and not in a group (or at kernel
-     *     destroy) --- */
-    unsigned handles;            /* handles: spawn's, curio_task_retain's, and one held by
-                                    every group the task was ever a member of, until that
-                                    group is destroyed */
-    bool daemon;
-    bool done;
-    bool on_ready;               /* on the ready queue (so a second wake is a no-op) */
-    bool zombie;                 /* on k->zombies */
-    bool parked;                 /* blocked in curio__park (not in I/O) */
-
-    /* --- cancellation --- */
-    bool cancel_requested;       /* sticky from the request until the end */
-    bool cancel_delivered;       /* some blocking call returned -ECANCELED */
-    bool cancelled;              /* ended by cancellation (outcome) */
-    unsigned nocancel;           /* open disable_cancellation scopes */
-    curio__scope_rec *scopes;    /* open scopes, outermost first (scopes[nscopes-1] is the
-                                    innermost) */
-    size_t nscopes, cap_scopes;
-    uint64_t scope_ids;
-    uint32_t deliveries;         /* scope deadlines delivered so far (curio__expire_scopes) */
-
-    /* --- blocking: parked (a wait queue's waiter record, on the task's stack, says what
-     *     for: kernel/waitq.h), or in I/O --- */
-    curio__op *op;               /* in-flight io_uring operation, or NULL */
-    int wake_result;             /* what the blocking call returns when woken */
-    size_t heap_index;           /* position in the timer heap, or SIZE_MAX */
-    int64_t sleep_until;         /* the sleep's own deadline (CURIO__NO_DEADLINE if none) */
-
-    /* --- waiting for this task's end (kernel/waitq.h) --- */
-    curio__waitq joiners;
-
-    /* --- stack --- */
-    struct curio__stack *stack;
-
-    /* --- task-local storage --- */
-    curio__local_slot *locals;
-    size_t nlocals, cap_locals;
-
-    /* --- live tasks of the kernel, k->all, oldest first (shutdown cancels newest first);
-     *     once ended with a handle held, the same node puts it on k->zombies --- */
-    curio__list_node all_node;
-
-    /* --- task group membership: group is the group the task is a member of, or NULL
-     *     once it has left (next_done, curio_join, cancel_remaining) or was never in one;
-     *     a task is a member of at most one group at a time --- */
-    curio_group *group;
-    curio__list_node done_node;  /* the group's queue of ended members that neither
-                                    next_done nor join has taken yet */
-    bool done_queued;            /* on that queue */
-    bool reap;                   /* cancelled by cancel_remaining: leaves its group when it
-                                    ends instead of being queued */
-};
-
-/* A timer heap entry. */
-typedef struct curio__timer {
-    int64_t when;
-    uint64_t seq;                /* FIFO among equal deadlines */
-    curio__task *task;
-} curio__timer;
-
 typedef struct curio__post {
     struct curio__post *next;
     void (*fn)(void *);
@@ -153,63 +53,6 @@ typedef struct curio__post {
     bool heap;                   /* made by curio_kernel_post (freed after fn ran); else
                                     owned by the poster (curio__post_node) */
 } curio__post;
-
-/* Who waits on each direction of a descriptor (kernel/fdclaim.c). */
-typedef struct curio__fd_claims {
-    curio__task *by[2];          /* [CURIO__FD_READ], [CURIO__FD_WRITE]; NULL: free */
-} curio__fd_claims;
-
-struct curio_kernel {
-    struct io_uring ring;
-    curio_options opts;
-
-    curio__ctx sched_ctx;        /* the scheduler's own context (the thread's stack) */
-    curio__task *current;
-    curio__task *exited;         /* a task that just ended; its stack is freed by whoever
-                                    runs next on another stack. CURIO__PROBING while a
-                                    probe is being served (curio__probe_run) */
-    curio__task *ready_head, *ready_tail;
-    size_t nready;
-    size_t pass_budget;          /* switches left in this pass before control returns to the
-                                    scheduler (so yields cannot starve I/O) */
-
-    uint64_t next_id;
-    size_t ntasks;               /* live task records */
-    curio__list all;             /* live tasks, oldest first (by all_node) */
-    curio__list zombies;         /* ended tasks whose handle is still held (by all_node) */
-    curio__task *free_tasks;     /* records kept for reuse, linked by ready_next */
-    unsigned nfree_tasks;
-
-    size_t inflight;             /* operations whose CQE is still due (incl. the wake read) */
-
-    curio__timer *heap;
-    size_t heap_len, heap_cap;
-    uint64_t timer_seq;
-
-    /* cross-thread posts */
-    int wake_fd;
-    uint64_t wake_buf;
-    bool wake_armed;
-    pthread_mutex_t post_lock;
-    curio__post *posts_head, *posts_tail;
-    _Atomic bool posted;
-    _Atomic bool sleeping;
-
-    /* stacks */
-    struct curio__stack_pool *stacks;
-    void *altstack;              /* the signal stack this kernel gave its thread, or NULL */
-
-    /* descriptors being waited on, indexed by fd (kernel/fdclaim.c) */
-    curio__fd_claims *claims;
-    size_t nclaims;
-
-    bool running;                /* inside curio_kernel_run */
-
-    /* the monitor (monitor/): the probe being served by a suspended task (see
-     * curio__probe_run), else NULL; and the monitor's state, or NULL */
-    struct curio__probe *probe;
-    struct curio__monitor *monitor;
-};
 
 /* Make room for element number len in a doubling array (*arr of *cap elements of size
  * elem). Returns 0 or -ENOMEM, leaving the array as it was. */
@@ -221,9 +64,25 @@ CURIO__HIDDEN int curio__grow(void *arr, size_t *cap, size_t len, size_t elem);
 extern __thread curio_kernel *curio__tls_kernel CURIO__HIDDEN
     __attribute__((tls_model("initial-exec")));
 
+/*
+ * The fast paths. Every blocking call runs curio__self and curio__trap_check; they stay
+ * inline, and read the first fields of the task and kernel records (core.h) through these
+ * views of them: struct curio_task begins with cancel_requested and nscopes, struct
+ * curio_kernel with current, of these types in this order (kernel/access.c checks it).
+ * may_alias: the kernel writes those fields by their names in its records, and the views
+ * must see what it writes. Read only.
+ */
+typedef struct __attribute__((may_alias)) curio__task_fast {
+    bool cancel_requested;
+    uint32_t nscopes;
+} curio__task_fast;
+typedef struct __attribute__((may_alias)) curio__kernel_fast {
+    curio__task *current;
+} curio__kernel_fast;
+
 static inline curio__task *curio__self(void)
 {
-    curio_kernel *k = curio__tls_kernel;
+    const curio__kernel_fast *k = (const curio__kernel_fast *)(const void *)curio__tls_kernel;
     return k ? k->current : NULL;
 }
 
@@ -268,7 +127,8 @@ CURIO__HIDDEN int curio__trap_check_slow(curio__task *self);
  * requested and no scope open passes with two loads. */
 static inline int curio__trap_check(curio__task *self)
 {
-    if (__builtin_expect(self && !self->cancel_requested && !self->nscopes, 1))
+    const curio__task_fast *f = (const curio__task_fast *)(const void *)self;
+    if (__builtin_expect(f && !f->cancel_requested && !f->nscopes, 1))
         return 0;
     return curio__trap_check_slow(self);
 }
@@ -414,32 +274,17 @@ CURIO__HIDDEN void curio__group_member_done(curio__task *t);
 /* t has ended and was joined (curio_join): it leaves its group, as in Curio. */
 CURIO__HIDDEN void curio__group_discard(curio__task *t);
 
-/* --- stacks (stack.c) --- */
-struct curio__stack {
-    struct curio__stack *next_free;
-    void *base;                  /* lowest usable byte */
-    size_t size;                 /* usable bytes */
-    bool guarded;                /* a PROT_NONE page lies just below base */
-    bool single;                 /* unguarded, odd-sized, a mapping of its own */
-    uint64_t *canary;            /* just below base, for unguarded stacks; else NULL */
-};
-CURIO__HIDDEN int curio__stacks_create(curio_kernel *k);
-CURIO__HIDDEN void curio__stacks_destroy(curio_kernel *k);
-CURIO__HIDDEN struct curio__stack *curio__stack_get(curio_kernel *k, size_t size);
-CURIO__HIDDEN void curio__stack_put(curio_kernel *k, struct curio__stack *s);
-/* Unmap up to max free stacks past the cache; true if more are left to unmap. */
-CURIO__HIDDEN bool curio__stacks_trim(curio_kernel *k, unsigned max);
-#define CURIO__CANARY 0x6375726963616e31ull /* "curican1" */
-CURIO__HIDDEN void curio__stack_overflowed(curio__task *t) __attribute__((noreturn, cold));
-/* Called whenever a task switches out: an unguarded stack's canary must be intact. */
-static inline void curio__stack_check(curio__task *t)
-{
-    const uint64_t *c = t->stack->canary;
-    if (__builtin_expect(c && *c != CURIO__CANARY, 0))
-        curio__stack_overflowed(t);
-}
-CURIO__HIDDEN void curio__overflow_handler_install(curio_kernel *k);
-CURIO__HIDDEN void curio__overflow_handler_release(curio_kernel *k);
+/* --- the task and kernel records as the layers see them (access.c): the records are the
+ *     kernel's own (core.h); a layer reads and sets what it needs through these --- */
+CURIO__HIDDEN curio_kernel *curio__task_kernel(const curio__task *t);
+CURIO__HIDDEN uint64_t curio__task_id(const curio__task *t);
+/* Blocked in curio__park or curio__park_nointr (not in I/O): what a waker readies. */
+CURIO__HIDDEN bool curio__task_parked(const curio__task *t);
+/* Blocked on an io_uring operation (curio__op_wait). */
+CURIO__HIDDEN bool curio__task_in_io(const curio__task *t);
+/* Mark t as curio's own machinery (the monitor's tasks, the signal reader, channel
+ * authenticators; set by its spawner): the monitor refuses to cancel it. */
+CURIO__HIDDEN void curio__task_set_internal(curio__task *t);
 
 /* --- io_uring details every layer shares: the byte limit of one operation, the opcode
  *     probe, raw preps, the two-descriptor begin (uring.h) --- */

@@ -2,7 +2,7 @@
  * kernel/ring.c - setting up the io_uring, submitting, reaping, and the wake-up eventfd
  * through which other threads reach the kernel.
  */
-#include "kernel.h"
+#include "core.h"
 
 #include <stdio.h>
 #include <stdlib.h>

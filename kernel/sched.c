@@ -8,7 +8,7 @@
  * queued SQE in one io_uring_enter, reaps the completions and fires timers. The bound
  * keeps yielding tasks from starving I/O.
  */
-#include "kernel.h"
+#include "core.h"
 #include "waitq.h"
 
 #include <stdlib.h>

@@ -7,7 +7,7 @@
  * dead frame. A deadline applies to a blocking call unless a disable_cancellation scope
  * lies between them.
  */
-#include "kernel.h"
+#include "core.h"
 
 #include <stdlib.h>
 

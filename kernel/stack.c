@@ -14,7 +14,7 @@
  * stack's base, in that neighbour's top page, which is resident anyway while it is in use.
  * Guarded stacks have no canary: the guard page catches their overflows.
  */
-#include "kernel.h"
+#include "core.h"
 
 #include <signal.h>
 #include <ucontext.h>

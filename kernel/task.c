@@ -4,7 +4,7 @@
  * A task record is freed when the task has ended and no handle to it is held (the
  * spawner's, or a group's). The stack goes back to the pool as soon as the task ends.
  */
-#include "kernel.h"
+#include "core.h"
 #include "waitq.h"
 
 #include <stdio.h>

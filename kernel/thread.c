@@ -12,7 +12,7 @@
  * up on an orphanable job) by compare-and-swap: exactly one side wins, and the loser
  * either waits for the post (task) or calls orphan (worker).
  */
-#include "kernel.h"
+#include "core.h"
 
 #include <signal.h>
 #include <stdlib.h>

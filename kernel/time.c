@@ -7,7 +7,7 @@
  * a million heap entries (24 bytes each). I/O waits use linked timeout SQEs instead, except
  * those that block in one of io_uring's worker threads (trap.c).
  */
-#include "kernel.h"
+#include "core.h"
 
 #include <stdlib.h>
 #include <time.h>

@@ -2,7 +2,7 @@
  * kernel/trap.c - what every blocking call goes through: the sticky cancellation and
  * timeout checks, interruption, and I/O operations on the ring (parking is in waitq.c).
  */
-#include "kernel.h"
+#include "core.h"
 
 int64_t curio__effective_deadline(curio__task *self)
 {

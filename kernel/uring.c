@@ -6,7 +6,7 @@
  * release store of `probed`. Opcodes denied at run time are kept in a second bitmap, so
  * that a denial never races with a probe's store.
  */
-#include "kernel.h"
+#include "core.h"
 
 #define WORDS 4 /* 256 opcodes: sqe->opcode is a byte */
 

@@ -3,6 +3,7 @@
  * the wait queue with hand-off that every task-to-task wait uses (see waitq.h). The waking
  * side (take, grant, wake_all) is in sched.c, beside the ready queue it feeds.
  */
+#include "core.h"
 #include "waitq.h"
 
 /* ---- parking ---- */

@@ -124,17 +124,6 @@ static int cmd_signal(curio__mon_session *s, char *arg)
 
 /* ---- task arguments ---- */
 
-curio__task *curio__mon_find(curio_kernel *k, uint64_t id)
-{
-    curio__list_foreach_entry(t, &k->all, curio__task, all_node)
-        if (t->id == id)
-            return t;
-    curio__list_foreach_entry(t, &k->zombies, curio__task, all_node)
-        if (t->id == id)
-            return t;
-    return NULL;
-}
-
 bool curio__mon_task_arg(curio__mon_session *s, const char *arg, const char *cmd,
                          curio__task **out)
 {
@@ -145,7 +134,7 @@ bool curio__mon_task_arg(curio__mon_session *s, const char *arg, const char *cmd
                            arg);
         return false;
     }
-    *out = curio__mon_find(s->mon->k, id);
+    *out = curio__task_lookup(s->mon->k, id);
     if (!*out) {
         curio__text_printf(&s->out, "Error: no task %llu\n", id);
         return false;

@@ -6,7 +6,7 @@
 #ifndef CURIO_MONITOR_PRIVATE_H
 #define CURIO_MONITOR_PRIVATE_H
 
-#include "../kernel/kernel.h"
+#include "../kernel/introspect.h"
 
 /* ---- text: a reply being built (text.c) ---- */
 
@@ -75,11 +75,9 @@ CURIO__HIDDEN bool curio__mon_is_own(const struct curio__monitor *m, uint64_t id
  * or a negative error of the session itself (its cancellation: stop serving). */
 CURIO__HIDDEN int curio__mon_command(curio__mon_session *s, char *line);
 
-/* A live task of k by id, or an ended one whose record is still held (TERMINATED), or
- * NULL. */
-CURIO__HIDDEN curio__task *curio__mon_find(curio_kernel *k, uint64_t id);
-
-/* Parse a task id argument; on failure, append an error reply and return false. */
+/* Parse a task id argument and look the task up (curio__task_lookup: a live task, or an
+ * ended one whose record is still held); on failure, append an error reply and return
+ * false. */
 CURIO__HIDDEN bool curio__mon_task_arg(curio__mon_session *s, const char *arg,
                                        const char *cmd, curio__task **out);
 

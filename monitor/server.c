@@ -48,15 +48,16 @@ static enum env_switch env_switch(const char **addr)
  * ignored. */
 static double idle_timeout(const curio_kernel *k)
 {
-    if (k->opts.monitor_idle_timeout != 0)
-        return k->opts.monitor_idle_timeout;
+    const curio_options *o = curio__kernel_options(k);
+    if (o->monitor_idle_timeout != 0)
+        return o->monitor_idle_timeout;
     const char *v = getenv("CURIO_MONITOR_IDLE");
     if (!v || !*v)
         return CURIO__MON_IDLE_DEFAULT;
     char *end;
     double d = strtod(v, &end);
     if (*end || d != d || d == 0) {
-        if (!k->opts.quiet)
+        if (!o->quiet)
             fprintf(stderr, "curio: monitor: CURIO_MONITOR_IDLE=%s is not a number of seconds; "
                             "using %g\n", v, CURIO__MON_IDLE_DEFAULT);
         return CURIO__MON_IDLE_DEFAULT;
@@ -168,14 +169,14 @@ static long server_main(void *arg)
     int rc = curio_run_server(ls, curio__mon_session_main, m, &so);
     if (rc != -ECANCELED && !m->quiet)
         fprintf(stderr, "curio: monitor: stopped: %s\n", curio_strerror(rc));
-    m->k->monitor = NULL;
+    curio__kernel_set_monitor(m->k, NULL);
     free(m);
     return rc;
 }
 
 static void say(const curio_kernel *k, const char *what, const char *where, int err)
 {
-    if (!k->opts.quiet)
+    if (!curio__kernel_options(k)->quiet)
         fprintf(stderr,
                 "curio: monitor: %s %s: %s; the kernel runs without a monitor (choose another "
                 "address with curio_options.monitor_address or CURIO_MONITOR=host:port)\n",
@@ -188,11 +189,12 @@ int curio__monitor_start(curio_kernel *k)
 {
     const char *env_addr = NULL;
     enum env_switch sw = env_switch(&env_addr);
-    if (!k->opts.monitor && sw == ENV_NOTHING)
+    const curio_options *o = curio__kernel_options(k);
+    if (!o->monitor && sw == ENV_NOTHING)
         return 0;
-    const char *spec = k->opts.monitor_address ? k->opts.monitor_address
-                       : env_addr                ? env_addr
-                                                 : CURIO_MONITOR_HOST ":48802";
+    const char *spec = o->monitor_address ? o->monitor_address
+                       : env_addr         ? env_addr
+                                          : CURIO_MONITOR_HOST ":48802";
     char host[256];
     uint16_t port;
     curio_addr a;
@@ -222,12 +224,12 @@ int curio__monitor_start(curio_kernel *k)
     }
     m->k = k;
     m->addr = a;
-    m->quiet = k->opts.quiet;
+    m->quiet = o->quiet;
     m->idle = idle_timeout(k);
     snprintf(m->where, sizeof m->where, "%s", where);
     st->mon = m;
     st->ls = ls;
-    st->stack_size = k->opts.stack_size > MON_STACK ? k->opts.stack_size : MON_STACK;
+    st->stack_size = o->stack_size > MON_STACK ? o->stack_size : MON_STACK;
     curio_spawn_options so = {.name = "monitor", .daemon = true, .stack_size = st->stack_size};
     curio__task *t;
     rc = curio__spawn(k, NULL, &t, server_main, st, &so);
@@ -238,10 +240,10 @@ int curio__monitor_start(curio_kernel *k)
         free(st);
         return rc;
     }
-    m->server_id = t->id;
-    t->internal = true;
+    m->server_id = curio_task_id(t);
+    curio__task_set_internal(t);
     curio_task_release(t); /* it runs on; its record goes when it ends */
-    k->monitor = m;
+    curio__kernel_set_monitor(k, m);
     return 0;
 }
 
@@ -250,7 +252,7 @@ bool curio__mon_is_own(const struct curio__monitor *m, uint64_t id)
     if (id == m->server_id)
         return true;
     curio__list_foreach_entry(s, &m->sessions, const curio__mon_session, node)
-        if (s->task->id == id)
+        if (curio_task_id(s->task) == id)
             return true;
     return false;
 }
@@ -259,8 +261,9 @@ int curio_monitor_address(curio_kernel *k, curio_addr *a)
 {
     if (!k || !a)
         return -EINVAL;
-    if (!k->monitor)
+    const struct curio__monitor *m = curio__kernel_monitor(k);
+    if (!m)
         return -ENOENT;
-    *a = k->monitor->addr;
+    *a = m->addr;
     return 0;
 }

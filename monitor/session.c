@@ -53,14 +53,6 @@ int curio__mon_flush(curio__mon_session *s)
     return send_reply(s, false);
 }
 
-static size_t live_tasks(const curio_kernel *k)
-{
-    size_t n = 0;
-    curio__list_foreach(node, &k->all)
-        n++;
-    return n;
-}
-
 static void link_session(curio__mon_session *s)
 {
     struct curio__monitor *m = s->mon;
@@ -97,7 +89,7 @@ static int serve(curio__mon_session *s)
 {
     char line[LINE_MAX_BYTES + 1];
     curio__text_printf(&s->out, "\nCurio Monitor: %zu tasks running\nType help for commands\n",
-                       live_tasks(s->mon->k));
+                       curio__tasks_live(s->mon->k));
     int rc = send_reply(s, true);
     while (rc == 0) {
         curio_scope sc;
@@ -159,7 +151,7 @@ long curio__mon_session_main(curio_socket *client, const curio_addr *peer, void 
     char name[8 + CURIO_ADDR_STRLEN] = "monitor ";
     curio_addr_format(peer, name + 8, CURIO_ADDR_STRLEN);
     curio_task_set_name(s.task, name); /* cut to the 31 bytes a name holds */
-    s.task->internal = true;
+    curio__task_set_internal(s.task);
     link_session(&s);
     curio_stream_options so = {.buffer_size = LINE_MAX_BYTES};
     int rc = curio_socket_as_stream(client, &s.stream, &so);

@@ -1,8 +1,9 @@
 /*
  * monitor/tasks.c - the commands about tasks: ps (Curio's table), parents, cancel.
  *
- * They read the kernel's records directly (kernel/kernel.h): the list of live tasks in
- * spawn order, which is id order, each task's state string, cycles and open scopes.
+ * They read the kernel through its introspection interface (kernel/introspect.h): the
+ * live tasks in spawn order, which is id order, and a snapshot of each (state, cycles,
+ * nearest scope deadline ...).
  */
 #include "monitor.h"
 
@@ -11,21 +12,11 @@
 
 /* ---- ps ---- */
 
-/* The nearest deadline of the task's open timeout scopes (timeout_after, ignore_after;
- * also those deferred by a disable_cancellation scope), or CURIO__NO_DEADLINE. */
-static int64_t nearest_deadline(const curio__task *t)
+/* Curio's column: the seconds left until the task's nearest scope deadline, as "%0.6f"
+ * cut to 7 characters, or None. */
+static void format_timeout(const curio__task_info *t, int64_t now, char out[8])
 {
-    int64_t d = CURIO__NO_DEADLINE;
-    for (size_t i = 0; i < t->nscopes; i++)
-        if (t->scopes[i].kind != CURIO__SCOPE_NOCANCEL && t->scopes[i].deadline < d)
-            d = t->scopes[i].deadline;
-    return d;
-}
-
-/* Curio's column: the seconds left, as "%0.6f" cut to 7 characters, or None. */
-static void format_timeout(const curio__task *t, int64_t now, char out[8])
-{
-    int64_t d = nearest_deadline(t);
+    int64_t d = t->deadline;
     if (d == CURIO__NO_DEADLINE) {
         memcpy(out, "None", 5);
         return;
@@ -52,14 +43,16 @@ int curio__mon_ps(curio__mon_session *s, char *arg)
     curio__text_printf(o, "\n");
     int64_t now = curio__now();
     bool own = false;
-    curio__list_foreach_entry(t, &s->mon->k->all, curio__task, all_node) {
+    for (curio__task *t = curio__tasks_first(s->mon->k); t; t = curio__tasks_next(t)) {
+        curio__task_info ti;
+        curio__task_snapshot(t, &ti);
         char timeout[8];
-        format_timeout(t, now, timeout);
-        bool mine = curio__mon_is_own(s->mon, t->id);
+        format_timeout(&ti, now, timeout);
+        bool mine = curio__mon_is_own(s->mon, ti.id);
         own |= mine;
-        curio__text_printf(o, "%-6llu %-12s %-10llu %-7s %s%s\n", (unsigned long long)t->id,
-                           curio_task_state(t), (unsigned long long)t->cycles, timeout,
-                           curio_task_name(t), mine ? " *" : "");
+        curio__text_printf(o, "%-6llu %-12s %-10llu %-7s %s%s\n", (unsigned long long)ti.id,
+                           ti.state, (unsigned long long)ti.cycles, timeout, ti.name,
+                           mine ? " *" : "");
     }
     if (own)
         curio__text_printf(o, "* the monitor's own tasks\n");
@@ -74,12 +67,14 @@ int curio__mon_parents(curio__mon_session *s, char *arg)
     if (!curio__mon_task_arg(s, arg, "parents", &t))
         return 0;
     for (;;) {
-        curio__text_printf(&s->out, "%-6llu %12s %s\n", (unsigned long long)t->id,
-                           curio_task_state(t), curio_task_name(t));
-        uint64_t up = t->parent_id;
+        curio__task_info ti;
+        curio__task_snapshot(t, &ti);
+        curio__text_printf(&s->out, "%-6llu %12s %s\n", (unsigned long long)ti.id, ti.state,
+                           ti.name);
+        uint64_t up = ti.parent_id;
         if (up == 0)
             break;
-        t = curio__mon_find(s->mon->k, up);
+        t = curio__task_lookup(s->mon->k, up);
         if (!t) {
             curio__text_printf(&s->out, "%-6llu %12s (ended; nothing more is known)\n",
                                (unsigned long long)up, "TERMINATED");
@@ -94,8 +89,8 @@ int curio__mon_parents(curio__mon_session *s, char *arg)
 /* How long cancel waits to report how the task ended. */
 #define CANCEL_WAIT 1.0
 
-/* What became of t after the wait: ended, or why not yet. */
-static void report(curio__mon_session *s, const curio__task *t)
+/* What became of the task after the wait (t: its snapshot then): ended, or why not yet. */
+static void report(curio__mon_session *s, const curio__task_info *t)
 {
     unsigned long long id = (unsigned long long)t->id;
     if (t->done && t->cancelled)
@@ -106,11 +101,11 @@ static void report(curio__mon_session *s, const curio__task *t)
     else if (t->nocancel)
         curio__text_printf(&s->out, "Task %llu has not ended after %.0f s (state %s): it is in "
                                     "a disable_cancellation scope, which defers the "
-                                    "cancellation\n", id, CANCEL_WAIT, curio_task_state(t));
+                                    "cancellation\n", id, CANCEL_WAIT, t->state);
     else
         curio__text_printf(&s->out, "Task %llu has not ended after %.0f s (state %s): the "
                                     "cancellation was delivered and the task is still "
-                                    "winding down\n", id, CANCEL_WAIT, curio_task_state(t));
+                                    "winding down\n", id, CANCEL_WAIT, t->state);
 }
 
 int curio__mon_cancel(curio__mon_session *s, char *arg)
@@ -118,20 +113,22 @@ int curio__mon_cancel(curio__mon_session *s, char *arg)
     curio__task *t;
     if (!curio__mon_task_arg(s, arg, "cancel", &t))
         return 0;
-    unsigned long long id = (unsigned long long)t->id;
-    if (t->done) {
+    curio__task_info ti;
+    curio__task_snapshot(t, &ti);
+    unsigned long long id = (unsigned long long)ti.id;
+    if (ti.done) {
         curio__text_printf(&s->out, "Error: task %llu has already ended\n", id);
         return 0;
     }
-    if (t->internal) {
+    if (ti.internal) {
         /* Cancelling one would take a piece of curio away for the rest of the process (the
          * monitor itself, the delivery of signals), with no way to start it again. */
         curio__text_printf(&s->out, "Error: task %llu (%s) is curio's own: the monitor does "
-                                    "not cancel it\n", id, curio_task_name(t));
+                                    "not cancel it\n", id, ti.name);
         return 0;
     }
     curio__text_printf(&s->out, "Cancelling task %llu\n", id);
-    if (t->cancel_requested)
+    if (ti.cancel_requested)
         curio__text_printf(&s->out, "(its cancellation had been requested already)\n");
     int rc = curio__mon_flush(s);
     if (rc < 0)
@@ -145,7 +142,8 @@ int curio__mon_cancel(curio__mon_session *s, char *arg)
         curio_scope_close(&sc);
     }
     if (rc == 0 || rc == -ETIMEDOUT) {
-        report(s, t);
+        curio__task_snapshot(t, &ti);
+        report(s, &ti);
         rc = 0;
     } else if (rc == -ENOMEM) {
         curio__text_printf(&s->out, "(out of memory to wait for it: not waiting)\n");

@@ -30,7 +30,7 @@
 #define UNWIND_ROOM (16 * 1024)
 
 struct capture {
-    curio__task *task;
+    const void *stack_lo;        /* the lowest usable byte of the task's stack */
     void *pcs[MAX_FRAMES];
     int n;
     int err;
@@ -42,7 +42,7 @@ __attribute__((noinline)) static void capture_probe(curio__probe *p)
 {
     struct capture *c = p->arg;
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-    uintptr_t base = (uintptr_t)c->task->stack->base;
+    uintptr_t base = (uintptr_t)c->stack_lo;
     if (sp < base || sp - base < UNWIND_ROOM) {
         c->err = -ENOSPC;
         return;
@@ -159,17 +159,16 @@ int curio__mon_where(curio__mon_session *s, char *arg)
     curio__task *t;
     if (!curio__mon_task_arg(s, arg, "where", &t))
         return 0;
-    unsigned long long id = (unsigned long long)t->id;
-    if (t->done) {
+    curio__task_info ti;
+    curio__task_snapshot(t, &ti);
+    unsigned long long id = (unsigned long long)ti.id;
+    if (ti.done) {
         curio__text_printf(&s->out, "Error: task %llu has ended: it has no stack\n", id);
         return 0;
     }
     /* The header describes the task as it was when its stack was taken: the names are
      * looked up on a thread meanwhile, while the task may move on (or end). */
-    const char *state = curio_task_state(t);
-    char name[sizeof t->name];
-    snprintf(name, sizeof name, "%s", curio_task_name(t));
-    struct capture c = {.task = t};
+    struct capture c = {.stack_lo = ti.stack_lo};
     size_t skip = 1;
     if (t == s->task) {
         capture_self(&c);
@@ -203,7 +202,7 @@ int curio__mon_where(curio__mon_session *s, char *arg)
         return 0;
     }
     curio__text_printf(&s->out, "Stack for Task(id=%llu, name='%s', state='%s') (most recent "
-                                "call last):\n", id, name, state);
+                                "call last):\n", id, ti.name, ti.state);
     format(&s->out, &j.frames, skip, skip == 2, c.n == MAX_FRAMES);
     curio__frames_free(&j.frames);
     return 0;

@@ -224,7 +224,7 @@ static void interrupt_waiters(int fd)
     bool any = false;
     for (int dir = CURIO__FD_READ; dir <= CURIO__FD_WRITE; dir++) {
         curio__task *t = curio__fd_claimant(k, fd, dir);
-        if (!t || !t->op)
+        if (!t || !curio__task_in_io(t))
             continue;
         curio__interrupt(t, -EBADF);
         curio__fd_unclaim(t, fd, dir);

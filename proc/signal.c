@@ -99,7 +99,7 @@ static int start_reader(struct curio__sighub *h)
     if (rc < 0)
         return rc;
     h->reader = t;
-    t->internal = true; /* cancelled from outside, no watcher would hear a signal again */
+    curio__task_set_internal(t); /* cancelled from outside, no watcher would hear a signal again */
     h->refs++;
     curio_task_release(t); /* h->reader stays valid until reader_main returns */
     return 0;
@@ -146,12 +146,12 @@ int curio__sigwatch_attach(curio__sigwatch *w)
     if (rc < 0)
         return rc;
     struct curio__sighub *h = current;
-    bool fresh = !h || h->k != self->k; /* a hub left by an earlier kernel is not ours */
+    bool fresh = !h || h->k != curio__task_kernel(self); /* a hub left by an earlier kernel is not ours */
     if (fresh) {
         h = calloc(1, sizeof *h);
         if (!h)
             return -ENOMEM;
-        h->k = self->k;
+        h->k = curio__task_kernel(self);
         h->fd = signalfd(-1, &w->set, SFD_NONBLOCK | SFD_CLOEXEC);
         if (h->fd < 0) {
             int rc = -errno;

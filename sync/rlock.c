@@ -21,14 +21,14 @@ int curio_rlock_acquire(curio_rlock *l)
     curio__task *self = curio__self();
     if (!self)
         return -EPERM;
-    if (l->holder == self->id) {
+    if (l->holder == curio__task_id(self)) {
         if (l->count == UINT_MAX)
             return -EOVERFLOW;
         l->count++;
         return 0;
     }
     if (!l->holder) {
-        l->holder = self->id;
+        l->holder = curio__task_id(self);
         l->count = 1;
         return 0;
     }
@@ -42,13 +42,13 @@ int curio_rlock_release(curio_rlock *l)
     if (!l)
         return -EINVAL;
     curio__task *self = curio__self();
-    if (!curio__sync_mine(&l->thread) || !self || !l->holder || l->holder != self->id)
+    if (!curio__sync_mine(&l->thread) || !self || !l->holder || l->holder != curio__task_id(self))
         return -EPERM;
     if (--l->count > 0)
         return 0;
     curio__waiter *w = curio__waitq_take(&l->waiters);
     if (w) {
-        l->holder = w->task->id;
+        l->holder = curio__task_id(w->task);
         l->count = 1;
         curio__waiter_grant(w, NULL);
     } else {

@@ -65,7 +65,7 @@ static void wake(void *arg)
     w->woken = true;
     /* Parked: in curio__uwait's wait, or in the wait for this wake-up. Otherwise it was
      * interrupted and is on the ready queue; it will find `granted` under the mutex. */
-    if (t->parked)
+    if (curio__task_parked(t))
         curio__ready_with(t, GRANTED);
 }
 
@@ -144,7 +144,7 @@ static int wait_task(curio__task *self, pthread_mutex_t *mu, curio__ulist *l,
 {
     w->cv = NULL;
     w->task = self;
-    w->k = self->k;
+    w->k = curio__task_kernel(self);
     w->woken = false;
     w->post.fn = wake;
     w->post.arg = w;

@@ -7,7 +7,7 @@
 
 #include "testutil.h"
 
-#include "kernel.h"
+#include "core.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

@@ -46,7 +46,7 @@ static void close_ends(struct ends *e)
 
 static curio__task *claimant(int fd, int dir)
 {
-    return curio__fd_claimant(curio__self()->k, fd, dir);
+    return curio__fd_claimant(curio__task_kernel(curio__self()), fd, dir);
 }
 
 static void assert_unclaimed(struct ends *e)

@@ -4,7 +4,7 @@
  * timed out while joining, size/task, and the calls made outside a task.
  */
 #include "testutil.h"
-#include "kernel.h"
+#include "core.h"
 #include "waitq.h"
 
 #include <pthread.h>

@@ -7,7 +7,7 @@
  */
 #include "testutil.h"
 
-#include "kernel.h"
+#include "core.h"
 
 #include <stdlib.h>
 #include <sys/socket.h>

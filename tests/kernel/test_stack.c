@@ -5,7 +5,7 @@
  */
 #include "child.h"
 #include "testutil.h"
-#include "kernel.h" /* curio_kernel.ntasks, to check that no task record is left over */
+#include "core.h" /* curio_kernel.ntasks, to check that no task record is left over */
 
 #include <fcntl.h>
 #include <limits.h>

@@ -9,7 +9,7 @@
 
 #include "testutil.h"
 
-#include <kernel.h>
+#include <core.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * middle of handshakes leaves nothing behind.
  */
 #include "tlstest.h"
-#include "kernel.h" /* the kernel's list of tasks: to see the clients wait for a hello */
+#include "core.h" /* the kernel's list of tasks: to see the clients wait for a hello */
 
 #if CURIO_TEST_TLS
 

@@ -5,7 +5,7 @@
  * shutdown, many calls at once, and fork.
  */
 #include "testutil.h"
-#include "kernel.h"
+#include "core.h"
 
 #include <pthread.h>
 #include <semaphore.h>

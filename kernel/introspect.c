@@ -1,0 +1,76 @@
+/*
+ * kernel/introspect.c - snapshots of tasks and the walk over a kernel's tasks, for tools
+ * outside kernel/ (introspect.h).
+ */
+#include "core.h"
+#include "introspect.h"
+
+#include <string.h>
+
+/* The nearest deadline of t's open timeout scopes (timeout_after, ignore_after; also
+ * those deferred by a disable_cancellation scope), or CURIO__NO_DEADLINE. */
+static int64_t nearest_deadline(const curio__task *t)
+{
+    int64_t d = CURIO__NO_DEADLINE;
+    for (size_t i = 0; i < t->nscopes; i++)
+        if (t->scopes[i].kind != CURIO__SCOPE_NOCANCEL && t->scopes[i].deadline < d)
+            d = t->scopes[i].deadline;
+    return d;
+}
+
+void curio__task_snapshot(curio__task *t, curio__task_info *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = t->id;
+    out->parent_id = t->parent_id;
+    _Static_assert(sizeof out->name == sizeof t->name, "a task's name fits the snapshot");
+    memcpy(out->name, curio_task_name(t), sizeof out->name);
+    out->name[sizeof out->name - 1] = 0;
+    out->state = curio_task_state(t);
+    out->cycles = t->cycles;
+    out->result = t->result;
+    out->deadline = nearest_deadline(t);
+    out->daemon = t->daemon;
+    out->internal = t->internal;
+    out->done = t->done;
+    out->cancelled = t->cancelled;
+    out->cancel_requested = t->cancel_requested;
+    out->nocancel = t->nocancel != 0;
+    out->has_stack = t->stack != NULL;
+    if (out->has_stack) {
+        out->stack_lo = t->stack->base;
+        out->stack_hi = (const char *)t->stack->base + t->stack->size;
+    }
+}
+
+/* The task a node of k->all or k->zombies belongs to, or NULL past the end. */
+static curio__task *task_of(curio__list_node *n)
+{
+    return n ? curio__list_entry(n, curio__task, all_node) : NULL;
+}
+
+curio__task *curio__tasks_first(curio_kernel *k) { return task_of(curio__list_first(&k->all)); }
+curio__task *curio__tasks_next(curio__task *t) { return task_of(curio__list_next(&t->all_node)); }
+
+size_t curio__tasks_live(curio_kernel *k)
+{
+    size_t n = 0;
+    curio__list_foreach(node, &k->all)
+        n++;
+    return n;
+}
+
+curio__task *curio__task_lookup(curio_kernel *k, uint64_t id)
+{
+    curio__list_foreach_entry(t, &k->all, curio__task, all_node)
+        if (t->id == id)
+            return t;
+    curio__list_foreach_entry(t, &k->zombies, curio__task, all_node)
+        if (t->id == id)
+            return t;
+    return NULL;
+}
+
+const curio_options *curio__kernel_options(const curio_kernel *k) { return &k->opts; }
+struct curio__monitor *curio__kernel_monitor(const curio_kernel *k) { return k->monitor; }
+void curio__kernel_set_monitor(curio_kernel *k, struct curio__monitor *m) { k->monitor = m; }

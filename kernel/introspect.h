@@ -1,0 +1,59 @@
+/*
+ * kernel/introspect.h - reading a kernel's tasks from outside kernel/: what a tool such as
+ * the monitor (monitor/) uses instead of the kernel's records (kernel/core.h).
+ *
+ * A tool walks the tasks with curio__tasks_first/next, or looks one up by id, and reads
+ * each through a snapshot: a copy of what it shows, taken at once, which stays valid
+ * whatever the task does next. Task pointers are valid until the caller's task next
+ * blocks (a task may end and its record be freed meanwhile): a tool that blocks keeps its
+ * id, and looks the task up again, or holds a handle (curio_task_retain).
+ *
+ * The stack of a suspended task is reached through a probe (kernel.h, curio__probe_run),
+ * addressed by the task pointer; the snapshot gives the stack's range for it.
+ */
+#ifndef CURIO_KERNEL_INTROSPECT_H
+#define CURIO_KERNEL_INTROSPECT_H
+
+#include "kernel.h"
+
+/* A task as it is at the moment of curio__task_snapshot. */
+typedef struct curio__task_info {
+    uint64_t id, parent_id;        /* parent_id 0 for a main task */
+    char name[32];                 /* curio_task_name: the given name or "task-<id>" */
+    const char *state;             /* curio_task_state: READY, RUNNING, a trap state,
+                                      TERMINATED (a static string) */
+    uint64_t cycles;               /* times scheduled */
+    long result;                   /* the task function's result, once done */
+    int64_t deadline;              /* the nearest deadline of its open timeout scopes
+                                      (also those a disable_cancellation scope defers), or
+                                      CURIO__NO_DEADLINE */
+    bool daemon;
+    bool internal;                 /* curio's own machinery (curio__task_set_internal) */
+    bool done;                     /* has ended */
+    bool cancelled;                /* ended by cancellation */
+    bool cancel_requested;         /* a cancellation was requested (sticky) */
+    bool nocancel;                 /* inside a disable_cancellation scope */
+    bool has_stack;                /* a stack is allocated to it: from its spawn until it
+                                      ends */
+    const void *stack_lo, *stack_hi; /* the usable bytes of that stack, [lo, hi), or NULL */
+} curio__task_info;
+
+CURIO__HIDDEN void curio__task_snapshot(curio__task *t, curio__task_info *out);
+
+/* The live tasks of k in spawn order (which is id order): the first, or NULL; the one
+ * after t, or NULL. */
+CURIO__HIDDEN curio__task *curio__tasks_first(curio_kernel *k);
+CURIO__HIDDEN curio__task *curio__tasks_next(curio__task *t);
+/* How many live tasks k has. */
+CURIO__HIDDEN size_t curio__tasks_live(curio_kernel *k);
+/* A live task of k by id, or an ended one whose record is still held (a handle is kept:
+ * its state is TERMINATED), or NULL. */
+CURIO__HIDDEN curio__task *curio__task_lookup(curio_kernel *k, uint64_t id);
+
+/* The options k was created with (defaults filled in). */
+CURIO__HIDDEN const curio_options *curio__kernel_options(const curio_kernel *k);
+/* The monitor of k (monitor/), or NULL; the monitor sets it once it is started. */
+CURIO__HIDDEN struct curio__monitor *curio__kernel_monitor(const curio_kernel *k);
+CURIO__HIDDEN void curio__kernel_set_monitor(curio_kernel *k, struct curio__monitor *m);
+
+#endif
