@@ -1,8 +1,8 @@
 /*
  * kernel/waitq.h - the one way a task waits for another task: a wait queue of waiter
- * records, with hand-off (waiting: kernel/waitq.c; waking: kernel/sched.c). Joins, task groups, the sync primitives (event,
- * locks, semaphore, condition, queue), servers, process waits, signal watchers and the
- * process pool all wait on it.
+ * records, with hand-off (waiting: kernel/waitq.c; waking: kernel/sched.c). Joins, task
+ * groups, the sync primitives (event, locks, semaphore, condition, queue), servers,
+ * process waits, signal watchers and the process pool all wait on it.
  *
  * The waiting task puts a curio__waiter record (on its own stack) at the tail of the queue
  * and parks (curio__park). A waker takes the first waiter whose task is still parked
