@@ -26,19 +26,54 @@ static void apply_defaults(curio_options *o)
         o->stack_cache = 4096;
 }
 
-/* If asked for; a monitor that cannot start is no failure. */
-static void start_monitor(curio_kernel *k)
+/* The services the layers above registered (curio__service_register). Constructors run
+ * before main on one thread; the lock is for a library loaded later by dlopen while
+ * kernels run. */
+static struct service {
+    const char *name;
+    int (*start)(curio_kernel *k);
+} services[4];
+static unsigned nservices;
+static pthread_mutex_t services_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void curio__service_register(const char *name, int (*start)(curio_kernel *k))
 {
-    if (curio__monitor_start) {
-        curio__monitor_start(k);
-        return;
+    pthread_mutex_lock(&services_lock);
+    bool known = false;
+    for (unsigned i = 0; i < nservices; i++)
+        known |= services[i].start == start;
+    if (!known && nservices < sizeof services / sizeof services[0])
+        services[nservices++] = (struct service){name, start};
+    pthread_mutex_unlock(&services_lock);
+}
+
+bool curio__env_no(const char *value)
+{
+    static const char *const no[] = {"", "0", "no", "off", "false"};
+    if (!value)
+        return true;
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        if (strcasecmp(value, no[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Start every registered service; one that cannot start is no failure. A monitor asked
+ * for (curio_options.monitor, CURIO_MONITOR) in a program that does not have one is said
+ * once per kernel. */
+static void start_services(curio_kernel *k)
+{
+    pthread_mutex_lock(&services_lock);
+    unsigned n = nservices;
+    struct service copy[sizeof services / sizeof services[0]];
+    memcpy(copy, services, sizeof copy);
+    pthread_mutex_unlock(&services_lock);
+    bool monitor = false;
+    for (unsigned i = 0; i < n; i++) {
+        copy[i].start(k);
+        monitor |= strcmp(copy[i].name, "monitor") == 0;
     }
-    static const char *const no[] = {"0", "no", "off", "false"};
-    const char *env = getenv("CURIO_MONITOR");
-    bool asked = env && *env;
-    for (size_t i = 0; asked && i < sizeof no / sizeof no[0]; i++)
-        asked = strcasecmp(env, no[i]) != 0;
-    if (k->opts.monitor || asked)
+    if (!monitor && (k->opts.monitor || !curio__env_no(getenv("CURIO_MONITOR"))))
         fprintf(stderr, "curio: the monitor was asked for but is not linked into this "
                         "program (a static link that names no monitor call; link with "
                         "-Wl,-u,curio_monitor_address)\n");
@@ -69,7 +104,7 @@ int curio_kernel_create(curio_kernel **out, const curio_options *opts)
     curio__ctx_init_current(&k->sched_ctx);
     curio__overflow_handler_install(k);
     curio__tls_kernel = k;
-    start_monitor(k);
+    start_services(k);
     *out = k;
     return 0;
 }

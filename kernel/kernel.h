@@ -255,16 +255,19 @@ CURIO__HIDDEN void curio__fd_unclaim(curio__task *self, int fd, int dir);
 /* The task holding direction dir of fd, or NULL (for the monitor and for close). */
 CURIO__HIDDEN curio__task *curio__fd_claimant(curio_kernel *k, int fd, int dir);
 
-/* --- the monitor (monitor/server.c) --- */
-/* Start the monitor if curio_options.monitor or the environment variable CURIO_MONITOR
- * asks for it; called once by curio_kernel_create, outside any task. Returns 0, or the
- * error that kept the monitor from starting (already reported on stderr); the kernel runs
- * either way. The kernel names it only weakly, so that nothing in kernel/ pulls a layer
- * above it into a static link: a program that uses only the kernel links with liburing
- * and libc alone. In a static link the monitor is there when the program names one of its
- * calls (or links with -Wl,-u,curio_monitor_address); otherwise asking for it is reported
- * and ignored. Shared links always have it. */
-CURIO__HIDDEN int curio__monitor_start(curio_kernel *k) __attribute__((weak));
+/* --- services: what the layers above start with every kernel (the monitor) --- */
+/* Register start under name, to be called by curio_kernel_create once the kernel is set
+ * up, outside any task. start returns 0, or the error that kept its service from starting,
+ * which it has reported on stderr itself: the kernel runs either way. A layer registers
+ * from a constructor of the object that holds its service, so that the kernel names no
+ * layer above it: the service is there whenever that object is linked in (always with
+ * the shared library; in a static link when the program names one of its calls), and a
+ * program that uses only the kernel links with liburing and libc alone. Registering the
+ * same start twice is a no-op; there is room for 4. */
+CURIO__HIDDEN void curio__service_register(const char *name, int (*start)(curio_kernel *k));
+/* Whether an environment variable's value says "no": unset, empty, or 0, no, off, false
+ * (any case). For the switches of the services (CURIO_MONITOR). */
+CURIO__HIDDEN bool curio__env_no(const char *value);
 
 /* --- tasks (task.c) --- */
 CURIO__HIDDEN int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out,

@@ -33,9 +33,8 @@ static bool one_of(const char *v, const char *const *words)
 static enum env_switch env_switch(const char **addr)
 {
     static const char *const yes[] = {"1", "yes", "on", "true", NULL};
-    static const char *const no[] = {"", "0", "no", "off", "false", NULL};
     const char *v = getenv("CURIO_MONITOR");
-    if (!v || one_of(v, no))
+    if (curio__env_no(v))
         return ENV_NOTHING;
     if (one_of(v, yes))
         return ENV_ON;
@@ -183,9 +182,10 @@ static void say(const curio_kernel *k, const char *what, const char *where, int 
                 what, where, curio_strerror(err));
 }
 
-/* Called by curio_kernel_create once the kernel is set up. A monitor that cannot start
- * leaves the kernel running without one (and says why). */
-int curio__monitor_start(curio_kernel *k)
+/* Called by curio_kernel_create once the kernel is set up (a service: see register_monitor
+ * below). A monitor that cannot start leaves the kernel running without one (and says
+ * why). */
+static int monitor_start(curio_kernel *k)
 {
     const char *env_addr = NULL;
     enum env_switch sw = env_switch(&env_addr);
@@ -245,6 +245,15 @@ int curio__monitor_start(curio_kernel *k)
     curio_task_release(t); /* it runs on; its record goes when it ends */
     curio__kernel_set_monitor(k, m);
     return 0;
+}
+
+/* The monitor is a service of every kernel (kernel.h: curio__service_register): this object
+ * registers it when it is loaded, so that the kernel never names the monitor. A static
+ * link takes this object when the program names a monitor call (curio_monitor_address;
+ * or -Wl,-u,curio_monitor_address). */
+__attribute__((constructor)) static void register_monitor(void)
+{
+    curio__service_register("monitor", monitor_start);
 }
 
 bool curio__mon_is_own(const struct curio__monitor *m, uint64_t id)

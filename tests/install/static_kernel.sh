@@ -1,7 +1,9 @@
 #!/bin/sh
 # A program that only uses the kernel (tasks and sleep), linked fully statically against
 # curio's archive with liburing and libc alone: it links, runs, and takes no object from a
-# layer above the kernel (no monitor, net, TLS, sync, io or proc object is pulled in).
+# layer above the kernel (no monitor, net, TLS, sync, io or proc object is pulled in); asked
+# for a monitor it says it has none. And a static program that names a monitor call gets
+# the monitor started with its kernel.
 # usage: static_kernel.sh CC ARCHIVE SOURCE_DIR
 set -eu
 cc=$1 archive=$2 src=$3
@@ -23,6 +25,21 @@ if ! "$cc" -std=c11 -static -I"$src/include" "$tmp/sleeper.c" "$archive" -luring
     exit 1
 fi
 "$tmp/sleeper"
+# The monitor asked for in a program that does not have it: said, and the kernel runs.
+CURIO_MONITOR=1 "$tmp/sleeper" 2>"$tmp/err"
+if ! grep -q "the monitor was asked for but is not linked" "$tmp/err"; then
+    cat "$tmp/err"
+    echo "CURIO_MONITOR=1 without a monitor linked in was not reported"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+CURIO_MONITOR=off "$tmp/sleeper" 2>"$tmp/err"
+if [ -s "$tmp/err" ]; then
+    cat "$tmp/err"
+    echo "CURIO_MONITOR=off said something"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
 # The link map names every archive member the link took: archive(member.o) for a regular
 # archive, the member's own path for a thin one (what meson makes of a shared library's
 # objects for the tests when only the shared library is built). Either way, keep the
@@ -42,4 +59,32 @@ if [ -n "$bad" ]; then
     echo "0 passed, 1 failed"
     exit 1
 fi
-echo "1 passed, 0 failed"
+# The other way round: a static program that names a monitor call has the monitor, which
+# registered itself with the kernel as a service (the kernel does not name it).
+cat >"$tmp/watched.c" <<'C'
+#include <curio.h>
+static long watched(void *arg)
+{
+    (void)arg;
+    curio_addr a;
+    return curio_monitor_address(curio_kernel_current(), &a) == 0 ? 0 : 1;
+}
+int main(void)
+{
+    curio_options o = {0};
+    o.monitor = true;
+    o.monitor_address = "127.0.0.1:0";
+    long r = 1;
+    return curio_run(watched, 0, &o, &r) < 0 || r != 0;
+}
+C
+wolf=""
+pkg-config --exists wolfssl 2>/dev/null && wolf="-lwolfssl"
+if ! "$cc" -std=c11 -static -I"$src/include" "$tmp/watched.c" "$archive" $wolf -lm -luring \
+        -lpthread -o "$tmp/watched" >"$tmp/trace" 2>&1 || ! "$tmp/watched" 2>"$tmp/err"; then
+    cat "$tmp/trace" "$tmp/err"
+    echo "a static program naming curio_monitor_address did not get its monitor"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+echo "2 passed, 0 failed"
