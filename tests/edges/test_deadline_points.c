@@ -57,6 +57,7 @@ static int64_t jumping_clock(int64_t now)
 
 typedef struct state {
     int fd[2];
+    int sv[2];
     curio_socket *s[2];
     curio_socket *ls;
     curio_addr addr;
@@ -419,6 +420,50 @@ static void teardown_sockpair(state *st)
     end_helper(st);
     curio_socket_close(st->s[0]);
     curio_socket_close(st->s[1]);
+}
+
+/* -- a splice from a socket into a pipe (curio__op_begin_fd2; io_uring runs it in a worker,
+ *    so its deadline is the timer heap's, not a linked timeout) -- */
+static long write_sock_byte(void *arg)
+{
+    state *st = arg;
+    yields();
+    return write(st->sv[1], "s", 1) == 1 ? 0 : -errno;
+}
+static void setup_splice(state *st)
+{
+    cr_assert_eq(pipe2(st->fd, O_CLOEXEC), 0);
+    cr_assert_eq(fcntl(st->fd[0], F_SETFL, O_NONBLOCK), 0);
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st->sv), 0);
+    spawn_helper(st, write_sock_byte);
+}
+static long call_splice(state *st)
+{
+    curio__op op;
+    struct io_uring_sqe *sqe;
+    int rc = curio__op_begin_fd2(&op, &sqe, st->sv[0], CURIO__FD_READ, st->fd[1],
+                                 CURIO__FD_WRITE);
+    if (rc < 0)
+        return rc;
+    io_uring_prep_splice(sqe, st->sv[0], -1, st->fd[1], -1, 1, 0);
+    return curio__op_wait(&op, sqe, "SPLICE_WAIT");
+}
+static void check_splice(state *st, long rc)
+{
+    curio_task_wait(st->helper);
+    char c;
+    ssize_t in_pipe = read(st->fd[0], &c, 1); /* the read end is non-blocking */
+    ssize_t in_sock = recv(st->sv[0], &c, 1, MSG_DONTWAIT);
+    cr_assert_eq(in_pipe == 1, rc == 1, "spliced exactly when told so (rc %ld)", rc);
+    cr_assert_eq(in_sock == 1, rc != 1, "not spliced: still in the socket (rc %ld)", rc);
+}
+static void teardown_splice(state *st)
+{
+    end_helper(st);
+    close(st->fd[0]);
+    close(st->fd[1]);
+    close(st->sv[0]);
+    close(st->sv[1]);
 }
 
 /* -- a send into a full socket, drained by the peer -- */
@@ -888,6 +933,7 @@ static const ecase cases[] = {
     {"signal_event_wait", setup_signal, call_signal, check_signal, teardown_signal},
     {"subprocess_check_output", no_setup, call_check_output, no_check, no_teardown},
     {"aopen", no_setup, call_aopen, no_check, no_teardown},
+    {"splice", setup_splice, call_splice, check_splice, teardown_splice},
 };
 
 /* ---- the driver ---- */

@@ -194,3 +194,32 @@ Test(fdclaim2, a_cancellation_in_flight_releases_both)
 {
     expect_log(cancelled, NULL, "splice:begin main:cancel splice=-125");
 }
+
+/* The peer closes while the splice waits: it ends with 0 (end of stream), both claims are
+ * released, and no descriptor is left behind. */
+static long peer_closes(void *arg)
+{
+    (void)arg;
+    int fds = count_fds();
+    struct ends e = {0};
+    open_ends(&e);
+    curio_task *t = curio_spawn(splicer, &e);
+    until_claimed(&e);
+    ev("main:close peer");
+    cr_assert_eq(close(e.sv[1]), 0);
+    e.sv[1] = -1;
+    cr_assert_eq(curio_join(t, NULL), 0);
+    curio_task_release(t);
+    cr_assert_eq(e.rc, 0, "end of stream");
+    assert_unclaimed(&e);
+    close(e.p[0]);
+    close(e.p[1]);
+    close(e.sv[0]);
+    cr_assert_eq(count_fds(), fds);
+    return 0;
+}
+
+Test(fdclaim2, the_peer_closing_ends_it_with_eof)
+{
+    expect_log(peer_closes, NULL, "splice:begin main:close peer splice=0");
+}
