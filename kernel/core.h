@@ -202,4 +202,13 @@ static inline void curio__stack_check(curio__task *t)
 CURIO__HIDDEN void curio__overflow_handler_install(curio_kernel *k);
 CURIO__HIDDEN void curio__overflow_handler_release(curio_kernel *k);
 
+/* A blocking call is returning rc: a -ECANCELED returned is a cancellation delivered (the
+ * task's outcome is "cancelled" if it then ends with it). */
+static inline int curio__delivered(curio__task *self, int rc)
+{
+    if (rc == -ECANCELED)
+        self->cancel_delivered = true;
+    return rc;
+}
+
 #endif

@@ -70,13 +70,6 @@ int curio__trap_check_slow(curio__task *self)
     return 0;
 }
 
-static int delivered(curio__task *self, int rc)
-{
-    if (rc == -ECANCELED)
-        self->cancel_delivered = true;
-    return rc;
-}
-
 void curio__interrupt(curio__task *t, int err)
 {
     if (t->parked) {
@@ -200,7 +193,7 @@ static inline __attribute__((always_inline)) int op_suspend(curio__op *op,
         if (res == -ETIMEDOUT)
             curio__expire_scopes(self, op->deadline);
     }
-    return delivered(self, res);
+    return curio__delivered(self, res);
 }
 
 /*

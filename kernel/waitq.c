@@ -33,9 +33,7 @@ static inline int park(curio__task *self, const char *state, int64_t own_deadlin
      * own deadline passing wakes it with 0). */
     if (rc == -ETIMEDOUT)
         curio__expire_scopes(self, d);
-    else if (rc == -ECANCELED)
-        self->cancel_delivered = true; /* a delivery, as for an I/O operation (trap.c) */
-    return rc;
+    return curio__delivered(self, rc);
 }
 
 int curio__park(const char *state, int64_t own_deadline)
