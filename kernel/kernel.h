@@ -24,6 +24,28 @@
 #define CURIO__UD_IGNORE 1u
 #define CURIO__UD_WAKE 2u
 
+/*
+ * A CQE sink: the receiver of completions that belong to no one suspended task, such as a
+ * multishot operation's (each CQE with IORING_CQE_F_MORE is one of a series; the last one
+ * comes without it). The SQE's user_data is the sink's address with bit 0 set
+ * (curio__sink_data); the ring calls fn for each of its CQEs, in the kernel's thread,
+ * outside any task: fn must not block, and may wake tasks (curio__ready ...). The sink's
+ * owner keeps it alive until its last CQE has been reaped, and counts that CQE in
+ * k->inflight itself (curio__sink_armed / curio__sink_done) so that the kernel waits for it.
+ */
+typedef struct curio__sink {
+    void (*fn)(struct curio__sink *sink, const struct io_uring_cqe *cqe);
+} curio__sink;
+
+static inline void curio__sink_data(struct io_uring_sqe *sqe, curio__sink *sink)
+{
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)sink | 1u);
+}
+
+/* A sink's operation was queued (its last CQE is now due), and that last CQE came. */
+CURIO__HIDDEN void curio__sink_armed(curio_kernel *k);
+CURIO__HIDDEN void curio__sink_done(curio_kernel *k);
+
 typedef struct curio_task curio__task;
 
 /* One in-flight io_uring operation, living on the blocked task's stack. The task is not

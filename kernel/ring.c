@@ -123,13 +123,32 @@ static void complete(curio_kernel *k, const struct io_uring_cqe *cqe)
         k->wake_armed = false;
         return;
     }
+    if (ud & 1u) {
+        curio__sink *sink = (curio__sink *)(uintptr_t)(ud & ~(uint64_t)1);
+        sink->fn(sink, cqe);
+        return;
+    }
     curio__op *op = (curio__op *)(uintptr_t)ud;
-    op->res = cqe->res;
-    op->cqe_flags = cqe->flags;
+    if (__builtin_expect(cqe->flags & (IORING_CQE_F_MORE | IORING_CQE_F_NOTIF), 0)) {
+        /* A zero-copy send (IORING_OP_SEND_ZC): its first CQE carries the result and says
+         * (F_MORE) that a notification follows once the kernel no longer reads the
+         * buffer; only that one completes the operation (the buffer invariant). */
+        if (cqe->flags & IORING_CQE_F_MORE) {
+            op->res = cqe->res;
+            op->cqe_flags = cqe->flags;
+            return;
+        }
+    } else {
+        op->res = cqe->res;
+        op->cqe_flags = cqe->flags;
+    }
     op->done = true;
     k->inflight--;
     curio__ready(op->task);
 }
+
+void curio__sink_armed(curio_kernel *k) { k->inflight++; }
+void curio__sink_done(curio_kernel *k) { k->inflight--; }
 
 static unsigned reap(curio_kernel *k)
 {
