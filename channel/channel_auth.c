@@ -1,13 +1,18 @@
 /*
  * channel/channel_auth.c - the Channel's authentication: a challenge-response in each
  * direction on a shared key, in the form of Python 3.12's multiprocessing.connection
- * (deliver_challenge / answer_challenge) with HMAC-SHA256 only:
+ * (deliver_challenge / answer_challenge) with HMAC-SHA256:
  *
  *   challenger -> answerer   "#CHALLENGE#" "{sha256}" <40 random bytes>
  *   answerer -> challenger   "{sha256}" HMAC-SHA256(key, "{sha256}" <40 random bytes>)
  *   challenger -> answerer   "#WELCOME#" or "#FAILURE#"
  *
- * Each message is one framed message of the connection; the server challenges first.
+ * and, with the connection's legacy_md5 only, the legacy form of Python 3.11 and older as
+ * Python 3.12 accepts it: the answer may be a bare HMAC-MD5 (16 bytes, told apart by its
+ * length) of the same challenge, and a challenge of a bare 20 random bytes (no digest
+ * name) is answered with their bare HMAC-MD5. Without legacy_md5 either is
+ * CURIO_EAUTH_LEGACY. Each message is one framed message of the connection; the server
+ * challenges first.
  */
 #include "channel_priv.h"
 
@@ -25,6 +30,8 @@ enum {
     NONCE_LEN = 40,                               /* multiprocessing's MESSAGE_LENGTH */
     ANSWER_LEN = DIGEST_LEN + CURIO__SHA256_LEN,  /* "{sha256}" and the MAC */
     MAX_AUTH_MESSAGE = 256,                       /* what either side accepts */
+    LEGACY_NONCE_LEN = 20,                        /* a legacy challenge: 20 bare bytes */
+    LEGACY_ANSWER_LEN = CURIO__MD5_LEN,           /* a legacy answer: the bare MAC */
 };
 
 static int random_bytes(uint8_t *p, size_t n)
@@ -82,10 +89,22 @@ static int deliver_challenge(curio_connection *c, const void *key, size_t keylen
     if ((rc = answer_for(key, keylen, msg + CHALLENGE_LEN, sizeof msg - CHALLENGE_LEN,
                          want)) < 0)
         return rc;
-    bool ok = n == ANSWER_LEN && curio__ct_equal(got, want, ANSWER_LEN);
+    bool ok = false;
+    int why = CURIO_EAUTH;
+    if (n == ANSWER_LEN) {
+        ok = curio__ct_equal(got, want, ANSWER_LEN);
+    } else if (n == LEGACY_ANSWER_LEN && !c->legacy_md5) {
+        why = CURIO_EAUTH_LEGACY;
+    } else if (n == LEGACY_ANSWER_LEN) { /* a legacy answerer: a bare HMAC-MD5 of the same */
+        uint8_t md5[CURIO__MD5_LEN];
+        if ((rc = curio__hmac_md5(key, keylen, msg + CHALLENGE_LEN, sizeof msg - CHALLENGE_LEN,
+                                  md5)) < 0)
+            return rc;
+        ok = curio__ct_equal(got, md5, sizeof md5);
+    }
     rc = ok ? curio_connection_send(c, WELCOME, sizeof WELCOME - 1)
             : curio_connection_send(c, FAILURE, sizeof FAILURE - 1);
-    return ok ? rc : CURIO_EAUTH;
+    return ok ? rc : why;
 }
 
 static int answer_challenge(curio_connection *c, const void *key, size_t keylen)
@@ -94,15 +113,26 @@ static int answer_challenge(curio_connection *c, const void *key, size_t keylen)
     ssize_t n = recv_auth(c, msg);
     if (n < 0)
         return (int)n;
-    /* Only the sha256 form: not multiprocessing's legacy HMAC-MD5 (a 20-byte nonce
-     * without a digest name), nor another digest. */
-    if ((size_t)n <= CHALLENGE_LEN + DIGEST_LEN || memcmp(msg, CHALLENGE, CHALLENGE_LEN) ||
-        memcmp(msg + CHALLENGE_LEN, DIGEST, DIGEST_LEN))
-        return CURIO_EAUTH;
-    uint8_t answer[ANSWER_LEN];
-    int rc = answer_for(key, keylen, msg + CHALLENGE_LEN, (size_t)n - CHALLENGE_LEN, answer);
-    if (rc == 0)
-        rc = curio_connection_send(c, answer, sizeof answer);
+    int rc;
+    bool legacy = (size_t)n == CHALLENGE_LEN + LEGACY_NONCE_LEN;
+    if (legacy && memcmp(msg, CHALLENGE, CHALLENGE_LEN) == 0) {
+        /* multiprocessing's legacy form: a bare 20-byte nonce, a bare HMAC-MD5 answer */
+        if (!c->legacy_md5)
+            return CURIO_EAUTH_LEGACY;
+        uint8_t answer[LEGACY_ANSWER_LEN];
+        rc = curio__hmac_md5(key, keylen, msg + CHALLENGE_LEN, LEGACY_NONCE_LEN, answer);
+        if (rc == 0)
+            rc = curio_connection_send(c, answer, sizeof answer);
+    } else {
+        /* The sha256 form; not another digest. */
+        if ((size_t)n <= CHALLENGE_LEN + DIGEST_LEN || memcmp(msg, CHALLENGE, CHALLENGE_LEN) ||
+            memcmp(msg + CHALLENGE_LEN, DIGEST, DIGEST_LEN))
+            return CURIO_EAUTH;
+        uint8_t answer[ANSWER_LEN];
+        rc = answer_for(key, keylen, msg + CHALLENGE_LEN, (size_t)n - CHALLENGE_LEN, answer);
+        if (rc == 0)
+            rc = curio_connection_send(c, answer, sizeof answer);
+    }
     if (rc < 0)
         return rc;
     if ((n = recv_auth(c, msg)) < 0)

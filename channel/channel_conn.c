@@ -32,6 +32,7 @@ int curio_connection_open(curio_connection **out, curio_socket *sock,
     c->max_message = opts && opts->max_message ? opts->max_message : DEFAULT_MAX_MESSAGE;
     if (c->max_message > SSIZE_MAX)
         c->max_message = SSIZE_MAX;
+    c->legacy_md5 = opts && opts->legacy_md5;
     *out = c;
     return 0;
 }

@@ -18,6 +18,28 @@
 CURIO__HIDDEN int curio__hmac_sha256(const void *key, size_t keylen, const void *msg,
                                      size_t n, uint8_t out[CURIO__SHA256_LEN]);
 
+/* ---- HMAC-MD5, for the legacy authentication only (curio_channel_options.legacy_md5) ---- */
+
+#define CURIO__MD5_LEN 16
+
+/* HMAC-MD5 of msg under key into out: 0, or -ENOMEM or -EINVAL when wolfCrypt fails,
+ * -ENOTSUP when the build's wolfCrypt has no MD5. wolfCrypt's in builds with wolfSSL
+ * (channel_wolfcrypt.c), else curio's own (channel_md5.c). */
+CURIO__HIDDEN int curio__hmac_md5(const void *key, size_t keylen, const void *msg, size_t n,
+                                  uint8_t out[CURIO__MD5_LEN]);
+
+/* curio's own MD5 (RFC 1321), built without wolfSSL only (channel_md5.c). */
+typedef struct curio__md5 {
+    uint32_t h[4];
+    uint64_t bytes;              /* hashed so far */
+    uint8_t block[64];           /* a partial block: the first `used` bytes */
+    size_t used;
+} curio__md5;
+
+CURIO__HIDDEN void curio__md5_init(curio__md5 *s);
+CURIO__HIDDEN void curio__md5_update(curio__md5 *s, const void *data, size_t n);
+CURIO__HIDDEN void curio__md5_final(curio__md5 *s, uint8_t out[CURIO__MD5_LEN]);
+
 /* a[0..n) == b[0..n), in time that does not depend on where they differ (channel_auth.c;
  * wolfCrypt does not export its own). */
 CURIO__HIDDEN bool curio__ct_equal(const void *a, const void *b, size_t n);
@@ -43,6 +65,7 @@ struct curio_connection {
     curio__gate gate;            /* calls in progress and one task per direction (-EBUSY):
                                     the rule of kernel/gate.h */
     int broken;                  /* sticky: a failure after which framing is lost */
+    bool legacy_md5;             /* the options' legacy_md5: accept the HMAC-MD5 form */
 
     /* Receiving: the message in progress survives an interruption. hdr holds hdr_got
      * bytes of its header (4, or 4 + 8 for the long form); once have_len, len is its

@@ -15,10 +15,14 @@
  * getrandom(2)); the client answers "{sha256}" and the HMAC-SHA256 of everything after
  * "#CHALLENGE#" under the key; the server replies "#WELCOME#" or "#FAILURE#". Then the
  * roles swap, so each side proves it knows the key. Digests are compared in constant time.
- * Only the sha256 form is accepted (not multiprocessing's legacy HMAC-MD5). The HMAC is
- * wolfCrypt's in builds with wolfSSL; without it, curio's own SHA-256 and HMAC
- * (channel/channel_hmac.c, checked against RFC 4231's test vectors), so channels work
- * without wolfSSL too.
+ * By default only the sha256 form is accepted. With legacy_md5 in the options, a
+ * connection also accepts the legacy form of Python 3.11 and older (as Python 3.12 does):
+ * as the challenger, a bare 16-byte HMAC-MD5 answer to its own challenge; as the
+ * answerer, a challenge of a bare 20 random bytes, answered with their bare HMAC-MD5. It
+ * always challenges in the sha256 form, which a legacy peer answers in MD5. The HMACs are
+ * wolfCrypt's in builds with wolfSSL; without it, curio's own SHA-256, MD5 and HMAC
+ * (channel/channel_hmac.c, channel_md5.c, checked against RFC 4231's and RFC 2202's test
+ * vectors), so channels work without wolfSSL too.
  *
  * All calls that move messages are blocking calls in the sense of <curio.h>: tasks only
  * (-EPERM elsewhere), cancellation points, -ETIMEDOUT inside an expired scope. They also
@@ -48,6 +52,9 @@ extern "C" {
 #define CURIO_ECLOSED (-5051) /* the peer closed the connection between two messages
                                  (Python's EOFError); in the middle of one the receive
                                  returns CURIO_EINCOMPLETE */
+#define CURIO_EAUTH_LEGACY (-5052) /* the peer uses multiprocessing's legacy HMAC-MD5
+                                 authentication (Python 3.11 and older), which the
+                                 connection accepts only with legacy_md5 set */
 
 typedef struct curio_channel curio_channel;
 typedef struct curio_connection curio_connection;
@@ -69,6 +76,11 @@ typedef struct curio_channel_options {
      * log_arg. Default: stderr, prefixed with "curio: ". */
     void (*log)(const char *message, void *arg);
     void *log_arg;
+    /* Also accept the legacy form of the authentication (HMAC-MD5, multiprocessing of
+     * Python 3.11 and older), for interoperation with such peers only: MD5 is weaker than
+     * SHA-256. Default false: such a peer fails with CURIO_EAUTH_LEGACY. See
+     * curio_connection_authenticate_server. */
+    bool legacy_md5;
 } curio_channel_options;
 
 /* ------------------------------------------------------------------------------------ */
@@ -127,7 +139,8 @@ CURIO_API int curio_channel_accept(curio_channel *ch, curio_connection **out,
  * nobody listens there (-ECONNREFUSED, -ENOENT for a Unix path) or the authentication does
  * not complete within auth_timeout, it waits retry_interval and tries again, as Curio
  * does, for as long as the caller's timeouts allow. Returns 0 and *out (the caller's), or
- * CURIO_EAUTH (the server rejected our key, or could not prove that it knows it), another
+ * CURIO_EAUTH (the server rejected our key, or could not prove that it knows it),
+ * CURIO_EAUTH_LEGACY (the server speaks the legacy form; see legacy_md5), another
  * error of curio_open_connection (a look-up error, -ENETUNREACH ...), -ECANCELED,
  * -ETIMEDOUT, -EPERM, -EINVAL, -ENOMEM.
  */
@@ -162,8 +175,12 @@ CURIO_API int curio_connection_open(curio_connection **out, curio_socket *sock,
  * server side challenges first, then answers; the client side answers, then challenges.
  * No timeout of its own (open a scope around it). Blocking. Returns 0, CURIO_EAUTH (the
  * peer failed our challenge, rejected our answer, or sent something else than the
- * protocol's messages), or the errors of send and recv; after any failure the connection
- * is unusable (every call returns that error): close it. -EINVAL for a NULL key.
+ * protocol's messages), CURIO_EAUTH_LEGACY (the peer speaks the legacy HMAC-MD5 form and
+ * c was opened without legacy_md5: a legacy answer to our challenge gets "#FAILURE#"; a
+ * legacy challenge gets no answer, and the peer sees the connection close), -ENOTSUP (a
+ * legacy peer, legacy_md5 set, and a wolfSSL without MD5), or the errors of send and recv;
+ * after any failure the connection is unusable (every call returns that error): close it.
+ * -EINVAL for a NULL key.
  */
 CURIO_API int curio_connection_authenticate_server(curio_connection *c, const void *authkey,
                                                    size_t keylen);

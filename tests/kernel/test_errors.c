@@ -23,6 +23,7 @@ static const struct {
     {CURIO_ETLS_HOSTNAME, "The peer's certificate does not match the host name"},
     {CURIO_EAUTH, "Channel authentication failed"},
     {CURIO_ECLOSED, "The peer closed the connection"},
+    {CURIO_EAUTH_LEGACY, "The peer uses the legacy HMAC-MD5 authentication, not enabled"},
     {CURIO_EPROCESS, "Process exited with a non-zero status"},
     {CURIO_EWORKERDIED, "Worker process died"},
 };

@@ -302,7 +302,8 @@ Test(channel, client_that_never_answers)
  * it. And servers speaking other forms of the protocol. */
 struct fake {
     curio_channel *ch;
-    int mode;                 /* 0: pretends; 1: legacy MD5 challenge; 2: another digest */
+    int mode;                 /* 0: pretends; 1: legacy MD5 challenge; 2: another digest;
+                                 3: pretends in the legacy form to a client that allows it */
     int connect_rc;
     char last[32];            /* what the fake got last */
 };
@@ -319,7 +320,7 @@ static long fake_server(void *arg)
         memcpy(msg, "#CHALLENGE#{sha256}", 19);
         memset(msg + 19, 'x', 40);
         n = 59;
-    } else if (f->mode == 1) {
+    } else if (f->mode == 1 || f->mode == 3) {
         memcpy(msg, "#CHALLENGE#", 11);
         memset(msg + 11, 'x', 20); /* multiprocessing before 3.12 */
         n = 31;
@@ -330,11 +331,11 @@ static long fake_server(void *arg)
     }
     curio_connection_send(c, msg, n);
     ssize_t r = curio_connection_recv_into(c, buf, sizeof buf); /* its answer: not checked */
-    if (f->mode == 0 && r > 0) {
+    if ((f->mode == 0 || f->mode == 3) && r > 0) {
         curio_connection_send(c, "#WELCOME#", 9);
         r = curio_connection_recv_into(c, buf, sizeof buf);     /* the client's challenge */
         uint8_t answer[40] = "{sha256}";                        /* and a MAC it cannot make */
-        curio_connection_send(c, answer, sizeof answer);
+        curio_connection_send(c, answer, f->mode == 3 ? 16 : sizeof answer); /* 3: "MD5" */
         r = curio_connection_recv_into(c, buf, sizeof buf);
         if (r > 0)
             snprintf(f->last, sizeof f->last, "%.*s", (int)r, (char *)buf);
@@ -351,7 +352,8 @@ static long fake_main(void *arg)
     curio_addr a;
     curio_channel_address(f->ch, &a);
     curio_channel *to;
-    curio_channel_tcp(&to, "127.0.0.1", (uint16_t)curio_addr_port(&a), NULL);
+    curio_channel_options o = {.legacy_md5 = f->mode == 3};
+    curio_channel_tcp(&to, "127.0.0.1", (uint16_t)curio_addr_port(&a), &o);
     curio_connection *c = (curio_connection *)1;
     f->connect_rc = curio_channel_connect(to, &c, K);
     cr_assert_null(c);
@@ -365,13 +367,14 @@ static long fake_main(void *arg)
 Test(channel, server_without_the_key_is_caught)
 {
     int fds = count_fds();
-    for (int mode = 0; mode < 3; mode++) {
+    for (int mode = 0; mode < 4; mode++) {
         struct fake f = {.mode = mode};
         cr_assert_eq(curio_channel_tcp(&f.ch, "127.0.0.1", 0, NULL), 0);
         run_main(fake_main, &f);
-        cr_assert_eq(f.connect_rc, CURIO_EAUTH, "mode %d: %s", mode,
-                     curio_strerror(f.connect_rc));
-        if (mode == 0)
+        /* The legacy form without legacy_md5: refused as such, before any answer. */
+        cr_assert_eq(f.connect_rc, mode == 1 ? CURIO_EAUTH_LEGACY : CURIO_EAUTH, "mode %d: %s",
+                     mode, curio_strerror(f.connect_rc));
+        if (mode == 0 || mode == 3)
             cr_assert_str_eq(f.last, "#FAILURE#", "the client tells the fake it failed");
     }
     cr_assert_eq(count_fds(), fds);

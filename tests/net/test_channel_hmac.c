@@ -1,9 +1,10 @@
 /*
- * The Channel's HMAC-SHA256 (channel/channel_priv.h: wolfCrypt's with wolfSSL, else
- * curio's own), and curio's own SHA-256 and HMAC-SHA256 (channel/channel_hmac.c) in every
- * build: FIPS 180-4's examples, RFC 4231's HMAC-SHA256 test vectors, hashing in pieces of
- * every awkward size, agreement with wolfCrypt's HMAC on random input (when built with
- * it), and the constant-time comparison.
+ * The Channel's HMAC-SHA256 and HMAC-MD5 (channel/channel_priv.h: wolfCrypt's with wolfSSL,
+ * else curio's own), and curio's own SHA-256, MD5 and HMACs (channel/channel_hmac.c,
+ * channel_md5.c) in every build: FIPS 180-4's examples, RFC 1321's test suite, RFC 4231's
+ * HMAC-SHA256 and RFC 2202's HMAC-MD5 test vectors, hashing in pieces of every awkward
+ * size, agreement with wolfCrypt's HMAC on random input (when built with it), and the
+ * constant-time comparison.
  */
 #include "testutil.h"
 #include "../../channel/channel_priv.h"
@@ -21,8 +22,23 @@ int own_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t n,
                     uint8_t out[CURIO__SHA256_LEN]);
 #include "../../channel/channel_hmac.c"
 #undef curio__hmac_sha256
+/* The same for MD5 (channel_md5.c); its compress() and tables renamed out of the way. */
+#define curio__hmac_md5 own_hmac_md5
+#define compress md5_compress
+#define T md5_T
+#define S md5_S
+#define rol md5_rol
+int own_hmac_md5(const void *key, size_t keylen, const void *msg, size_t n,
+                 uint8_t out[CURIO__MD5_LEN]);
+#include "../../channel/channel_md5.c"
+#undef curio__hmac_md5
+#undef compress
+#undef T
+#undef S
+#undef rol
 #else
 #define own_hmac_sha256 curio__hmac_sha256
+#define own_hmac_md5 curio__hmac_md5
 #endif
 
 static void hex(const char *h, uint8_t *out, size_t *n)
@@ -172,6 +188,142 @@ Test(channel_hmac, agrees_with_wolfcrypt)
         cr_assert_eq(wc_HmacFinal(&h, theirs), 0);
         wc_HmacFree(&h);
         cr_assert_eq(memcmp(ours, theirs, 32), 0, "round %d: key %zu, message %zu bytes", round,
+                     klen, mlen);
+    }
+}
+#endif
+
+/* ---- MD5 and HMAC-MD5 (the legacy form of the authentication) ---- */
+
+static void md5(const void *m, size_t n, uint8_t out[16])
+{
+    curio__md5 s;
+    curio__md5_init(&s);
+    curio__md5_update(&s, m, n);
+    curio__md5_final(&s, out);
+}
+
+/* RFC 1321, appendix A.5, and a million 'a's. */
+Test(channel_hmac, md5_test_suite)
+{
+    static const struct {
+        const char *msg, *digest;
+    } v[] = {
+        {"", "d41d8cd98f00b204e9800998ecf8427e"},
+        {"a", "0cc175b9c0f1b6a831c399e269772661"},
+        {"abc", "900150983cd24fb0d6963f7d28e17f72"},
+        {"message digest", "f96b697d7cb7938d525a2f31aaf161d0"},
+        {"abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"},
+        {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+         "d174ab98d277d9f5a5611c2c9f419d9f"},
+        {"1234567890123456789012345678901234567890123456789012345678901234567890123456789"
+         "0",
+         "57edf4a22be3c955ac49da2e2107b67a"},
+    };
+    uint8_t d[16];
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        md5(v[i].msg, strlen(v[i].msg), d);
+        expect_digest(d, v[i].digest, 16);
+    }
+    char *a = malloc(1000000);
+    memset(a, 'a', 1000000);
+    md5(a, 1000000, d);
+    expect_digest(d, "7707d6ae4e027c70eea2a935c2296f21", 16);
+    free(a);
+}
+
+/* Every length from 0 to 300 (all padding cases), fed in pieces of 1, 63, 64 and 65. */
+Test(channel_hmac, md5_in_pieces)
+{
+    uint8_t data[300];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 7 + 3);
+    const size_t pieces[] = {1, 63, 64, 65};
+    for (size_t n = 0; n <= sizeof data; n++) {
+        uint8_t whole[16];
+        md5(data, n, whole);
+        for (size_t p = 0; p < 4; p++) {
+            curio__md5 s;
+            curio__md5_init(&s);
+            for (size_t at = 0; at < n; at += pieces[p])
+                curio__md5_update(&s, data + at, n - at < pieces[p] ? n - at : pieces[p]);
+            uint8_t d[16];
+            curio__md5_final(&s, d);
+            cr_assert_eq(memcmp(d, whole, 16), 0, "length %zu in pieces of %zu", n, pieces[p]);
+        }
+    }
+}
+
+/* RFC 2202, section 2: test cases 1 to 7; and the empty key. */
+Test(channel_hmac, rfc2202)
+{
+    static const struct {
+        const char *key, *data, *mac;
+    } v[] = {
+        {"0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", "4869205468657265",
+         "9294727a3638bb1c13f48ef8158bfc9d"},
+        {"4a656665", "7768617420646f2079612077616e7420666f72206e6f7468696e673f",
+         "750c783e6ab0b503eaa86e310a5db738"},
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+         "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+         "dddddddddddddddd",
+         "56be34521d144c88dbb8c733f0e8b3f6"},
+        {"0102030405060708090a0b0c0d0e0f10111213141516171819",
+         "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"
+         "cdcdcdcdcdcdcdcd",
+         "697eaf0aca3a3aea3a75164746ffaa79"},
+        {"0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c", "546573742057697468205472756e636174696f6e",
+         "56461ef2342edc00f9bab995690efd4c"},
+        {NULL, "54657374205573696e67204c6172676572205468616e20426c6f636b2d53697a65204b6579202d"
+               "2048617368204b6579204669727374",
+         "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd"},
+        {NULL, "54657374205573696e67204c6172676572205468616e20426c6f636b2d53697a65204b657920"
+               "616e64204c6172676572205468616e204f6e6520426c6f636b2d53697a652044617461",
+         "6f630fad67cda0ee1fb1f562db3aa53e"},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        uint8_t key[80], data[128], mac[16];
+        size_t klen, dlen;
+        if (v[i].key) {
+            hex(v[i].key, key, &klen);
+        } else {
+            memset(key, 0xaa, sizeof key); /* cases 6 and 7: 80 bytes of 0xaa */
+            klen = sizeof key;
+        }
+        hex(v[i].data, data, &dlen);
+        cr_assert_eq(own_hmac_md5(key, klen, data, dlen, mac), 0);
+        expect_digest(mac, v[i].mac, 16);
+        memset(mac, 0, sizeof mac);
+        cr_assert_eq(curio__hmac_md5(key, klen, data, dlen, mac), 0); /* the Channel's */
+        expect_digest(mac, v[i].mac, 16);
+    }
+    uint8_t mac[16];
+    cr_assert_eq(curio__hmac_md5("", 0, "", 0, mac), 0);
+    expect_digest(mac, "74e6f7298a9c2d168935f58c001bad88", 16);
+    cr_assert_eq(own_hmac_md5("", 0, "", 0, mac), 0);
+    expect_digest(mac, "74e6f7298a9c2d168935f58c001bad88", 16);
+}
+
+#if CURIO_TEST_TLS
+/* The same HMAC-MD5s as wolfCrypt's for keys and messages of random lengths. */
+Test(channel_hmac, md5_agrees_with_wolfcrypt)
+{
+    srand(2202);
+    for (int round = 0; round < 500; round++) {
+        uint8_t key[200], msg[600], ours[16], theirs[16];
+        size_t klen = (size_t)rand() % sizeof key + 1, mlen = (size_t)rand() % sizeof msg;
+        for (size_t i = 0; i < klen; i++)
+            key[i] = (uint8_t)rand();
+        for (size_t i = 0; i < mlen; i++)
+            msg[i] = (uint8_t)rand();
+        cr_assert_eq(own_hmac_md5(key, klen, msg, mlen, ours), 0);
+        Hmac h;
+        cr_assert_eq(wc_HmacInit(&h, NULL, INVALID_DEVID), 0);
+        cr_assert_eq(wc_HmacSetKey(&h, WC_MD5, key, (word32)klen), 0);
+        cr_assert_eq(wc_HmacUpdate(&h, msg, (word32)mlen), 0);
+        cr_assert_eq(wc_HmacFinal(&h, theirs), 0);
+        wc_HmacFree(&h);
+        cr_assert_eq(memcmp(ours, theirs, 16), 0, "round %d: key %zu, message %zu bytes", round,
                      klen, mlen);
     }
 }
