@@ -13,8 +13,10 @@
  *
  * The model: curio succeeds exactly when each message it received is an accepting one
  * (for the answer, only the right HMAC, which a peer that does not follow the script
- * cannot forge); a peer that keeps to the framing otherwise gets exactly CURIO_EAUTH, and
- * one that ends early or breaks the framing gets one of the connection's clean errors.
+ * cannot forge); a peer that keeps to the framing otherwise gets exactly CURIO_EAUTH
+ * (CURIO_EAUTH_LEGACY when it answered with 16 bytes, the length of the legacy HMAC-MD5
+ * form, which a connection without legacy_md5 refuses as such), and one that ends early or
+ * breaks the framing gets one of the connection's clean errors.
  */
 #include "fuzz.h"
 
@@ -48,6 +50,7 @@ struct run {
     bool hmac_scripted;     /* the peer's answer to curio's challenge was the right one */
     int accepting;          /* messages sent that curio must accept */
     bool framing_broken;    /* the peer sent unframed bytes */
+    bool legacy_answer;     /* the peer answered in the legacy form's length (16 bytes) */
     uint8_t last[600];      /* the peer's last framed message */
     size_t last_len;
 };
@@ -147,6 +150,8 @@ static bool peer_send(struct run *r, const uint8_t *want, size_t n,
     r->accepting += ok;
     if (is_answer && ok)
         r->hmac_scripted = true;
+    if (is_answer && len == 16)
+        r->legacy_answer = true;
     return true;
 }
 
@@ -156,7 +161,9 @@ static size_t curio_nonce_len;
 static bool is_challenge(const struct run *r, const uint8_t *m, size_t n)
 {
     (void)r;
-    return n > PREFIX && n <= MAX_AUTH && memcmp(m, CHALLENGE, PREFIX) == 0;
+    /* 20 bytes after "#CHALLENGE#" are the legacy form, whatever they are */
+    return n > PREFIX && n <= MAX_AUTH && n != sizeof "#CHALLENGE#" - 1 + 20 &&
+           memcmp(m, CHALLENGE, PREFIX) == 0;
 }
 
 static bool is_welcome(const struct run *r, const uint8_t *m, size_t n)
@@ -274,7 +281,8 @@ static long main_task(void *arg)
         CHECK(r->framing_broken || r->accepting == 3, "accepted %d good messages of 3",
               r->accepting);
     } else if (!r->stopped) {
-        CHECK(rc == CURIO_EAUTH, "a framed refusal: %d", rc);
+        CHECK(rc == (r->legacy_answer ? CURIO_EAUTH_LEGACY : CURIO_EAUTH), "a framed refusal: %d",
+              rc);
         CHECK(r->accepting < 3, "refused (%d) though every message was right", rc);
     } else {
         CHECK(rc == CURIO_EAUTH || rc == CURIO_ECLOSED || rc == CURIO_EINCOMPLETE ||
