@@ -98,11 +98,13 @@ static bool peer_gone(long r)
 
 /* What the handler left in the socket's stream goes out before the close, within
  * close_timeout seconds; what cannot go is dropped and logged with its count. The
- * handler's own cancellation (the server winding down) drops at once. */
+ * handler's own cancellation (the server winding down) drops at once. A handler that
+ * reported its peer gone has nobody to flush to, and its disconnect explains the loss:
+ * dropped without a line. */
 static void conn_flush(struct server *srv, struct conn *c, long r)
 {
     curio_socket *s = c->sock;
-    if (s->fd < 0 || !s->stream || !curio_stream_unflushed(s->stream))
+    if (s->fd < 0 || !s->stream || !curio_stream_unflushed(s->stream) || peer_gone(r))
         return;
     double t = srv->opts.close_timeout ? srv->opts.close_timeout : 10;
     size_t left = curio_stream_unflushed(s->stream);

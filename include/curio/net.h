@@ -411,7 +411,9 @@ typedef struct curio_server_options {
     /* Seconds the server gives a client's stream (curio_socket_as_stream with a
      * write_buffer) to flush what its handler left in the buffer, after the handler
      * returned and before the socket is closed; what does not go in time (or at all, the
-     * peer gone) is dropped and logged with its count. Default 10; negative: no limit. */
+     * peer gone, the server winding down) is dropped and logged with its count; after a
+     * handler that returned a peer-gone code (see curio_client_fn) it is dropped without
+     * a flush or a line. Default 10; negative: no limit. */
     double close_timeout;
 } curio_server_options;
 

@@ -561,7 +561,8 @@ static long buffered_body(curio_socket *c, const curio_addr *addr, struct srv *s
     size_t n = s->ret ? LEFT : 1000;
     cr_assert_eq(curio_stream_write(st, junk, n, &done), (ssize_t)n);
     cr_assert_eq(curio_stream_unflushed(st), n, "all of it still buffered");
-    return 0;
+    curio_event_set(&s->done); /* the server's flush begins before any other task runs */
+    return s->ret == 2 ? -EPIPE : 0;
 }
 
 static long server_flush_main(void *arg)
@@ -618,6 +619,43 @@ Test(lifecycle, server_flush_bounded_by_close_timeout_and_logged)
 {
     int fds = count_fds();
     run_main(server_flush_bounded_main, NULL);
+    cr_assert_eq(count_fds(), fds);
+}
+
+/* The server cancelled while it flushes a client (no limit): dropped, logged, exact. And a
+ * handler returning a peer-gone code: dropped without a flush or a line. */
+static long server_flush_cancelled_main(void *arg)
+{
+    (void)arg;
+    struct srv s = {.body = buffered_body, .ret = 1, .opts.close_timeout = -1};
+    curio_task *t = start(&s);
+    curio_socket *c;
+    cr_assert_eq(curio_open_connection(&c, "127.0.0.1", (uint16_t)s.port, NULL), 0);
+    small_buffers(curio_socket_fd(c));
+    cr_assert_eq(curio_event_wait(&s.done), 0);
+    cr_assert_eq(s.nlog, 0);
+    stop(&s, t); /* waits for the client task: its flush is cancelled */
+    cr_assert_eq(s.nlog, 1, "%s", s.log);
+    cr_assert(strstr(s.log, " unsent bytes dropped at close: Operation canceled") != NULL,
+              "%s", s.log);
+    cr_assert_eq((size_t)drain_socket(c), LEFT - s.dropped, "the count logged is exact");
+    curio_socket_close(c);
+
+    struct srv q = {.body = buffered_body, .ret = 2};
+    t = start(&q);
+    cr_assert_eq(curio_open_connection(&c, "127.0.0.1", (uint16_t)q.port, NULL), 0);
+    cr_assert_eq(curio_event_wait(&q.done), 0);
+    cr_assert_eq(drain_socket(c), 0, "dropped, not flushed");
+    curio_socket_close(c);
+    stop(&q, t);
+    cr_assert_eq(q.nlog, 0, "%s", q.log);
+    return 0;
+}
+
+Test(lifecycle, server_flush_cancelled_at_wind_down_and_peer_gone)
+{
+    int fds = count_fds();
+    run_main(server_flush_cancelled_main, NULL);
     cr_assert_eq(count_fds(), fds);
 }
 
