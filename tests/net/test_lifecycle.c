@@ -279,6 +279,52 @@ Test(lifecycle, socket_flush_close_closed_by_another_task)
     cr_assert_eq(count_fds(), fds);
 }
 
+/* The peer resets while the flush waits: the flush's error, the socket closed, the rest
+ * dropped. */
+struct resetter {
+    curio_socket *peer;
+};
+
+static long reset_peer(void *arg)
+{
+    struct resetter *r = arg;
+    struct linger l = {.l_onoff = 1, .l_linger = 0};
+    curio_socket_setsockopt(r->peer, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    curio_socket_close(r->peer);
+    return 0;
+}
+
+static long flush_close_reset_main(void *arg)
+{
+    (void)arg;
+    curio_socket *a, *b;
+    tcp_pair(&a, &b);
+    small_buffers(curio_socket_fd(a));
+    small_buffers(curio_socket_fd(b));
+    curio_stream *st;
+    curio_stream_options o = {.write_buffer = WBUF};
+    cr_assert_eq(curio_socket_as_stream(a, &st, &o), 0);
+    static char junk[WBUF];
+    size_t done, dropped = 0;
+    cr_assert_eq(curio_stream_write(st, junk, WBUF, &done), WBUF);
+    struct resetter r = {.peer = b};
+    curio_task *t = curio_spawn(reset_peer, &r); /* runs once the flush waits */
+    int rc = curio_socket_flush_close(a, &dropped);
+    cr_assert(rc == -ECONNRESET || rc == -EPIPE, "%s", curio_strerror(rc));
+    cr_assert_gt(dropped, 0);
+    cr_assert_leq(dropped, WBUF);
+    cr_assert_eq(curio_join(t, NULL), 0);
+    curio_task_release(t);
+    return 0;
+}
+
+Test(lifecycle, socket_flush_close_peer_reset)
+{
+    int fds = count_fds();
+    run_main(flush_close_reset_main, NULL);
+    cr_assert_eq(count_fds(), fds);
+}
+
 /* A task whose cancellation is pending: nothing is sent, all is dropped, s is closed. */
 static long flush_close_pending_cancel_main(void *arg)
 {
@@ -656,6 +702,40 @@ Test(lifecycle, server_flush_cancelled_at_wind_down_and_peer_gone)
 {
     int fds = count_fds();
     run_main(server_flush_cancelled_main, NULL);
+    cr_assert_eq(count_fds(), fds);
+}
+
+/* A server's client socket that its handler closed already: -EBADF, nothing else. */
+static long closed_body(curio_socket *c, const curio_addr *addr, struct srv *s)
+{
+    (void)addr;
+    cr_assert_eq(curio_socket_close(c), 0);
+    size_t dropped = 7;
+    s->ret = curio_socket_flush_close(c, &dropped);
+    cr_assert_eq(dropped, 0);
+    curio_event_set(&s->done);
+    return 0;
+}
+
+static long flush_close_closed_main(void *arg)
+{
+    (void)arg;
+    struct srv s = {.body = closed_body};
+    curio_task *t = start(&s);
+    curio_socket *c;
+    cr_assert_eq(curio_open_connection(&c, "127.0.0.1", (uint16_t)s.port, NULL), 0);
+    cr_assert_eq(curio_event_wait(&s.done), 0);
+    cr_assert_eq(s.ret, -EBADF);
+    curio_socket_close(c);
+    stop(&s, t);
+    cr_assert_eq(s.nlog, 0, "%s", s.log);
+    return 0;
+}
+
+Test(lifecycle, socket_flush_close_of_a_closed_server_socket)
+{
+    int fds = count_fds();
+    run_main(flush_close_closed_main, NULL);
     cr_assert_eq(count_fds(), fds);
 }
 
