@@ -24,7 +24,8 @@ static long echo_client(curio_socket *client, const curio_addr *addr, void *arg)
             return rc;
     }
     printf("Connection closed\n");
-    return n; /* 0, or the error that ended the connection (the server logs it) */
+    return n; /* 0, or the error that ended it: the server logs a failure, but not a peer
+                 that went away (-ECONNRESET, -EPIPE ...) */
 }
 
 static void listening(const curio_addr *addr, void *arg)

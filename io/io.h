@@ -82,6 +82,11 @@ static inline int curio__stream_enter(curio_stream *s, unsigned dirs)
 
 CURIO__HIDDEN void curio__stream_destroy(curio_stream *s);
 
+/* Flush s (blocking, under the caller's scopes) and say what stayed in its write buffer:
+ * *left, read before leaving, so exact also when s was closed meanwhile (then *closed is
+ * set, s may be freed, and the result is -EBADF). Returns 0 or the flush's error. */
+CURIO__HIDDEN int curio__stream_flush_left(curio_stream *s, size_t *left, bool *closed);
+
 /* Leave what curio__stream_enter entered and return rc, or -EBADF if s was closed
  * meanwhile (then it may be freed: do not touch s afterwards). */
 static inline ssize_t curio__stream_leave(curio_stream *s, unsigned dirs, ssize_t rc)

@@ -59,6 +59,8 @@ int curio_stream_fd(const curio_stream *s) { return s ? s->fd : -1; }
 
 size_t curio_stream_buffered(const curio_stream *s) { return s ? curio__buffered(s) : 0; }
 
+size_t curio_stream_unflushed(const curio_stream *s) { return s ? s->wlen - s->wstart : 0; }
+
 /* Free s now; nobody is inside a call on it. Returns what close should report. */
 static int destroy(curio_stream *s)
 {
@@ -90,6 +92,38 @@ int curio_stream_close(curio_stream *s)
      * every user returns -EBADF and the last one out frees s. Other users (a pread, an
      * fsync) finish on their own. */
     return curio__gate_close(&s->gate) ? destroy(s) : rc;
+}
+
+int curio__stream_flush_left(curio_stream *s, size_t *left, bool *closed)
+{
+    *closed = false;
+    int rc = curio__stream_enter(s, CURIO__GATE_WRITE);
+    if (rc < 0) {
+        /* -EBADF: closed already, and the close has reported its loss. */
+        *left = rc == -EBADF ? 0 : s->wlen - s->wstart;
+        *closed = rc == -EBADF;
+        return rc;
+    }
+    size_t d;
+    if (s->wlen > s->wstart)
+        rc = curio__send_all(s, NULL, 0, &d);
+    /* Read inside: the buffer is valid until the last user leaves, even after a close. */
+    *left = s->wlen - s->wstart;
+    *closed = s->gate.closing;
+    return (int)curio__stream_leave(s, CURIO__GATE_WRITE, rc);
+}
+
+int curio_stream_flush_close(curio_stream *s, size_t *dropped)
+{
+    size_t left = 0;
+    bool closed = false;
+    int rc = s ? curio__stream_flush_left(s, &left, &closed) : -EINVAL;
+    if (dropped)
+        *dropped = left;
+    if (!s || closed)
+        return rc; /* another task closed s meanwhile: it is not ours to close */
+    int c = curio_stream_close(s); /* CURIO_EUNFLUSHED only when the flush failed */
+    return rc < 0 ? rc : c;
 }
 
 /* ---- the blocking() escape ---- */

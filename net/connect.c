@@ -17,12 +17,17 @@ int curio_connect(curio_socket *s, const curio_addr *a)
     if (rc < 0)
         return rc;
     io_uring_prep_connect(sqe, s->fd, &a->u.sa, a->len);
-    return (int)curio__socket_leave(s, curio__op_wait(&op, sqe, "WRITE_WAIT"));
+    rc = curio__op_wait(&op, sqe, "WRITE_WAIT");
+    if (rc == 0)
+        curio__socket_nodelay(s, true); /* as asyncio, uvloop and Go: no Nagle delays */
+    return (int)curio__socket_leave(s, rc);
 }
 
-/* A stream socket of a's family (bound to source first, if given) connected to a. */
-static int connect_to(curio_socket **out, const curio_addr *a, const curio_addr *source)
+/* A stream socket of a's family (bound to source first, if given) connected to a
+ * (TCP_NODELAY as o says; o may be NULL). */
+static int connect_to(curio_socket **out, const curio_addr *a, const curio_connect_options *o)
 {
+    const curio_addr *source = o ? o->source : NULL;
     curio_socket *s;
     int rc = curio_socket_open(&s, a->u.sa.sa_family, SOCK_STREAM, 0);
     if (rc < 0)
@@ -35,6 +40,8 @@ static int connect_to(curio_socket **out, const curio_addr *a, const curio_addr 
         curio_socket_close(s);
         return rc;
     }
+    if (o && o->no_tcp_nodelay)
+        curio__socket_nodelay(s, false);
     *out = s;
     return 0;
 }
@@ -57,7 +64,7 @@ int curio__connect_any(curio_socket **out, const struct addrinfo *ai,
             continue;
         curio_addr a = {.len = ai->ai_addrlen};
         memcpy(&a.u, ai->ai_addr, ai->ai_addrlen);
-        rc = connect_to(out, &a, o->source);
+        rc = connect_to(out, &a, o);
         if (rc == 0)
             return 0;
         int own = curio__trap_check(curio__self());
@@ -95,7 +102,7 @@ int curio_open_connection(curio_socket **out, const char *host, uint16_t port,
     if (curio_addr_ip(&a, host, port) == 0) {
         if (!wanted(a.u.sa.sa_family, o))
             return -EAFNOSUPPORT;
-        return tls_on(out, connect_to(out, &a, o->source), o, host);
+        return tls_on(out, connect_to(out, &a, o), o, host);
     }
     char service[8];
     snprintf(service, sizeof service, "%u", (unsigned)port);

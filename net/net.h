@@ -62,6 +62,14 @@ struct curio_socket {
 /* A handle around fd (not closed on failure). 0 or -ENOMEM. */
 CURIO__HIDDEN int curio__socket_new(curio_socket **out, int fd, int family, int type);
 
+/* A TCP socket (AF_INET or AF_INET6, SOCK_STREAM)? */
+CURIO__HIDDEN bool curio__socket_is_tcp(const curio_socket *s);
+/* TCP_NODELAY on or off, if s is TCP and open; best effort (errors ignored). */
+CURIO__HIDDEN void curio__socket_nodelay(curio_socket *s, bool on);
+/* curio_socket_listen with TCP_NODELAY set to nodelay first (TCP only), so that every
+ * accepted connection inherits it. */
+CURIO__HIDDEN int curio__socket_listen(curio_socket *s, int backlog, bool nodelay);
+
 /* A server keeps the sockets it hands to user code (the listening one, each client's):
  * it holds the gate as one more user, so that the user's close only closes the descriptor
  * and fails the calls in progress, and the handle stays until the server drops it. */

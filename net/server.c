@@ -11,6 +11,7 @@
  * last client frees it.
  */
 #include "net.h"
+#include "../io/io.h"
 #include "../kernel/waitq.h"
 
 #include <limits.h>
@@ -88,6 +89,46 @@ static int tls_start(struct server *srv, struct conn *c)
     return rc;
 }
 
+/* The peer went away: a normal end of a connection, not a handler's failure. -ETIMEDOUT
+ * is not among them: it is also the handler's own scope expiring, which is worth a line. */
+static bool peer_gone(long r)
+{
+    return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN || r == -ECONNABORTED;
+}
+
+/* What the handler left in the socket's stream goes out before the close, within
+ * close_timeout seconds; what cannot go is dropped and logged with its count. The
+ * handler's own cancellation (the server winding down) drops at once. A handler that
+ * reported its peer gone has nobody to flush to, and its disconnect explains the loss:
+ * dropped without a line. */
+static void conn_flush(struct server *srv, struct conn *c, long r)
+{
+    curio_socket *s = c->sock;
+    if (s->fd < 0 || !s->stream || !curio_stream_unflushed(s->stream) || peer_gone(r))
+        return;
+    double t = srv->opts.close_timeout ? srv->opts.close_timeout : 10;
+    size_t left = curio_stream_unflushed(s->stream);
+    bool closed;
+    int rc = -ECANCELED;
+    curio_scope sc;
+    if (r != -ECANCELED && (t < 0 || (rc = curio_timeout_after(&sc, t)) == 0)) {
+        rc = curio__stream_flush_left(s->stream, &left, &closed);
+        if (t >= 0) {
+            int sr = curio_scope_close(&sc);
+            rc = rc < 0 ? rc : sr;
+        }
+    }
+    if (left == 0)
+        return;
+    char peer[CURIO_ADDR_STRLEN], why[64];
+    curio_addr_format(&c->addr, peer, sizeof peer);
+    if (rc == -ETIMEDOUT)
+        snprintf(why, sizeof why, "not flushed within %g s", t);
+    else
+        snprintf(why, sizeof why, "%s", curio_strerror(rc));
+    srv_log(srv, "client %s: %zu unsent bytes dropped at close: %s", peer, left, why);
+}
+
 static long conn_main(void *arg)
 {
     struct conn *c = arg;
@@ -95,12 +136,13 @@ static long conn_main(void *arg)
     long r = 0; /* a failed handshake is logged by tls_start, and is no handler's failure */
     if (!srv->opts.ssl_context || tls_start(srv, c) == 0) {
         r = srv->handler(c->sock, &c->addr, srv->arg);
-        if (r < 0 && r != -ECANCELED) {
+        if (r < 0 && r != -ECANCELED && !peer_gone(r)) {
             char peer[CURIO_ADDR_STRLEN];
             curio_addr_format(&c->addr, peer, sizeof peer);
             srv_log(srv, "client %s: handler failed: %s", peer,
                     curio_strerror(r < INT_MIN ? INT_MIN : (int)r));
         }
+        conn_flush(srv, c, r);
     }
     curio__socket_drop(c->sock);
     conn_unlink(c);
@@ -131,6 +173,10 @@ static bool conn_start(struct server *srv, struct conn *c)
         return false;
     }
     c->task = t;
+    /* Named after the peer, for the monitor's ps: "client 127.0.0.1:40312". */
+    char name[8 + CURIO_ADDR_STRLEN] = "client ";
+    curio_addr_format(&c->addr, name + 7, sizeof name - 7);
+    curio_task_set_name(t, name);
     curio__list_push_front(&srv->conns, &c->node);
     srv->nconns++;
     curio_task_release(t); /* the task runs on; its record goes when it ends */
@@ -243,6 +289,8 @@ int curio_run_server(curio_socket *ls, curio_client_fn handler, void *arg,
         return rc;
     }
     curio__socket_hold(ls); /* closing it elsewhere stops the server; the handle stays */
+    /* Once here rather than per accept: accepted sockets inherit it from ls. */
+    curio__socket_nodelay(ls, !(opts && opts->no_tcp_nodelay));
     srv->ls = ls;
     srv->handler = handler;
     srv->arg = arg;
@@ -282,7 +330,7 @@ static int listen_on(curio_socket **out, const curio_addr *a, const curio_server
     if (rc == 0)
         rc = curio_socket_bind(s, a);
     if (rc == 0)
-        rc = curio_socket_listen(s, o->backlog);
+        rc = curio__socket_listen(s, o->backlog, !o->no_tcp_nodelay);
     if (rc < 0) {
         curio_socket_close(s);
         return rc;

@@ -16,6 +16,8 @@
 #include "net.h"
 #include "../io/io.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -94,12 +96,40 @@ int curio_socket_bind(curio_socket *s, const curio_addr *a)
     return sys(bind(fd, &a->u.sa, a->len));
 }
 
-int curio_socket_listen(curio_socket *s, int backlog)
+bool curio__socket_is_tcp(const curio_socket *s)
+{
+    return (s->family == AF_INET || s->family == AF_INET6) && s->type == SOCK_STREAM;
+}
+
+void curio__socket_nodelay(curio_socket *s, bool on)
+{
+    /* Best effort: a stream socket of another protocol (SCTP) says -ENOPROTOOPT. */
+    int v = on;
+    if (s->fd >= 0 && curio__socket_is_tcp(s))
+        (void)setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v);
+}
+
+int curio__socket_listen(curio_socket *s, int backlog, bool nodelay)
 {
     int fd = fd_of(s);
     if (fd < 0)
         return fd;
+    /* Set before listen(2): Linux copies the listener's TCP_NODELAY into every connection
+     * it accepts, so no accept pays a system call for it (tests/net/test_lifecycle.c). */
+    curio__socket_nodelay(s, nodelay);
     return sys(listen(fd, backlog > 0 ? backlog : 100));
+}
+
+int curio_socket_listen(curio_socket *s, int backlog)
+{
+    return curio__socket_listen(s, backlog, true);
+}
+
+int curio_socket_port(const curio_socket *s)
+{
+    curio_addr a;
+    int rc = curio_socket_getsockname(s, &a);
+    return rc < 0 ? rc : curio_addr_port(&a);
 }
 
 int curio_socket_setsockopt(curio_socket *s, int level, int name, const void *val,
@@ -234,7 +264,7 @@ static void interrupt_waiters(int fd)
         curio__ring_poll(k, false, CURIO__NO_DEADLINE);
 }
 
-static void close_fd(curio_socket *s)
+static void close_fd(curio_socket *s, bool abort)
 {
     int fd = s->fd;
     if (fd < 0)
@@ -246,7 +276,12 @@ static void close_fd(curio_socket *s)
         curio_stream_close(s->stream);
         s->stream = NULL;
     }
-    if (s->transport && s->transport->closing)
+    if (abort) {
+        /* Linger on, time 0: close(2) resets the connection (RST) and discards the send
+         * queue. Best effort: a socket that is not TCP just closes. */
+        struct linger l = {.l_onoff = 1, .l_linger = 0};
+        (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    } else if (s->transport && s->transport->closing)
         s->transport->closing(s, fd); /* TLS: a close_notify, if it goes without waiting */
     interrupt_waiters(fd);
     close(fd); /* on Linux the descriptor is gone even when this reports an error */
@@ -259,19 +294,57 @@ void curio__socket_free(curio_socket *s)
     free(s);
 }
 
-int curio_socket_close(curio_socket *s)
+static int close_as(curio_socket *s, bool abort)
 {
     if (!s)
         return -EINVAL;
-    close_fd(s);
+    int rc = s->fd >= 0 && s->stream && curio_stream_unflushed(s->stream) ? CURIO_EUNFLUSHED
+                                                                          : 0;
+    close_fd(s, abort);
     if (curio__gate_close(&s->gate))
         curio__socket_free(s);
-    return 0;
+    return abort ? 0 : rc;
+}
+
+int curio_socket_close(curio_socket *s) { return close_as(s, false); }
+
+int curio_socket_abort(curio_socket *s) { return close_as(s, true); }
+
+int curio_socket_flush_close(curio_socket *s, size_t *dropped)
+{
+    size_t left = 0;
+    if (dropped)
+        *dropped = 0;
+    if (!s)
+        return -EINVAL;
+    int rc = curio__socket_enter(s);
+    if (rc == -EBADF)
+        return rc; /* closed already: that close reported its loss */
+    if (rc < 0) {
+        /* Lent (curio_socket_blocking): close as curio_socket_close would. */
+        left = s->stream ? curio_stream_unflushed(s->stream) : 0;
+    } else {
+        bool closed = false;
+        if (s->stream)
+            rc = curio__stream_flush_left(s->stream, &left, &closed);
+        /* Closed by another task meanwhile: the leave may free s. */
+        closed = s->gate.closing;
+        curio__socket_leave(s, rc);
+        if (closed) {
+            if (dropped)
+                *dropped = left;
+            return -EBADF;
+        }
+    }
+    if (dropped)
+        *dropped = left;
+    int c = curio_socket_close(s); /* CURIO_EUNFLUSHED only when the flush failed */
+    return rc < 0 ? rc : c;
 }
 
 void curio__socket_drop(curio_socket *s)
 {
-    close_fd(s);
+    close_fd(s, false);
     curio__gate_close(&s->gate); /* false: the server's own hold is still in */
     if (curio__gate_release(&s->gate))
         curio__socket_free(s);

@@ -108,6 +108,10 @@ CURIO_API int curio_stream_fd(const curio_stream *s);
 /* Bytes already in the read buffer, which a read returns without waiting. */
 CURIO_API size_t curio_stream_buffered(const curio_stream *s);
 
+/* Bytes in the write buffer not yet handed to the kernel (what a close now would drop):
+ * curio_stream_buffered's counterpart for writing. 0 for NULL. Never blocks. */
+CURIO_API size_t curio_stream_unflushed(const curio_stream *s);
+
 /* Up to n bytes into buf (the caller's; this is also Curio's readinto): the buffered bytes
  * if there are any (without waiting), else one read. Blocking. Returns the count, 0 at end
  * of stream (or for n == 0), or negative. */
@@ -187,10 +191,24 @@ CURIO_API void curio_stream_unblock(curio_stream *s);
  * task waits for that one completion), elsewhere with close(2). Unsent bytes in the write
  * buffer are discarded (flush first, in a disable_cancellation scope if the task may be
  * cancelled). A task blocked on s meanwhile gets -EBADF, and the stream is freed when the
- * last one returns. Returns 0, CURIO_EUNFLUSHED (bytes were discarded), or the close error.
- * NULL is fine.
+ * last one returns. Returns 0, CURIO_EUNFLUSHED (bytes were discarded: call
+ * curio_stream_unflushed just before to learn how many, or use curio_stream_flush_close),
+ * or the close error. NULL is fine.
  */
 CURIO_API int curio_stream_close(curio_stream *s);
+
+/*
+ * Flush, then close: the close that loses nothing unless it must. Blocking while the write
+ * buffer holds bytes (state WRITE_WAIT), under the caller's timeouts and cancellation; then
+ * s is closed as by curio_stream_close in every case, also when the flush failed, was
+ * cancelled or timed out. *dropped (if non-NULL) gets the bytes discarded: 0 when the flush
+ * finished, else exactly those the kernel did not take. Returns 0, or why the flush stopped
+ * (-ETIMEDOUT, -ECANCELED, -EPIPE, -ECONNRESET, -EBUSY: another task is writing, -EPERM
+ * outside a task ...; s is closed all the same), or the close error; -EBADF when another
+ * task closed s while this one flushed (*dropped: the bytes not known to have gone, as the
+ * close drops the result of the write in flight); -EINVAL for NULL.
+ */
+CURIO_API int curio_stream_flush_close(curio_stream *s, size_t *dropped);
 
 /* ------------------------------------------------------------------------------------ */
 /* Files (Curio's aopen)                                                                */

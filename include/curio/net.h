@@ -138,8 +138,10 @@ CURIO_API int curio_socketpair(int family, int type, curio_socket *out[2]);
  * do not do blocking I/O on it yourself (see curio_socket_blocking). */
 CURIO_API int curio_socket_fd(const curio_socket *s);
 
-/* bind(2) and listen(2). backlog <= 0 means 100 (Curio's default). Return 0 or -errno
- * (-EADDRINUSE, -EACCES ...), -EBADF once closed, -EINVAL for NULL. */
+/* bind(2) and listen(2). backlog <= 0 means 100 (Curio's default). listen on a TCP socket
+ * first sets TCP_NODELAY, which every connection accepted on it inherits (see
+ * curio_accept). Return 0 or -errno (-EADDRINUSE, -EACCES ...), -EBADF once closed,
+ * -EINVAL for NULL. */
 CURIO_API int curio_socket_bind(curio_socket *s, const curio_addr *a);
 CURIO_API int curio_socket_listen(curio_socket *s, int backlog);
 
@@ -164,15 +166,61 @@ CURIO_API int curio_socket_shutdown(curio_socket *s, int how);
  * s must not be used again. Another task blocked in a call on s at that moment is woken:
  * its operation is cancelled through io_uring and that call returns -EBADF, also if the
  * operation had completed already (curio_sendall's *sent still counts what went); the
- * handle is freed once such calls have returned. Use curio_socket_shutdown first to let the peer read end of stream while
- * data still drains. (A socket with SO_LINGER set to a non-zero time is the exception to
- * "never blocks": close(2) itself then waits.)
+ * handle is freed once such calls have returned. Use curio_socket_shutdown first to let
+ * the peer read end of stream while data still drains. (A socket with SO_LINGER set to a
+ * non-zero time is the exception to "never blocks": close(2) itself then waits.)
+ * Bytes still in the write buffer of the socket's stream (curio_socket_as_stream with a
+ * write_buffer) are discarded, and then the result is CURIO_EUNFLUSHED: the socket is
+ * closed all the same. To learn how many, call curio_stream_unflushed on the stream just
+ * before; to send them first, use curio_socket_flush_close.
  * A server's client socket (the one a handler gets) may be closed by its handler too: that
  * closes the descriptor and leaves the handle to the server, which frees it when the
  * handler returns; calls on it then return -EBADF.
- * Returns 0, or -EINVAL for NULL.
+ * Returns 0, CURIO_EUNFLUSHED, or -EINVAL for NULL.
  */
 CURIO_API int curio_socket_close(curio_socket *s);
+
+/*
+ * Flush the socket's stream (if it has one), then close the socket: the close that loses
+ * nothing unless it must. Blocking while the stream's write buffer holds bytes (state
+ * WRITE_WAIT), under the caller's timeouts and cancellation; then s is closed as by
+ * curio_socket_close in every case, also when the flush failed, timed out or was
+ * cancelled. *dropped (if non-NULL) gets the bytes discarded: 0 when the flush finished,
+ * else exactly the bytes the kernel did not take. Only the stream's buffer is flushed:
+ * what the kernel took drains to the peer after the close, as with curio_socket_close.
+ * Returns 0; or why the flush stopped (-ETIMEDOUT, -ECANCELED, -EPIPE, -ECONNRESET,
+ * -EBUSY: another task is writing to the stream, -EPERM outside a task ...) with s closed
+ * all the same; -EBADF if s was closed already or by another task while this one flushed
+ * (*dropped: the bytes not known to have gone: the close drops the result of the send in
+ * flight, of which some bytes may have gone; s must not be used again);
+ * -EINVAL for NULL.
+ */
+CURIO_API int curio_socket_flush_close(curio_socket *s, size_t *dropped);
+
+/*
+ * Reset the connection at once (Curio's and asyncio's abort): SO_LINGER with a time of 0,
+ * then close, so the kernel discards the unsent bytes of the send queue and sends a reset
+ * (the peer's calls return -ECONNRESET) instead of draining them for as long as the peer
+ * takes. For a server that drops a slow or hostile client. Bytes in the stream's write
+ * buffer are discarded too. Otherwise as curio_socket_close: never blocks, tasks blocked on
+ * s get -EBADF, the handle is freed (a server's client socket: left to the server). On a
+ * socket that is not TCP it is a plain close. Returns 0, or -EINVAL for NULL.
+ */
+CURIO_API int curio_socket_abort(curio_socket *s);
+
+/*
+ * The local port of an IPv4 or IPv6 socket (getsockname): the one the system chose for a
+ * socket bound to port 0. The way to learn a server's port:
+ *
+ *     curio_socket *ls;
+ *     curio_tcp_server_socket(&ls, "127.0.0.1", 0, NULL);
+ *     int port = curio_socket_port(ls);            // e.g. 40312
+ *     curio_spawn(&t, server_task, ls);             // runs curio_run_server(ls, ...)
+ *
+ * Returns the port (0 for a socket not bound yet), or -EAFNOSUPPORT (not IP), -EBADF
+ * (closed), -EINVAL (NULL), or another -errno of getsockname(2). Never blocks.
+ */
+CURIO_API int curio_socket_port(const curio_socket *s);
 
 /*
  * Curio's as_stream(): a buffered stream over the socket (see "Streams" in curio/io.h) for
@@ -182,7 +230,8 @@ CURIO_API int curio_socket_close(curio_socket *s);
  * Closing the socket closes and frees the stream (a task blocked in one of its calls gets
  * -EBADF); do not close it with curio_stream_close yourself. Bytes the stream has read
  * ahead are not seen by curio_recv on the socket, and bytes left in a write buffer
- * (opts->write_buffer) are dropped when the socket is closed: flush first. Never blocks.
+ * (opts->write_buffer) are dropped when the socket is closed (curio_socket_close says
+ * CURIO_EUNFLUSHED): flush first, or close with curio_socket_flush_close. Never blocks.
  * Returns 0 and *out, or -EBADF (closed), -EINVAL, -ENOMEM.
  */
 CURIO_API int curio_socket_as_stream(curio_socket *s, curio_stream **out,
@@ -206,7 +255,11 @@ CURIO_API int curio_socket_unblock(curio_socket *s);
 /* ------------------------------------------------------------------------------------ */
 
 /*
- * Wait for a connection on a listening socket (state READ_WAIT). Returns 0 with *client
+ * Wait for a connection on a listening socket (state READ_WAIT). A TCP connection has
+ * TCP_NODELAY on (Nagle's algorithm off, as asyncio, uvloop and Go) when the listening
+ * socket had it, which curio_socket_listen and curio_tcp_server_socket set: to turn it off,
+ * set TCP_NODELAY to 0 on the listening socket after listen (every later connection), or
+ * on the accepted socket with curio_socket_setsockopt. Returns 0 with *client
  * (the caller's, see curio_socket_close) and, if peer is non-NULL, the peer's address; or
  * -EMFILE/-ENFILE (out of descriptors), -ECONNABORTED, -EINVAL (not listening), -EBADF,
  * -EBUSY (another task is accepting on ls), -ECANCELED, -ETIMEDOUT, -EPERM, -ENOMEM.
@@ -214,7 +267,9 @@ CURIO_API int curio_socket_unblock(curio_socket *s);
 CURIO_API int curio_accept(curio_socket *ls, curio_socket **client, curio_addr *peer);
 
 /*
- * Connect to a (state WRITE_WAIT). Returns 0, or -ECONNREFUSED, -ENETUNREACH, -ETIMEDOUT
+ * Connect to a (state WRITE_WAIT). A connected TCP socket gets TCP_NODELAY on (Nagle's
+ * algorithm off, as asyncio, uvloop and Go); to turn it off, set TCP_NODELAY to 0 with
+ * curio_socket_setsockopt after the connect. Returns 0, or -ECONNREFUSED, -ENETUNREACH, -ETIMEDOUT
  * (a scope's deadline, or the system's own connect timeout), -ECANCELED, -EBUSY,
  * -EISCONN, -EAFNOSUPPORT ... After a connect that failed, timed out or was cancelled the
  * socket's state is undefined: close it.
@@ -289,6 +344,8 @@ typedef struct curio_connect_options {
                                  ssl; default none */
     const char *server_hostname; /* the name (or address) the server's certificate must be
                                  for, also sent as SNI; default: host */
+    bool no_tcp_nodelay;      /* leave Nagle's algorithm on (TCP_NODELAY off); default
+                                 false: TCP_NODELAY is on, as after curio_connect */
 } curio_connect_options;
 
 /*
@@ -319,8 +376,11 @@ CURIO_API int curio_open_unix_connection(curio_socket **out, const char *path);
  * A server's handler (Curio's client_connected_task): runs in a task of its own for each
  * connection, with the client socket, the peer's address and the server's arg. The socket
  * and the address belong to the server and are valid until the handler returns; then the
- * server closes the socket (the handler need not, but may). The return value is the task's:
- * a negative one other than -ECANCELED is logged as a failure and the server goes on.
+ * server flushes the socket's stream (see close_timeout) and closes the socket (the handler
+ * need not, but may). The task is named after the peer ("client 127.0.0.1:40312"). The
+ * return value is the task's: a negative one is logged as a failure and the server goes
+ * on, except -ECANCELED and the codes of a peer that went away (-ECONNRESET, -EPIPE,
+ * -ENOTCONN, -ECONNABORTED), which are a normal end of the connection.
  */
 typedef long (*curio_client_fn)(curio_socket *client, const curio_addr *addr, void *arg);
 
@@ -345,6 +405,16 @@ typedef struct curio_server_options {
     curio_tls_context *ssl_context;
     double ssl_handshake_timeout; /* seconds a client has to complete the handshake;
                                      default 60 (asyncio's); negative: no limit */
+    bool no_tcp_nodelay;   /* leave Nagle's algorithm on for the clients; default false:
+                              TCP_NODELAY is set once on the listening socket, and every
+                              accepted connection inherits it */
+    /* Seconds the server gives a client's stream (curio_socket_as_stream with a
+     * write_buffer) to flush what its handler left in the buffer, after the handler
+     * returned and before the socket is closed; what does not go in time (or at all, the
+     * peer gone, the server winding down) is dropped and logged with its count; after a
+     * handler that returned a peer-gone code (see curio_client_fn) it is dropped without
+     * a flush or a line. Default 10; negative: no limit. */
+    double close_timeout;
 } curio_server_options;
 
 /*
@@ -352,8 +422,10 @@ typedef struct curio_server_options {
  * IPv4 interface (Curio's ''), "::" every IPv6 one, a numeric address that address, and a
  * name the first address curio_getaddrinfo finds for it (a blocking call: tasks only). Sets
  * SO_REUSEADDR (unless no_reuse_address) and SO_REUSEPORT (if reuse_port), binds, listens.
- * Returns 0 and *out (the caller's), or -EADDRINUSE, -EACCES, -EINVAL, a look-up error,
- * -ENOMEM ... opts may be NULL (only backlog and the reuse flags are read).
+ * Sets TCP_NODELAY (unless no_tcp_nodelay). curio_socket_port tells the port chosen for
+ * port 0. Returns 0 and *out (the caller's), or -EADDRINUSE, -EACCES, -EINVAL, a look-up
+ * error, -ENOMEM ... opts may be NULL (only backlog, the reuse flags and no_tcp_nodelay are
+ * read).
  */
 CURIO_API int curio_tcp_server_socket(curio_socket **out, const char *host, uint16_t port,
                                       const curio_server_options *opts);
@@ -366,7 +438,9 @@ CURIO_API int curio_unix_server_socket(curio_socket **out, const char *path,
 /*
  * Serve connections on the listening socket ls (Curio's run_server), until cancelled or
  * timed out: accept each connection, spawn a task running handler(client, addr, arg), and
- * close the client when it returns. A failing handler is logged. Running out of
+ * when it returns flush the client's stream (bounded by close_timeout; drops are logged)
+ * and close the client. A failing handler is logged. TCP_NODELAY is set on ls once (off
+ * with no_tcp_nodelay), so that every accepted connection has it. Running out of
  * descriptors (-EMFILE, -ENFILE, also -ENOBUFS, -ENOMEM) does not stop the server: it logs
  * once, backs off (10 ms doubling to 1 s, a cancellation point) and goes on accepting, and
  * logs again when accepting works again. Transient errors of a connection that died while

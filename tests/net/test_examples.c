@@ -80,6 +80,27 @@ static void echo_server_test(const char *name, const char *extra)
 }
 
 Test(examples, echo_server, .timeout = 30) { echo_server_test("echo_server", NULL); }
+
+/* A client that resets is a normal disconnect: the tcp_server examples print no failure
+ * for it (stdout and stderr read together, in the order written). */
+Test(examples, echo_tcp_server_reset_is_quiet, .timeout = 30)
+{
+    const char *args[] = {"127.0.0.1", "0", NULL};
+    xproc p;
+    xstart(&p, "echo_tcp_server", args);
+    int port = xport(&p, "Server");
+    int a = client(port);
+    echo_line(a, "Hello\n");
+    reset_close(a);
+    expect_times(&p, "Connection closed\n", 1);
+    int b = client(port);
+    echo_line(b, "Bye\n");
+    close(b);
+    expect_times(&p, "Connection closed\n", 2);
+    cr_assert_null(strstr(p.buf, "failed"), "%s", p.buf);
+    cr_assert_null(strstr(p.buf, "curio:"), "%s", p.buf);
+    xstop(&p);
+}
 Test(examples, echo_tcp_server, .timeout = 30) { echo_server_test("echo_tcp_server", NULL); }
 Test(examples, echo_stream, .timeout = 30) { echo_server_test("echo_stream", NULL); }
 Test(examples, echo_lines, .timeout = 30) { echo_server_test("echo_lines", NULL); }
