@@ -169,6 +169,8 @@ int curio_socket_as_stream(curio_socket *s, curio_stream **out, const curio_stre
     int fd = fd_of(s);
     if (fd < 0 || !out)
         return fd < 0 ? fd : -EINVAL;
+    if (s->mshot)
+        return -EBUSY; /* buffer mode (curio_recv_buf): its bytes are queued there */
     if (!s->stream) {
         curio_stream_options o = {0};
         if (opts)
@@ -248,6 +250,8 @@ static void close_fd(curio_socket *s)
     }
     if (s->transport && s->transport->closing)
         s->transport->closing(s, fd); /* TLS: a close_notify, if it goes without waiting */
+    if (s->mshot)
+        s->mshot->closing(s->mshot, s, fd);
     interrupt_waiters(fd);
     close(fd); /* on Linux the descriptor is gone even when this reports an error */
 }
