@@ -128,7 +128,7 @@ static void rq_cqe(curio__sink *sink, const struct io_uring_cqe *cqe)
             free(q);
             return;
         }
-    } else if (!q->waiter && q->count >= QUEUE_CAP && !q->cancelling) {
+    } else if ((q->nobufs || (!q->waiter && q->count >= QUEUE_CAP)) && !q->cancelling) {
         struct io_uring_sqe *sqe = curio__sqe_try(q->k);
         if (sqe)
             rq_cancel_sqe(q, sqe); /* else tried again at the next CQE */
@@ -155,6 +155,10 @@ static void rq_closing(curio__mshot *m, curio_socket *s, int fd)
     struct recvq *q = (struct recvq *)m;
     s->mshot = NULL;
     q->s = NULL;
+    if (curio__tls_kernel != q->k) {
+        free(q); /* closed after its kernel was destroyed: the ring and its CQEs are gone */
+        return;
+    }
     while (q->head != NONE) {
         uint32_t bid = q->head;
         rq_pop(q);
@@ -253,6 +257,8 @@ static ssize_t recv_in(curio_socket *s, curio__task *self, int fd, curio_buf *ou
 {
     curio_kernel *k = curio__task_kernel(self);
     struct recvq *q = rq_of(s);
+    if (!q && s->mshot)
+        return -ENOTCONN; /* a listening socket with the server's acceptor */
     if (!q) {
         curio__bufring *r = atomic_load(&curio__recv_multishot_refused)
                                 ? NULL
