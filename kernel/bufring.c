@@ -50,9 +50,7 @@ curio__bufring *curio__bufring_get(curio_kernel *k)
     if (n > 32768)
         n = 32768;
     n = pow2_at_least(n);
-    unsigned size = k->opts.recv_buffer_size ? k->opts.recv_buffer_size : 4096;
-    if (size > (1u << 30))
-        size = 1u << 30;
+    unsigned size = curio__bufring_size(k);
     curio__bufring *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
@@ -120,3 +118,9 @@ void curio__bufring_free(curio_kernel *k)
 curio__bufring *curio__bufring_of(curio_kernel *k) { return k ? k->bufring : NULL; }
 
 struct io_uring_sqe *curio__sqe_try(curio_kernel *k) { return io_uring_get_sqe(&k->ring); }
+
+unsigned curio__bufring_size(curio_kernel *k)
+{
+    unsigned size = k->opts.recv_buffer_size ? k->opts.recv_buffer_size : 4096;
+    return size > (1u << 30) ? 1u << 30 : size;
+}

@@ -42,6 +42,9 @@ typedef struct curio__bufring {
  * failed (tried again at the next call), outside a kernel, or when forced off by
  * curio__bufring_disabled. */
 CURIO__HIDDEN curio__bufring *curio__bufring_get(curio_kernel *k);
+/* The buffer size the kernel's ring has or would have (curio_options.recv_buffer_size,
+ * default 4096): also the size of the heap buffers of the fallback. */
+CURIO__HIDDEN unsigned curio__bufring_size(curio_kernel *k);
 /* The kernel's ring if it is registered, else NULL (never registers). */
 CURIO__HIDDEN curio__bufring *curio__bufring_of(curio_kernel *k);
 /* A free SQE now, or NULL: for a sink, which must not wait for room (its caller is the

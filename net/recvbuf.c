@@ -242,14 +242,6 @@ static ssize_t poll_recv(int fd, char *buf, size_t n, char **heap)
     }
 }
 
-static unsigned buffer_size(curio_kernel *k)
-{
-    curio__bufring *r = curio__bufring_of(k);
-    if (r)
-        return r->size;
-    return 4096; /* the ring's default size; the ring is missing only in the fallback */
-}
-
 /* The read side of both calls, inside the gate with fd's read direction claimed:
  * into *out (buf NULL) or a copy of at most n bytes into buf. */
 static ssize_t recv_in(curio_socket *s, curio__task *self, int fd, curio_buf *out,
@@ -303,7 +295,7 @@ fallback:
     if (buf)
         return poll_recv(fd, buf, curio__op_len(n), NULL);
     char *heap = NULL;
-    ssize_t got = poll_recv(fd, NULL, buffer_size(k), &heap);
+    ssize_t got = poll_recv(fd, NULL, curio__bufring_size(k), &heap);
     if (got > 0)
         *out = (curio_buf){.data = heap, .len = (size_t)got, .id = HEAP_ID};
     return got;
