@@ -8,6 +8,8 @@
 #include "../../net/net.h"
 #include "../../kernel/bufring.h"
 
+#include <sys/resource.h>
+
 static int local_port(int fd)
 {
     curio_addr a;
@@ -241,5 +243,52 @@ Test(accept_multi, close_of_the_listening_socket_while_blocked)
 {
     int fds = count_fds();
     expect_log(close_blocked, NULL, "close next -9");
+    cr_assert_eq(count_fds(), fds);
+}
+
+/* ---- out of descriptors: the multishot ends with -EMFILE, and is armed again ----
+ * (An armed multishot accept reads RLIMIT_NOFILE when it is armed: the limit is lowered
+ * before the first call.) */
+
+static long emfile(void *arg)
+{
+    (void)arg;
+    int port;
+    curio_socket *ls = listen_on("127.0.0.1", &port);
+    struct curio__acceptor *acc = NULL;
+    curio_socket *c;
+    int cl = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(cl, 0);
+    struct rlimit old, low;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)count_fds() + 8;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fill[16], n = 0;
+    while (n < 16 && (fill[n] = dup(0)) >= 0)
+        n++;
+    cr_assert_lt(n, 16);
+    curio_addr a;
+    curio_addr_ip(&a, "127.0.0.1", (uint16_t)port);
+    cr_assert_eq(connect(cl, &a.u.sa, a.len), 0, "queued by the kernel");
+    int rc = curio__acceptor_next(&acc, ls, &c, NULL);
+    cr_assert_eq(rc, -EMFILE, "%s", curio_strerror(rc));
+    while (n > 0)
+        close(fill[--n]);
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    curio_addr peer;
+    cr_assert_eq(curio__acceptor_next(&acc, ls, &c, &peer), 0); /* armed again */
+    cr_assert_eq(curio_addr_port(&peer), local_port(cl));
+    curio_socket_close(c);
+    close(cl);
+    curio__acceptor_close(&acc);
+    curio_socket_close(ls);
+    return 0;
+}
+
+Test(accept_multi, emfile_ends_the_multishot_and_the_next_call_arms_it_again)
+{
+    int fds = count_fds();
+    run_main(emfile, NULL);
     cr_assert_eq(count_fds(), fds);
 }
