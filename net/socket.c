@@ -202,7 +202,8 @@ int curio_socket_blocking(curio_socket *s)
         return fd;
     if (s->transport)
         return -EOPNOTSUPP; /* the descriptor does not carry the socket's bytes */
-    if (s->gate.lent || waited_on(fd) || (s->stream && curio_stream_buffered(s->stream)))
+    if (s->gate.lent || waited_on(fd) || (s->stream && curio_stream_buffered(s->stream)) ||
+        s->mshot) /* buffer mode (curio_recv_buf): a multishot receive may be armed */
         return -EBUSY;
     return curio__gate_lend(&s->gate, fd);
 }

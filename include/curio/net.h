@@ -227,6 +227,8 @@ CURIO_API int curio_connect(curio_socket *s, const curio_addr *a);
  * shut down its side; also for n == 0), or -ECONNRESET (peer reset), -ENOTCONN, -EBADF
  * (closed, also by another task while this one waited), -EBUSY, -ECANCELED, -ETIMEDOUT,
  * -EPERM. This is also Curio's recv_into: C always receives into the caller's buffer.
+ * On a socket in buffer mode (curio_recv_buf) it returns the bytes queued there first,
+ * and flags other than 0 are -EINVAL.
  */
 CURIO_API ssize_t curio_recv(curio_socket *s, void *buf, size_t n, int flags);
 
@@ -439,9 +441,10 @@ typedef struct curio_buf {
  *
  * Mixing: curio_recv on a socket in buffer mode returns the queued bytes first (copied,
  * and their buffers released) and then goes on receiving through the multishot, so the
- * byte order is kept; recvfrom, recvmsg and as_stream reads are refused with -EBUSY while
- * the socket is in buffer mode. Closing the socket releases every buffer still queued
- * on it.
+ * byte order is kept (flags must be 0 there, else -EINVAL); recvfrom, recvmsg, as_stream
+ * and curio_socket_blocking are refused with -EBUSY while the socket is in buffer mode,
+ * and curio_recv_buf with -EBUSY on a socket that has a stream. Closing the socket
+ * releases every buffer still queued on it.
  *
  * An idle-connection echo loop holds no buffer while it waits:
  *

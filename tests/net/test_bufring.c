@@ -473,6 +473,7 @@ static long mixed(void *arg)
     cr_assert_eq(curio_recvfrom(sv[0], buf, 2, 0, NULL), -EBUSY);
     curio_stream *st;
     cr_assert_eq(curio_socket_as_stream(sv[0], &st, NULL), -EBUSY);
+    cr_assert_eq(curio_socket_blocking(sv[0]), -EBUSY);
     cr_assert_eq(curio_recv_buf(sv[0], &b), 4); /* the rest of the same buffer */
     cr_assert_eq(memcmp(b.data, "cdef", 4), 0);
     curio_buf_release(&b);
