@@ -526,3 +526,69 @@ Test(bufring, outside_a_task_is_eperm)
     curio_socket_close(sv[1]);
     curio_kernel_destroy(k);
 }
+
+/* ---- idle connections hold no buffer ---- */
+
+#define IDLE 100
+
+static long idle_echo(void *arg)
+{
+    curio_socket *s = arg;
+    curio_buf b;
+    ssize_t n;
+    while ((n = curio_recv_buf(s, &b)) > 0) {
+        n = curio_sendall(s, b.data, b.len, 0, NULL);
+        curio_buf_release(&b);
+        if (n < 0)
+            break;
+    }
+    return n;
+}
+
+static long idle_many(void *arg)
+{
+    (void)arg;
+    curio_socket *sv[IDLE][2];
+    curio_task *t[IDLE];
+    for (int i = 0; i < IDLE; i++) {
+        pair(sv[i]);
+        t[i] = curio_spawn(idle_echo, sv[i][1]);
+    }
+    for (int i = 0; i < IDLE; i++)
+        wait_blocked(t[i]);
+    cr_assert_not_null(ring());
+    cr_assert_eq(ring()->out, 0, "waiting echo tasks hold no buffer");
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < IDLE; i++)
+            cr_assert_eq(curio_sendall(sv[i][0], "ping", 4, 0, NULL), 4);
+        for (int i = 0; i < IDLE; i++) {
+            char back[4];
+            size_t got = 0;
+            while (got < 4) {
+                ssize_t n = curio_recv(sv[i][0], back + got, 4 - got, 0);
+                cr_assert_gt(n, 0);
+                got += (size_t)n;
+            }
+            cr_assert_eq(memcmp(back, "ping", 4), 0);
+        }
+        for (int i = 0; i < IDLE; i++)
+            wait_blocked(t[i]);
+        cr_assert_eq(ring()->out, 0, "idle again, nothing held");
+    }
+    for (int i = 0; i < IDLE; i++) {
+        curio_socket_close(sv[i][0]);
+        long r;
+        cr_assert_eq(curio_join(t[i], &r), 0);
+        cr_assert_eq(r, 0);
+        curio_task_release(t[i]);
+        curio_socket_close(sv[i][1]);
+    }
+    return 0;
+}
+
+Test(bufring, idle_echo_tasks_hold_no_buffer)
+{
+    int fds = count_fds();
+    run_main(idle_many, NULL);
+    cr_assert_eq(count_fds(), fds);
+}
