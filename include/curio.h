@@ -100,6 +100,10 @@ typedef struct curio_options {
                                a command (or without reading a reply) before the monitor
                                closes it; default: CURIO_MONITOR_IDLE if set, else 300;
                                negative: never */
+    unsigned recv_buffers;  /* buffers in the kernel's receive buffer ring (curio_recv_buf,
+                               see curio/net.h), rounded up to a power of two; default
+                               256, at most 32768 */
+    unsigned recv_buffer_size; /* bytes per buffer of that ring; default 4096 */
 } curio_options;
 
 /*

@@ -173,6 +173,9 @@ struct curio_kernel {
      * curio__probe_run), else NULL; and the monitor's state, or NULL */
     struct curio__probe *probe;
     struct curio__monitor *monitor;
+
+    /* the provided-buffer ring (kernel/bufring.h), registered on first use, or NULL */
+    struct curio__bufring *bufring;
 };
 
 /* --- stacks (stack.c) --- */

@@ -2,6 +2,7 @@
  * kernel/kernel.c - creating, running and destroying a kernel (Curio's Kernel and run()).
  */
 #include "core.h"
+#include "bufring.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -166,6 +167,7 @@ void curio_kernel_destroy(curio_kernel *k)
         free(t);
     }
     curio__ring_exit(k);
+    curio__bufring_free(k);
     pthread_mutex_lock(&k->post_lock);
     for (curio__post *p = k->posts_head, *n; p; p = n) {
         n = p->next;

@@ -57,7 +57,21 @@ struct curio_socket {
     curio_stream *stream;  /* as_stream's (keep_fd), closed with the descriptor; or NULL */
     const curio__socket_transport *transport; /* NULL: the plain descriptor */
     void *transport_ctx;   /* the transport's state for this socket, freed with the handle */
+    struct curio__mshot *mshot; /* a multishot operation's state attached to the socket
+                              (net/recvbuf.c, net/accept_multi.c), or NULL */
 };
+
+/*
+ * A multishot operation attached to a socket: its CQE sink, and what closing the socket
+ * does to it. closing(m, s, fd) runs in close, before the descriptor fd is closed (s->fd
+ * is -1 already): it wakes the task waiting on m with -EBADF, cancels the operation (a
+ * multishot holds its own reference to the socket: closing the descriptor does not end
+ * it) and detaches m from s (s->mshot = NULL); m then lives until its last CQE.
+ */
+typedef struct curio__mshot {
+    curio__sink sink;
+    void (*closing)(struct curio__mshot *m, curio_socket *s, int fd);
+} curio__mshot;
 
 /* A handle around fd (not closed on failure). 0 or -ENOMEM. */
 CURIO__HIDDEN int curio__socket_new(curio_socket **out, int fd, int family, int type);
@@ -138,6 +152,22 @@ CURIO__HIDDEN int curio__tls_server_start(curio_socket *s, curio_tls_context *ct
 /* 0 if ctx may serve (a server context), -EINVAL if not, -ENOTSUP without TLS. */
 CURIO__HIDDEN int curio__tls_context_check_server(const curio_tls_context *ctx);
 CURIO__HIDDEN curio_tls_context *curio__tls_context_retain(curio_tls_context *ctx);
+
+/* curio_recv on a socket in buffer mode (s->mshot set, net/recvbuf.c): the queued bytes
+ * first, copied, then the multishot's. flags must be 0 (-EINVAL). */
+CURIO__HIDDEN ssize_t curio__recvbuf_copy(curio_socket *s, void *buf, size_t n, int flags);
+
+/* The server loop's acceptor (net/accept_multi.c): a multishot accept on a listening
+ * socket. curio__acceptor_next is curio_accept for the server task (same results), with
+ * *a, NULL at first, made on the first call; it takes the one-shot path where multishot
+ * accept is missing or off. curio__acceptor_close cancels the multishot and closes every
+ * descriptor accepted and not yet taken (and those still to come), and sets *a to NULL. */
+struct curio__acceptor;
+CURIO__HIDDEN int curio__acceptor_next(struct curio__acceptor **a, curio_socket *ls,
+                                       curio_socket **client, curio_addr *peer);
+CURIO__HIDDEN void curio__acceptor_close(struct curio__acceptor **a);
+/* Tests and benchmarks: while true, the server accepts one connection per curio_accept. */
+extern bool curio__accept_multi_disabled CURIO__HIDDEN;
 
 /* Copy the first address of a getaddrinfo list that fits a curio_addr into *a: 0, or
  * -ENOENT if none does. */

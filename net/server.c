@@ -208,6 +208,7 @@ static bool transient(int rc)
 static int accept_loop(struct server *srv)
 {
     struct conn *spare = NULL;
+    struct curio__acceptor *acc = NULL; /* multishot accept (net/accept_multi.c) */
     unsigned failures = 0;
     double backoff = 0;
     int rc;
@@ -215,7 +216,7 @@ static int accept_loop(struct server *srv)
         if (!spare && !(spare = malloc(sizeof *spare))) {
             rc = -ENOMEM;
         } else {
-            rc = curio_accept(srv->ls, &spare->sock, &spare->addr);
+            rc = curio__acceptor_next(&acc, srv->ls, &spare->sock, &spare->addr);
             if (rc == -ETIMEDOUT || rc == -ECANCELED)
                 break; /* the server's own scope or cancellation (accept's only sources) */
         }
@@ -242,6 +243,7 @@ static int accept_loop(struct server *srv)
         if (conn_start(srv, spare))
             spare = NULL;
     }
+    curio__acceptor_close(&acc);
     free(spare);
     return rc;
 }

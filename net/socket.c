@@ -199,6 +199,8 @@ int curio_socket_as_stream(curio_socket *s, curio_stream **out, const curio_stre
     int fd = fd_of(s);
     if (fd < 0 || !out)
         return fd < 0 ? fd : -EINVAL;
+    if (s->mshot)
+        return -EBUSY; /* buffer mode (curio_recv_buf): its bytes are queued there */
     if (!s->stream) {
         curio_stream_options o = {0};
         if (opts)
@@ -230,7 +232,8 @@ int curio_socket_blocking(curio_socket *s)
         return fd;
     if (s->transport)
         return -EOPNOTSUPP; /* the descriptor does not carry the socket's bytes */
-    if (s->gate.lent || waited_on(fd) || (s->stream && curio_stream_buffered(s->stream)))
+    if (s->gate.lent || waited_on(fd) || (s->stream && curio_stream_buffered(s->stream)) ||
+        s->mshot) /* buffer mode (curio_recv_buf): a multishot receive may be armed */
         return -EBUSY;
     return curio__gate_lend(&s->gate, fd);
 }
@@ -283,6 +286,8 @@ static void close_fd(curio_socket *s, bool abort)
         (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
     } else if (s->transport && s->transport->closing)
         s->transport->closing(s, fd); /* TLS: a close_notify, if it goes without waiting */
+    if (s->mshot)
+        s->mshot->closing(s->mshot, s, fd);
     interrupt_waiters(fd);
     close(fd); /* on Linux the descriptor is gone even when this reports an error */
 }

@@ -30,6 +30,8 @@ ssize_t curio_recv(curio_socket *s, void *buf, size_t n, int flags)
 {
     if (TRANSPORT(s))
         return s->transport->recv(s, buf, n, flags);
+    if (__builtin_expect(s && s->mshot, 0))
+        return curio__recvbuf_copy(s, buf, n, flags); /* buffer mode (net/recvbuf.c) */
     curio__op op;
     struct io_uring_sqe *sqe;
     int rc = begin(s, CURIO__FD_READ, &op, &sqe);
@@ -107,6 +109,8 @@ ssize_t curio_recvmsg(curio_socket *s, struct msghdr *msg, int flags)
         return -EINVAL;
     if (TRANSPORT(s))
         return -EOPNOTSUPP; /* no datagrams, no ancillary data through a transport */
+    if (s && s->mshot)
+        return -EBUSY; /* buffer mode: curio_recv or curio_recv_buf only */
     int rc = begin(s, CURIO__FD_READ, &op, &sqe);
     if (rc < 0)
         return rc;

@@ -1,7 +1,7 @@
 /*
  * curio-echo: curio's echo servers for the comparison in bench/echo/run.
  *
- *   curio-echo [--port N] [--mode socket|stream]     (the contract is in server_common.h)
+ *   curio-echo [--port N] [--mode socket|stream|bufring]  (contract: server_common.h)
  *
  * Both are what a user of curio writes: curio_tcp_server_socket + curio_run_server, one
  * task per connection, straight-line code, every call a blocking call on the kernel.
@@ -9,6 +9,9 @@
  *           client.recv / client.sendall);
  *   stream  the connection as a curio stream: read what is there, write it back (Curio's
  *           SocketStream echo: s.read(n) / s.write()).
+ *   bufring curio_recv_buf: the bytes arrive in a buffer of the kernel's ring (multishot
+ *           receive), are sent back from there, and the buffer is released; the task
+ *           holds no buffer while it waits.
  * The buffers are 16 KiB on each task's stack (for 10,000 connections that is what a
  * task per connection costs in memory, as asyncio's per-connection buffers do).
  * A task watching standard input cancels the server at its end of file.
@@ -22,7 +25,23 @@
 
 #define BUF 16384
 
-static bool stream_mode;
+static bool stream_mode, bufring_mode;
+
+static long echo_bufring(curio_socket *c, const curio_addr *addr, void *arg)
+{
+    (void)addr;
+    (void)arg;
+    echo_nodelay(curio_socket_fd(c));
+    curio_buf b;
+    ssize_t n;
+    while ((n = curio_recv_buf(c, &b)) > 0) {
+        n = curio_sendall(c, b.data, b.len, 0, NULL);
+        curio_buf_release(&b);
+        if (n < 0)
+            return n;
+    }
+    return n;
+}
 
 static long echo_socket(curio_socket *c, const curio_addr *addr, void *arg)
 {
@@ -73,7 +92,8 @@ static long serve(void *arg)
     int rc = curio_tcp_server_socket(&ls, "127.0.0.1", (uint16_t)port, &o);
     if (rc < 0)
         echo_die("listen", -rc);
-    rc = curio_run_server(ls, stream_mode ? echo_stream : echo_socket, NULL, &o);
+    rc = curio_run_server(ls, bufring_mode ? echo_bufring : stream_mode ? echo_stream : echo_socket,
+                          NULL, &o);
     return rc == -ECANCELED ? 0 : rc;
 }
 
@@ -109,13 +129,14 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
             const char *m = argv[++i];
-            if (strcmp(m, "socket") && strcmp(m, "stream")) {
-                fprintf(stderr, "curio-echo: --mode socket|stream\n");
+            if (strcmp(m, "socket") && strcmp(m, "stream") && strcmp(m, "bufring")) {
+                fprintf(stderr, "curio-echo: --mode socket|stream|bufring\n");
                 return 64;
             }
             stream_mode = !strcmp(m, "stream");
+            bufring_mode = !strcmp(m, "bufring");
         } else {
-            port = echo_parse_port(argc, argv, &i, " [--mode socket|stream]");
+            port = echo_parse_port(argc, argv, &i, " [--mode socket|stream|bufring]");
         }
     }
     echo_raise_nofile();

@@ -282,6 +282,8 @@ CURIO_API int curio_connect(curio_socket *s, const curio_addr *a);
  * shut down its side; also for n == 0), or -ECONNRESET (peer reset), -ENOTCONN, -EBADF
  * (closed, also by another task while this one waited), -EBUSY, -ECANCELED, -ETIMEDOUT,
  * -EPERM. This is also Curio's recv_into: C always receives into the caller's buffer.
+ * On a socket in buffer mode (curio_recv_buf) it returns the bytes queued there first,
+ * and flags other than 0 are -EINVAL.
  */
 CURIO_API ssize_t curio_recv(curio_socket *s, void *buf, size_t n, int flags);
 
@@ -465,6 +467,74 @@ CURIO_API int curio_tcp_server(const char *host, uint16_t port, curio_client_fn 
 /* curio_unix_server_socket, then curio_run_server (Curio's unix_server). */
 CURIO_API int curio_unix_server(const char *path, curio_client_fn handler, void *arg,
                                 const curio_server_options *opts);
+
+/* ------------------------------------------------------------------------------------ */
+/* Receiving into the kernel's buffers (provided-buffer ring, multishot receive)          */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * A buffer of received data that belongs to the caller until curio_buf_release. data
+ * and len are the bytes; id is private (which buffer to give back). A curio_buf that
+ * holds nothing (after release, or after a call that returned 0 or an error) has data
+ * NULL, len 0, id 0, and releasing it does nothing.
+ */
+typedef struct curio_buf {
+    char *data;
+    size_t len;
+    uint32_t id;
+} curio_buf;
+
+/*
+ * Receive the next bytes of a stream socket into a buffer of the kernel's own (state
+ * READ_WAIT): the bytes are not copied into a buffer of the caller's, and while the call
+ * waits no buffer is held for this socket. The first call puts the socket in buffer mode:
+ * a multishot receive (IORING_OP_RECV with IORING_RECV_MULTISHOT, Linux 6.0) stays armed
+ * on it, taking a buffer from the kernel's ring (curio_options.recv_buffers of
+ * recv_buffer_size bytes, default 256 x 4096) each time data arrives; data that arrives
+ * while no task waits is queued on the socket, in order, and the next call returns it.
+ * A socket with many such buffers queued and nobody reading stops its receive until it
+ * is read again (the data stays in the socket), so one slow reader cannot take the whole
+ * ring.
+ *
+ * Returns the count (> 0) with *out filled: the bytes out->data[0 .. count) are the
+ * caller's until curio_buf_release(out), which must be called exactly once, on the
+ * thread of the kernel that made the call, before that kernel is destroyed (the socket
+ * may be closed meanwhile: the buffer is the kernel's, not the socket's). At most
+ * recv_buffer_size bytes come at once. Returns 0 at end of stream, or -ECONNRESET,
+ * -ENOTCONN, -EBADF (closed, also by another task while this one waited: nothing is
+ * held then), -EBUSY (another task is receiving on s), -ECANCELED, -ETIMEDOUT (data that
+ * arrives as the call gives up is kept for the next call: nothing is lost), -EPERM,
+ * -ENOMEM, -EINVAL (NULL), -EOPNOTSUPP (not a stream socket, or a TLS socket); on every
+ * one of these *out holds nothing. The end of stream and a reset are returned after all
+ * data that came before them.
+ *
+ * When the ring is exhausted (every buffer handed out and not yet released) or the
+ * running kernel has no buffer rings or no multishot receive, the call waits for the
+ * socket to become readable and receives into a heap buffer of recv_buffer_size bytes
+ * instead, which curio_buf_release frees: the results are the same, and no data is lost.
+ *
+ * Mixing: curio_recv on a socket in buffer mode returns the queued bytes first (copied,
+ * and their buffers released) and then goes on receiving through the multishot, so the
+ * byte order is kept (flags must be 0 there, else -EINVAL); recvfrom, recvmsg, as_stream
+ * and curio_socket_blocking are refused with -EBUSY while the socket is in buffer mode,
+ * and curio_recv_buf with -EBUSY on a socket that has a stream. Closing the socket
+ * releases every buffer still queued on it.
+ *
+ * An idle-connection echo loop holds no buffer while it waits:
+ *
+ *     curio_buf b;
+ *     ssize_t n;
+ *     while ((n = curio_recv_buf(s, &b)) > 0) {
+ *         n = curio_sendall(s, b.data, b.len, 0, NULL);
+ *         curio_buf_release(&b);
+ *         if (n < 0) break;
+ *     }
+ */
+CURIO_API ssize_t curio_recv_buf(curio_socket *s, curio_buf *out);
+
+/* Give b's buffer back (to the kernel's ring, or free a heap one) and empty *b. NULL, or
+ * a b that holds nothing, is a no-op. */
+CURIO_API void curio_buf_release(curio_buf *b);
 
 #ifdef __cplusplus
 }
