@@ -57,6 +57,9 @@ struct curio_socket {
     curio_stream *stream;  /* as_stream's (keep_fd), closed with the descriptor; or NULL */
     const curio__socket_transport *transport; /* NULL: the plain descriptor */
     void *transport_ctx;   /* the transport's state for this socket, freed with the handle */
+    unsigned zc_sends;     /* zero-copy sends in progress (net/send_zc.c): a close then
+                              resets the connection, so that the kernel lets go of their
+                              buffers and they return */
 };
 
 /* A handle around fd (not closed on failure). 0 or -ENOMEM. */
