@@ -2,7 +2,7 @@
  * bench/zc_bench.c - zero-copy send (curio_sendall_zc, IORING_OP_SEND_ZC) against the
  * plain curio_sendall over TCP on 127.0.0.1, for buffer sizes from 4 KiB to 4 MiB.
  *
- *     curio-zc-bench [--mib M] [--rounds R] [--sizes K1,K2,...]
+ *     curio-zc-bench [--mib M] [--rounds R] [--sizes K1,K2,...] [--sndbuf K]
  *
  * A plain thread on the other end of the connection reads everything into one 1 MiB
  * buffer and, after each round's M MiB, writes one byte back. A round is M MiB sent in
@@ -14,7 +14,9 @@
  *
  * The zc way is forced to zero-copy for every size (the threshold CURIO_SEND_ZC_MIN is
  * bypassed by calling curio_send_zc in a loop with MSG_WAITALL), so that the table shows
- * where the threshold belongs.
+ * where the threshold belongs. --sndbuf sets the sender's SO_SNDBUF to K KiB (Linux
+ * doubles it, up to net.core.wmem_max) for both ways, to see how much of a difference
+ * comes from the bytes a plain send leaves in flight rather than from the copy.
  *
  * Last, outside curio, it asks the kernel itself whether it copied: 20 sends of 1 MiB
  * with IORING_SEND_ZC_REPORT_USAGE (Linux 6.2) on a fresh loopback connection, counting
@@ -37,6 +39,7 @@ static size_t mib = 64;
 static int rounds = 5;
 static size_t sizes[16] = {4096, 16384, 65536, 262144, 1048576, 4194304};
 static int nsizes = 6;
+static int sndbuf_kib;
 
 struct recv_ctx {
     int fd;
@@ -215,6 +218,10 @@ static long bench(void *arg)
         curio_socket *peer;
         if (curio_accept(ls, &peer, NULL) < 0)
             return -1;
+        if (sndbuf_kib > 0) {
+            int sz = sndbuf_kib * 1024;
+            curio_socket_setsockopt(s, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+        }
         /* The receiver is a plain thread on its own descriptor. */
         int pfd = dup(curio_socket_fd(peer));
         curio_socket_close(peer);
@@ -245,8 +252,10 @@ static long bench(void *arg)
         out[i][2] = median(cpub[0], rounds);
         out[i][3] = median(cpub[1], rounds);
     }
-    printf("TCP 127.0.0.1, %zu MiB per round, medians of %d alternating rounds\n", mib,
-           rounds);
+    printf("TCP 127.0.0.1, %zu MiB per round, medians of %d alternating rounds", mib, rounds);
+    if (sndbuf_kib > 0)
+        printf(", SO_SNDBUF %d KiB", sndbuf_kib);
+    printf("\n");
     printf("%10s %12s %12s %8s %14s %14s %8s\n", "buffer", "plain GB/s", "zc GB/s",
            "zc/plain", "plain cpu ns/B", "zc cpu ns/B", "zc/plain");
     for (int i = 0; i < nsizes; i++)
@@ -265,6 +274,8 @@ int main(int argc, char **argv)
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--mib"))
             mib = (size_t)atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--sndbuf"))
+            sndbuf_kib = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--rounds"))
             rounds = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--sizes")) {
