@@ -44,22 +44,17 @@ static void pattern(unsigned char *p, size_t n, unsigned seed)
         p[i] = (unsigned char)((i * 31 + seed) % 251);
 }
 
-/* Bytes received on s that nobody has read yet (SIOCINQ). */
-static int unread(curio_socket *s)
-{
-    int n = -1;
-    cr_assert_eq(ioctl(curio_socket_fd(s), SIOCINQ, &n), 0);
-    return n;
-}
-
+/* A receive buffer small enough that the sender's queue backs up, and still larger than
+ * loopback's MSS (about 32 KiB here, 64 KiB MTU): a window below one MSS leaves the
+ * sender to the persist timer's probes, which crawl. */
 static void small_rcvbuf(curio_socket *s)
 {
-    int sz = 16384;
+    int sz = 65536;
     setsockopt(curio_socket_fd(s), SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
 }
 
-/* A send buffer that takes 128 KiB at once (the system's cap, net.core.wmem_max, is
- * 208 KiB by default; Linux doubles what is asked). */
+/* A send buffer that takes 256 KiB at once (Linux doubles what is asked, up to
+ * net.core.wmem_max: 208 KiB by default, so at least 416 KiB). */
 static void big_sndbuf(curio_socket *s)
 {
     int sz = 1 << 20;
@@ -158,7 +153,7 @@ static long invariant(void *arg)
     (void)arg;
     curio_socket *a, *b;
     tcp_pair(&a, &b);
-    small_buffers(curio_socket_fd(b));
+    small_rcvbuf(b);
     size_t n = 4u << 20;
     unsigned char *buf = malloc(n);
     struct rx r = {.s = b, .seed = 3, .slow = true};
@@ -292,7 +287,7 @@ static long timeout_after_queued(void *arg)
     tcp_pair(&a, &b);
     small_rcvbuf(b);
     big_sndbuf(a);
-    size_t n = 128u << 10, sent = 0;
+    size_t n = 256u << 10, sent = 0;
     unsigned char *buf = malloc(n);
     pattern(buf, n, 9);
     struct rx r = {.s = b, .seed = 9};
@@ -319,7 +314,7 @@ Test(send_zc, timeout_after_everything_was_queued_returns_the_count)
 {
     if (!have_zc())
         cr_skip_test("no IORING_OP_SEND_ZC");
-    expect_log(timeout_after_queued, NULL, "reader=start sender=131072 next=ETIMEDOUT");
+    expect_log(timeout_after_queued, NULL, "reader=start sender=262144 next=ETIMEDOUT");
 }
 
 /* ---- cancellation: blocked (the buffers were full before the call), in flight (part
@@ -338,8 +333,10 @@ static long sends(void *arg)
 {
     struct sender *x = arg;
     x->rc = curio_sendall_zc(x->s, x->buf, x->n, 0, &x->sent);
-    x->next = curio_send(x->s, "x", 0, 0);
     ev("sender=%s", name(x->rc));
+    if (x->rc == -EBADF)
+        return 0; /* s may be freed: not to be used again */
+    x->next = curio_send(x->s, "x", 0, 0);
     ev("next=%s", name(x->next));
     return 0;
 }
@@ -359,7 +356,7 @@ static long cancel_sender(void *arg)
         small_buffers(curio_socket_fd(b));
     }
     size_t prefill = w == BLOCKED ? fill_socket(curio_socket_fd(a)) : 0;
-    size_t total = w == QUEUED ? 128u << 10 : 8u << 20;
+    size_t total = w == QUEUED ? 256u << 10 : 8u << 20;
     unsigned char *big = malloc(total);
     pattern(big, total, 0);
     struct sender x = {.s = a, .buf = big, .n = total, .sent = 777};
@@ -369,10 +366,11 @@ static long cancel_sender(void *arg)
     else
         curio_sleep(0.02);
     cr_assert_str_eq(curio_task_state(t), "WRITE_WAIT");
-    if (w == QUEUED && have_zc()) {
+    /* QUEUED: the whole buffer fits in the send buffer, so its first CQE came at once;
+     * the peer has not acknowledged it all, so the call waits for the notification. The
+     * full count in the log shows that the cancellation came after the first CQE. */
+    if (w == QUEUED && have_zc())
         cr_assert_gt(unacked(a), 0, "not all acknowledged");
-        cr_assert_eq(unacked(a) + unread(b), (int)total, "all queued: the first CQE came");
-    }
     cr_assert_eq(curio_cancel_nowait(t), 0);
     ev("cancel");
     /* The canceller reads what was prefilled (zeros), then a reader task the rest: the
@@ -426,7 +424,7 @@ Test(send_zc, cancel_after_everything_was_queued_returns_the_count)
     if (!have_zc())
         cr_skip_test("no IORING_OP_SEND_ZC");
     enum when w = QUEUED;
-    expect_log(cancel_sender, &w, "cancel sender=131072 next=ECANCELED");
+    expect_log(cancel_sender, &w, "cancel sender=262144 next=ECANCELED");
 }
 
 /* ---- close by another task while the sender waits for a peer that does not read ----
@@ -440,7 +438,7 @@ static long close_while_blocked(void *arg)
     small_rcvbuf(b);
     if (after_queued)
         big_sndbuf(a);
-    size_t total = after_queued ? 128u << 10 : 8u << 20;
+    size_t total = after_queued ? 256u << 10 : 8u << 20;
     unsigned char *big = malloc(total);
     pattern(big, total, 0);
     struct sender x = {.s = a, .buf = big, .n = total, .sent = 777};
@@ -471,7 +469,7 @@ Test(send_zc, close_by_another_task_while_blocked)
 {
     bool after_queued = false;
     int fds = count_fds();
-    expect_log(close_while_blocked, &after_queued, "closed sender=EBADF next=EBADF");
+    expect_log(close_while_blocked, &after_queued, "closed sender=EBADF");
     cr_assert_eq(count_fds(), fds);
 }
 
@@ -479,7 +477,7 @@ Test(send_zc, close_by_another_task_after_everything_was_queued)
 {
     bool after_queued = true;
     int fds = count_fds();
-    expect_log(close_while_blocked, &after_queued, "closed sender=EBADF next=EBADF");
+    expect_log(close_while_blocked, &after_queued, "closed sender=EBADF");
     cr_assert_eq(count_fds(), fds);
 }
 
@@ -492,7 +490,7 @@ static long fallback(void *arg)
     tcp_pair(&a, &b);
     small_rcvbuf(b);
     big_sndbuf(a);
-    size_t n = 128u << 10;
+    size_t n = 256u << 10;
     unsigned char *buf = malloc(n);
     pattern(buf, n, 1);
     /* The plain send returns once the bytes are queued, with the peer not reading: the
