@@ -248,6 +248,7 @@ static void close_fd(curio_socket *s)
     }
     if (s->transport && s->transport->closing)
         s->transport->closing(s, fd); /* TLS: a close_notify, if it goes without waiting */
+    interrupt_waiters(fd);
     /* A zero-copy send's buffer stays the kernel's until the peer has acknowledged the
      * bytes queued from it; a plain close would leave them queued (the peer may never
      * read) and the sender blocked. A reset (SO_LINGER 0) drops them, and it returns. */
@@ -255,7 +256,6 @@ static void close_fd(curio_socket *s)
         struct linger l = {.l_onoff = 1, .l_linger = 0};
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
     }
-    interrupt_waiters(fd);
     close(fd); /* on Linux the descriptor is gone even when this reports an error */
 }
 
