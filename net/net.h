@@ -59,6 +59,9 @@ struct curio_socket {
     void *transport_ctx;   /* the transport's state for this socket, freed with the handle */
     struct curio__mshot *mshot; /* a multishot operation's state attached to the socket
                               (net/recvbuf.c, net/accept_multi.c), or NULL */
+    unsigned zc_sends;     /* zero-copy sends in progress (net/send_zc.c): a close then
+                              resets the connection, so that the kernel lets go of their
+                              buffers and they return */
 };
 
 /*

@@ -289,6 +289,13 @@ static void close_fd(curio_socket *s, bool abort)
     if (s->mshot)
         s->mshot->closing(s->mshot, s, fd);
     interrupt_waiters(fd);
+    /* A zero-copy send's buffer stays the kernel's until the peer has acknowledged the
+     * bytes queued from it; a plain close would leave them queued (the peer may never
+     * read) and the sender blocked. A reset (SO_LINGER 0) drops them, and it returns. */
+    if (s->zc_sends) {
+        struct linger l = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
     close(fd); /* on Linux the descriptor is gone even when this reports an error */
 }
 

@@ -305,6 +305,31 @@ CURIO_API ssize_t curio_sendall(curio_socket *s, const void *buf, size_t n, int 
                                 size_t *sent);
 
 /*
+ * Zero-copy sends (io_uring's IORING_OP_SEND_ZC, Linux 6.0): the kernel sends from buf's
+ * pages instead of copying them into the socket. The call returns only once the kernel
+ * no longer reads buf (its notification that every packet made from buf is gone, i.e.
+ * acknowledged by the peer): when it returns, on every path, buf is the caller's again
+ * and may be overwritten or freed. So a call interrupted by -ECANCELED or -ETIMEDOUT
+ * still returns only after the peer has acknowledged the bytes it reports (a peer that
+ * stops reading holds it until it reads again or the connection ends); a close of s by
+ * another task resets the connection (as with SO_LINGER 0) and the call returns -EBADF
+ * at once. It pays only for large buffers on a real network device (docs/benchmarks.md:
+ * never on loopback); curio_sendall is the default choice.
+ *
+ * curio_send_zc is curio_send, curio_sendall_zc is curio_sendall (same results, same
+ * exact *sent), zero-copy for TCP and UDP over IPv4/IPv6. They fall back to the plain
+ * send, with the same results, where zero-copy is not available: a kernel without the
+ * opcode, another family (Unix sockets), a TLS socket (its records are copied anyway).
+ * curio_sendall_zc sends a buffer shorter than CURIO_SEND_ZC_MIN bytes with the plain
+ * send: below it, pinning the pages and waiting for the notification cost more than the
+ * copy. Returns as curio_send and curio_sendall.
+ */
+#define CURIO_SEND_ZC_MIN 65536
+CURIO_API ssize_t curio_send_zc(curio_socket *s, const void *buf, size_t n, int flags);
+CURIO_API ssize_t curio_sendall_zc(curio_socket *s, const void *buf, size_t n, int flags,
+                                   size_t *sent);
+
+/*
  * Datagrams (and any socket): receive one, storing the sender's address in *from (if
  * non-NULL; len 0 when the socket has no peer addresses, as a connected stream). A datagram
  * longer than n is cut to n bytes (MSG_TRUNC in flags returns its real length). sendto
