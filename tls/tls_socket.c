@@ -371,7 +371,8 @@ int curio_tls_wrap(curio_socket *s, curio_tls_context *ctx, const char *server_h
         return -EISCONN; /* TLS already, or another transport */
     if (s->type != SOCK_STREAM)
         return -EINVAL;
-    if (s->gate.lent || waited_on(s) || (s->stream && curio_stream_buffered(s->stream)))
+    if (s->gate.lent || waited_on(s) || (s->stream && curio_stream_buffered(s->stream)) ||
+        s->mshot) /* buffer mode (curio_recv_buf): its queue may hold plaintext bytes */
         return -EBUSY;
     if (!ctx->server && ctx->check_hostname && (!server_hostname || !*server_hostname))
         return -EINVAL;

@@ -216,7 +216,8 @@ CURIO_API void curio_tls_context_release(curio_tls_context *ctx);
  * sent right after another until the peer's delayed acknowledgement.
  * Returns 0, or -EINVAL (s or ctx NULL, not a stream socket, a verifying client context
  * without server_hostname), -EISCONN (s is a TLS socket already), -EBUSY (its stream holds
- * bytes read ahead, or a task is blocked on s), -EBADF (closed), -ENOMEM, -ENOTSUP.
+ * bytes read ahead, a task is blocked on s, or s is in buffer mode: curio_recv_buf),
+ * -EBADF (closed), -ENOMEM, -ENOTSUP.
  */
 CURIO_API int curio_tls_wrap(curio_socket *s, curio_tls_context *ctx,
                              const char *server_hostname);

@@ -429,6 +429,16 @@ static long wraps_main(void *arg)
     curio_stream *st;
     cr_assert_eq(curio_socket_as_stream(a, &st, NULL), 0);
     cr_assert_eq(curio_stream_blocking(st), -EOPNOTSUPP);
+    curio_buf rb;
+    cr_assert_eq(curio_recv_buf(a, &rb), -EOPNOTSUPP);
+    curio_socket_close(a);
+    curio_socket_close(b);
+    /* A socket in buffer mode (curio_recv_buf) may hold received bytes: not wrapped. */
+    tcp_pair(&a, &b);
+    cr_assert_eq(curio_sendall(b, "x", 1, 0, NULL), 1);
+    cr_assert_eq(curio_recv_buf(a, &rb), 1);
+    curio_buf_release(&rb);
+    cr_assert_eq(curio_tls_wrap(a, w->client, "localhost"), -EBUSY);
     curio_socket_close(a);
     /* A client context cannot serve, a server context cannot connect. */
     curio_server_options so = {.ssl_context = w->client};
