@@ -173,6 +173,10 @@ struct curio_kernel {
      * curio__probe_run), else NULL; and the monitor's state, or NULL */
     struct curio__probe *probe;
     struct curio__monitor *monitor;
+
+    /* empty pipes kept for splicing (kernel/pipes.c) */
+    curio__pipe pipes[CURIO__PIPES];
+    unsigned npipes;
 };
 
 /* --- stacks (stack.c) --- */
