@@ -163,6 +163,8 @@ static ssize_t send_fd(curio_socket *s, int in_fd, int64_t offset, size_t count,
         rc = -EBADF;
     } else if (s->type != SOCK_STREAM) {
         rc = -EINVAL;
+    } else if (!curio__self()) {
+        rc = -EPERM;
     } else if (s->transport) {
         /* The transport enters s itself. */
         rc = copy_loop(s, -1, in_fd, offset, left, &done);
