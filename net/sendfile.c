@@ -14,9 +14,10 @@
  * operation), so another task's send cannot slip between two rounds, and a close by
  * another task interrupts whichever operation the call waits for.
  *
- * Without IORING_OP_SPLICE, for a file splice refuses (-EINVAL at the first round), and
- * for a socket with a transport (TLS), the bytes are read (pread) into a buffer and sent
- * (send with MSG_WAITALL, or the transport's sendall).
+ * Without IORING_OP_SPLICE, for a file splice refuses (-EINVAL at the first round), when
+ * no descriptor is left for a pipe (-EMFILE, -ENFILE), and for a socket with a transport
+ * (TLS), the bytes are read (pread) into a buffer and sent (send with MSG_WAITALL, or the
+ * transport's sendall).
  */
 #include "net.h"
 #include "../io/io.h"
@@ -48,14 +49,17 @@ static ssize_t drain(int fd, const curio__pipe *p, size_t n)
     return curio__op_wait(&op, sqe, "WRITE_WAIT");
 }
 
-/* Rounds of fill and drain; *done counts what reached the socket. -EINVAL from the
- * first fill (a file splice refuses) comes back as 1: use the copy path. */
+/* Rounds of fill and drain; *done counts what reached the socket. 1: use the copy path
+ * instead (no descriptor for a pipe, or -EINVAL from the first fill: a file splice
+ * refuses). */
 static ssize_t splice_loop(curio_socket *s, int fd, int in_fd, int64_t off, size_t left,
                            size_t *done)
 {
     curio_kernel *k = curio__tls_kernel;
     curio__pipe p;
     int rc = curio__pipe_get(k, &p);
+    if (rc == -EMFILE || rc == -ENFILE)
+        return 1; /* at the descriptor limit: the read+send path needs none */
     if (rc < 0)
         return rc;
     bool empty = true;

@@ -398,8 +398,8 @@ CURIO_API int curio_unix_server(const char *path, curio_client_fn handler, void 
  * offset (count 0: up to the end of the file), read at that offset, so the file's own
  * position is neither used nor moved. On io_uring the bytes go file -> pipe -> socket
  * (IORING_OP_SPLICE, through a pipe from a small per-kernel cache); a kernel without the
- * opcode, a file that cannot be spliced, and a socket with a transport (TLS) take a
- * read+send loop instead, with the same results. The socket's write direction is held for
+ * opcode, a file that cannot be spliced, a process out of descriptors for a pipe, and a
+ * socket with a transport (TLS) take a read+send loop instead, with the same results. The socket's write direction is held for
  * the whole call (another task's send gets -EBUSY meanwhile).
  *
  * Returns the bytes sent: count, or fewer when the file ends first (0 at or past its end).
@@ -410,8 +410,7 @@ CURIO_API int curio_unix_server(const char *path, curio_client_fn handler, void 
  * closed, also by another task while this one waited; f opened write-only), -ESPIPE (f is
  * not seekable: a FIFO or terminal), -EPIPE/-ECONNRESET (the peer is gone), -EBUSY
  * (another task sends on s, or f is lent by curio_file_blocking), -ECANCELED, -ETIMEDOUT,
- * -EPERM (outside a task), -ENOMEM, -EMFILE (no descriptor for a pipe), or the file's read
- * errors (-EIO ...).
+ * -EPERM (outside a task), -ENOMEM, or the file's read errors (-EIO ...).
  */
 CURIO_API ssize_t curio_sendfile(curio_socket *s, curio_file *f, int64_t offset, size_t count,
                                  size_t *sent);

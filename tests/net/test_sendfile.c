@@ -8,6 +8,7 @@
 #include "nettest.h"
 #include "../../kernel/kernel.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 TestSuite(sendfile, .timeout = 60);
@@ -208,6 +209,47 @@ Test(sendfile, pipes_are_reused)
     int fds = count_fds();
     run_main(reuse, NULL);
     cr_assert_eq(count_fds(), fds, "closed with the kernel");
+}
+
+/* At the descriptor limit no pipe can be made: the read+send path sends anyway. */
+static long at_fd_limit(void *arg)
+{
+    (void)arg;
+    int fd = make_file(3u << 20);
+    curio_socket *a, *b;
+    tcp_pair(&a, &b);
+    struct rx r = {.s = b};
+    curio_task *t = curio_spawn(receive, &r);
+    struct rlimit old, lim;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int top = fcntl(0, F_DUPFD_CLOEXEC, 0); /* the lowest free number */
+    close(top);
+    lim = old;
+    lim.rlim_cur = (rlim_t)top;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    int pp[2];
+    cr_assert_eq(pipe(pp), -1, "no pipe now");
+    cr_assert_eq(errno, EMFILE);
+    size_t sent = 0;
+    ssize_t rc = curio_sendfile_fd(a, fd, 0, 0, &sent);
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    cr_assert_eq(rc, (ssize_t)(3u << 20), "%s", name(rc));
+    cr_assert_eq(sent, 3u << 20);
+    curio_socket_close(a);
+    cr_assert_eq(curio_join(t, NULL), 0);
+    curio_task_release(t);
+    cr_assert_eq(r.got, 3u << 20);
+    cr_assert(r.ok);
+    curio_socket_close(b);
+    close(fd);
+    return 0;
+}
+
+Test(sendfile, emfile_takes_the_copy_path)
+{
+    int fds = count_fds();
+    run_main(at_fd_limit, NULL);
+    cr_assert_eq(count_fds(), fds);
 }
 
 /* ---- a peer reset ---- */
