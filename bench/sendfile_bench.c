@@ -61,6 +61,7 @@ static struct mode modes[] = {
 };
 #define NMODES (sizeof modes / sizeof modes[0])
 static bool have_nginx;
+static size_t lib_pipe, lib_chunk; /* the library's defaults, read before any change */
 
 static double now(void)
 {
@@ -306,6 +307,8 @@ int main(int argc, char **argv)
     }
     if (rounds < 1 || rounds > 64 || size_mib < 1)
         return 2;
+    lib_pipe = curio__pipe_size;
+    lib_chunk = curio__sendfile_chunk;
     if (!mkdtemp(tmpdir))
         return 1;
     snprintf(file_path, sizeof file_path, "%s/file", tmpdir);
@@ -347,14 +350,21 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < NMODES; i++)
         if (modes[i].kind == COPY && median(&modes[i]) > best_copy)
             best_copy = median(&modes[i]);
-    double chosen = median(&modes[2]); /* the library's pipe size: 1 MiB */
-    printf("ratio splice (1 MiB pipe) / best read+send: %.2fx\n", chosen / best_copy);
-    printf("CPU ratio read+send 256 KiB / splice 1 MiB pipe (process, client included): "
-           "%.2fx\n", median_of(modes[4].cpu) / median_of(modes[2].cpu));
-    printf("ratio splice (1 MiB pipe) / read+send 256 KiB (the fallback's buffer): %.2fx\n",
-           chosen / median(&modes[4]));
+    /* The library's own sizes: its pipes, and its read+send buffer. */
+    struct mode *lib = &modes[1], *copy = &modes[4];
+    for (size_t i = 0; i < NMODES; i++) {
+        if (modes[i].kind == SPLICE && modes[i].knob == lib_pipe)
+            lib = &modes[i];
+        if (modes[i].kind == COPY && modes[i].knob == lib_chunk)
+            copy = &modes[i];
+    }
+    double chosen = median(lib);
+    printf("ratio %s (the library's) / best read+send: %.2fx\n", lib->name, chosen / best_copy);
+    printf("ratio %s / %s (the fallback's): %.2fx\n", lib->name, copy->name,
+           chosen / median(copy));
+    printf("CPU ratio %s / %s (process, client included): %.2fx\n", copy->name, lib->name,
+           median_of(copy->cpu) / median_of(lib->cpu));
     if (have_nginx)
-        printf("ratio splice (1 MiB pipe) / nginx sendfile: %.2fx\n",
-               chosen / median(&modes[6]));
+        printf("ratio %s / nginx sendfile: %.2fx\n", lib->name, chosen / median(&modes[6]));
     return 0;
 }

@@ -317,7 +317,7 @@ typedef struct curio__pipe {
     size_t size;       /* its capacity in bytes (F_GETPIPE_SZ) */
 } curio__pipe;
 #define CURIO__PIPES 4 /* the most a kernel keeps */
-/* The size new pipes are asked to have (F_SETPIPE_SZ); for benchmarks and tests. */
+/* The size new pipes are asked to have (F_SETPIPE_SZ, 256 KiB); for benchmarks. */
 extern size_t curio__pipe_size CURIO__HIDDEN;
 /* An empty pipe from k's cache, or a new one: 0, or -EMFILE/-ENFILE/-ENOMEM. */
 CURIO__HIDDEN int curio__pipe_get(curio_kernel *k, curio__pipe *p);

@@ -9,7 +9,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-size_t curio__pipe_size = 1u << 20;
+/* 256 KiB: measured against 64 KiB and 1 MiB (bench/sendfile_bench.c, docs/benchmarks.md). */
+size_t curio__pipe_size = 256u << 10;
 
 int curio__pipe_get(curio_kernel *k, curio__pipe *p)
 {

@@ -137,7 +137,7 @@ static void check_range(struct range g)
     cr_assert_eq(count_fds(), fds, "no descriptor left, pipes included");
 }
 
-#define SIZE (5u << 20) /* larger than the pipe (1 MiB) */
+#define SIZE (5u << 20) /* larger than the pipe (256 KiB) */
 
 Test(sendfile, whole_file_larger_than_the_pipe)
 {
