@@ -405,7 +405,9 @@ CURIO_API int curio_unix_server(const char *path, curio_client_fn handler, void 
  * Returns the bytes sent: count, or fewer when the file ends first (0 at or past its end).
  * *sent (if non-NULL) is set in every case to the bytes that reached the socket: after
  * -ECANCELED, -ETIMEDOUT or an error exactly those bytes reach the peer and none after
- * (bytes read from the file but not sent are dropped).
+ * (bytes read from the file but not sent are dropped). On a TLS socket *sent is what the
+ * session took, as for curio_sendall there (records of some may still be queued:
+ * curio_tls_unsent, curio_tls_flush).
  * Errors: -EINVAL (s or f NULL, offset < 0, s not a stream socket), -EBADF (s or f
  * closed, also by another task while this one waited; f opened write-only), -ESPIPE (f is
  * not seekable: a FIFO or terminal), -EPIPE/-ECONNRESET (the peer is gone), -EBUSY
