@@ -71,6 +71,14 @@ static int open_fd(const char *path, int flags, mode_t mode)
     return fd;
 }
 
+void curio__file_init(curio_file *f, int fd, int flags)
+{
+    curio_stream_options o = {.max_line = FILE_MAX_LINE};
+    curio__stream_init(&f->s, fd, false, &o);
+    f->accmode = flags & O_ACCMODE;
+    f->seekable = lseek(fd, 0, SEEK_CUR) >= 0;
+}
+
 int curio_file_open(curio_file **out, const char *path, int flags, mode_t mode)
 {
     if (!out)
@@ -87,10 +95,7 @@ int curio_file_open(curio_file **out, const char *path, int flags, mode_t mode)
         free(f);
         return fd;
     }
-    curio_stream_options o = {.max_line = FILE_MAX_LINE};
-    curio__stream_init(&f->s, fd, false, &o);
-    f->accmode = flags & O_ACCMODE;
-    f->seekable = lseek(fd, 0, SEEK_CUR) >= 0;
+    curio__file_init(f, fd, flags);
     *out = f;
     return 0;
 }

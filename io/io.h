@@ -142,6 +142,8 @@ CURIO__HIDDEN ssize_t curio__write_in(curio_stream *s, const struct iovec *iov, 
 
 /* ---- files (file.c) ---- */
 
+/* Set up f (zeroed) as the file of descriptor fd, opened with the open(2) flags. */
+CURIO__HIDDEN void curio__file_init(curio_file *f, int fd, int flags);
 /* Enter f for a positioned call (both directions), and leave it, as for streams. */
 CURIO__HIDDEN int curio__file_enter(curio_file *f);
 CURIO__HIDDEN ssize_t curio__file_leave(curio_file *f, ssize_t rc);

@@ -176,6 +176,9 @@ struct curio_kernel {
 
     /* the provided-buffer ring (kernel/bufring.h), registered on first use, or NULL */
     struct curio__bufring *bufring;
+    /* empty pipes kept for splicing (kernel/pipes.c) */
+    curio__pipe pipes[CURIO__PIPES];
+    unsigned npipes;
 };
 
 /* --- stacks (stack.c) --- */

@@ -168,6 +168,7 @@ void curio_kernel_destroy(curio_kernel *k)
     }
     curio__ring_exit(k);
     curio__bufring_free(k);
+    curio__pipes_destroy(k);
     pthread_mutex_lock(&k->post_lock);
     for (curio__post *p = k->posts_head, *n; p; p = n) {
         n = p->next;

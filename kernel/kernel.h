@@ -311,6 +311,24 @@ CURIO__HIDDEN bool curio__task_in_io(const curio__task *t);
  * authenticators; set by its spawner): the monitor refuses to cancel it. */
 CURIO__HIDDEN void curio__task_set_internal(curio__task *t);
 
+/* --- a kernel's cache of empty pipes, for splicing (pipes.c) --- */
+typedef struct curio__pipe {
+    int rd, wr;        /* the read and write ends (O_CLOEXEC, blocking) */
+    size_t size;       /* its capacity in bytes (F_GETPIPE_SZ) */
+} curio__pipe;
+#define CURIO__PIPES 4 /* the most a kernel keeps */
+/* The size new pipes are asked to have (F_SETPIPE_SZ, 256 KiB); for benchmarks. */
+extern size_t curio__pipe_size CURIO__HIDDEN;
+/* An empty pipe from k's cache, or a new one: 0, or -EMFILE/-ENFILE/-ENOMEM. */
+CURIO__HIDDEN int curio__pipe_get(curio_kernel *k, curio__pipe *p);
+/* Give p back: kept if empty (no byte left in it) and there is room, else closed. A pipe
+ * that may hold bytes must never be put back as empty. */
+CURIO__HIDDEN void curio__pipe_put(curio_kernel *k, const curio__pipe *p, bool empty);
+/* Close the cached pipes (curio_kernel_destroy). */
+CURIO__HIDDEN void curio__pipes_destroy(curio_kernel *k);
+/* How many pipes k keeps now (tests). */
+CURIO__HIDDEN unsigned curio__pipes_cached(curio_kernel *k);
+
 /* --- io_uring details every layer shares: the byte limit of one operation, the opcode
  *     probe, raw preps, the two-descriptor begin (uring.h) --- */
 #include "uring.h"

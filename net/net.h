@@ -181,4 +181,8 @@ CURIO__HIDDEN int curio__addr_first(curio_addr *a, const struct addrinfo *list);
 CURIO__HIDDEN int curio__connect_any(curio_socket **out, const struct addrinfo *ai,
                                      const curio_connect_options *o);
 
+/* curio_sendfile (net/sendfile.c): the buffer size of its read+send path (256 KiB), for
+ * benchmarks. Tests force that path with curio__op_deny(IORING_OP_SPLICE). */
+extern size_t curio__sendfile_chunk CURIO__HIDDEN;
+
 #endif

@@ -314,6 +314,43 @@ CURIO_API int curio_file_fd(const curio_file *f);
  * blocked on f get -EBADF. Returns 0 or the close error. NULL is fine. */
 CURIO_API int curio_file_close(curio_file *f);
 
+/*
+ * Safe opens under a root: open path relative to the directory dir (a curio_file opened
+ * with O_RDONLY | O_DIRECTORY, or O_PATH) with openat2(2)'s resolve rules, so that a file
+ * server cannot be walked out of its root. resolve is 0 or CURIO_RESOLVE_* or'ed:
+ *   BENEATH      every step stays under dir: "..", an absolute path, or a symbolic link
+ *                leading out give -EXDEV (also while passing through);
+ *   IN_ROOT      dir is the root: "..", absolute paths and links resolve as if chrooted;
+ *   NO_SYMLINKS  no symbolic link anywhere in the path (-ELOOP);
+ *   NO_MAGICLINKS no /proc/self/fd-style links (-ELOOP); NO_XDEV no mount point crossed
+ *   (-EXDEV); CACHED only what the dentry cache answers (-EAGAIN otherwise).
+ * flags and mode as for curio_file_open (mode is used only with O_CREAT or O_TMPFILE);
+ * O_CLOEXEC is always added; FIFOs wait for their other end unless O_NONBLOCK.
+ *
+ * Through io_uring (IORING_OP_OPENAT2) where the kernel has it, else the openat2 system
+ * call on a pool thread (state OPEN_WAIT either way); never plain openat: on a kernel
+ * without openat2 (before 5.6) the call fails with -ENOSYS rather than ignore resolve.
+ * Returns 0 and *out, or negative: -EXDEV, -ELOOP (as above), -ENOENT, -EACCES, -ENOTDIR,
+ * -EEXIST, -EAGAIN (CACHED), -EINVAL (out, dir or path NULL; unknown resolve bits or
+ * flags), -EBADF (dir closed, also by another task while this one waited),
+ * -ENOSYS, -ECANCELED, -ETIMEDOUT, -EPERM (outside a task), -ENOMEM. As curio_file_open,
+ * an open that completed as a cancellation arrived returns the file. dir stays the
+ * caller's, and may be used by any number of opens at once.
+ */
+#define CURIO_RESOLVE_NO_XDEV 0x01u
+#define CURIO_RESOLVE_NO_MAGICLINKS 0x02u
+#define CURIO_RESOLVE_NO_SYMLINKS 0x04u
+#define CURIO_RESOLVE_BENEATH 0x08u
+#define CURIO_RESOLVE_IN_ROOT 0x10u
+#define CURIO_RESOLVE_CACHED 0x20u
+CURIO_API int curio_file_openat(curio_file **out, curio_file *dir, const char *path, int flags,
+                                mode_t mode, uint64_t resolve);
+/* The same relative to a raw directory descriptor dirfd (AT_FDCWD: the working
+ * directory), which stays the caller's. -EBADF for a negative dirfd other than AT_FDCWD;
+ * otherwise as curio_file_openat. */
+CURIO_API int curio_file_openat_fd(curio_file **out, int dirfd, const char *path, int flags,
+                                   mode_t mode, uint64_t resolve);
+
 #ifdef __cplusplus
 }
 #endif

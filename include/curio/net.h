@@ -494,6 +494,42 @@ CURIO_API int curio_unix_server(const char *path, curio_client_fn handler, void 
                                 const curio_server_options *opts);
 
 /* ------------------------------------------------------------------------------------ */
+/* Sending files                                                                        */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * Send a file's bytes to a connected stream socket without copying them through user
+ * space (Python's socket.sendfile; state READ_WAIT or WRITE_WAIT): count bytes from
+ * offset (count 0: up to the end of the file), read at that offset, so the file's own
+ * position is neither used nor moved. On io_uring the bytes go file -> pipe -> socket
+ * (IORING_OP_SPLICE, through a pipe from a small per-kernel cache); a kernel without the
+ * opcode, a file that cannot be spliced, a process out of descriptors for a pipe, and a
+ * socket with a transport (TLS) take a read+send loop instead, with the same results.
+ * The socket's write direction is held for the whole call (another task's send gets
+ * -EBUSY meanwhile).
+ *
+ * Returns the bytes sent: count, or fewer when the file ends first (0 at or past its end).
+ * *sent (if non-NULL) is set in every case to the bytes that reached the socket: after
+ * -ECANCELED, -ETIMEDOUT or an error exactly those bytes reach the peer and none after
+ * (bytes read from the file but not sent are dropped). On a TLS socket *sent is what the
+ * session took, as for curio_sendall there (records of some may still be queued:
+ * curio_tls_unsent, curio_tls_flush).
+ * Errors: -EINVAL (s or f NULL, offset < 0, s not a stream socket), -EBADF (s or f
+ * closed, also by another task while this one waited; f opened write-only), -ESPIPE (f is
+ * not seekable: a FIFO or terminal), -EPIPE/-ECONNRESET (the peer is gone), -EBUSY
+ * (another task sends on s, or f is lent by curio_file_blocking), -ECANCELED, -ETIMEDOUT,
+ * -EPERM (outside a task), -ENOMEM, or the file's read errors (-EIO ...).
+ */
+CURIO_API ssize_t curio_sendfile(curio_socket *s, curio_file *f, int64_t offset, size_t count,
+                                 size_t *sent);
+
+/* curio_sendfile from a raw descriptor in_fd (a regular file, or anything pread(2) and
+ * splice(2) accept with an offset), which stays the caller's. -EBADF for in_fd < 0; a
+ * descriptor that cannot be read at an offset gives -ESPIPE (or -EINVAL) from its first
+ * read. Otherwise as curio_sendfile. */
+CURIO_API ssize_t curio_sendfile_fd(curio_socket *s, int in_fd, int64_t offset, size_t count,
+                                    size_t *sent);
+/* ------------------------------------------------------------------------------------ */
 /* Receiving into the kernel's buffers (provided-buffer ring, multishot receive)          */
 /* ------------------------------------------------------------------------------------ */
 

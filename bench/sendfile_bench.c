@@ -1,0 +1,370 @@
+/*
+ * bench/sendfile_bench.c - curio_sendfile against a curio read+send loop and against
+ * nginx's sendfile: a page-cached file (1 GiB by default) sent once per round to a local
+ * client over 127.0.0.1, which counts the bytes until end of stream (timed by the client,
+ * from connect to end of stream). Also tunes the splice path's pipe size and the copy
+ * path's buffer size.
+ *
+ *     curio-sendfile-bench [--mib N] [--rounds R] [--nginx PATH | --no-nginx]
+ *
+ * Modes, run in turn in every round (so that the machine's noise falls on all alike):
+ * splice with pipes of 64 KiB, 256 KiB and 1 MiB; read+send (the path a kernel without
+ * IORING_OP_SPLICE takes, forced with curio__op_deny) with 64 KiB, 256 KiB and 1 MiB
+ * buffers; nginx (one worker, sendfile on), started by pid with a configuration in a
+ * temporary directory, if its binary is there. Prints each mode's median GB/s, then the
+ * ratios. Links the static library to reach the hidden knobs.
+ */
+#include <curio.h>
+
+#include "../kernel/kernel.h"
+#include "../net/net.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static size_t size_mib = 1024;
+static int rounds = 5;
+static const char *nginx_bin = "/usr/sbin/nginx";
+static char tmpdir[] = "/tmp/curio-sendfile-bench-XXXXXX";
+static char file_path[128];
+
+enum { SPLICE, COPY, NGINX };
+struct mode {
+    const char *name;
+    int kind;
+    size_t knob;
+    double gbs[64];
+    double cpu[64]; /* the process's CPU seconds per GiB (curio's modes) */
+};
+static struct mode modes[] = {
+    {"splice, 64 KiB pipe", SPLICE, 64 << 10, {0}, {0}},
+    {"splice, 256 KiB pipe", SPLICE, 256 << 10, {0}, {0}},
+    {"splice, 1 MiB pipe", SPLICE, 1 << 20, {0}, {0}},
+    {"read+send, 64 KiB", COPY, 64 << 10, {0}, {0}},
+    {"read+send, 256 KiB", COPY, 256 << 10, {0}, {0}},
+    {"read+send, 1 MiB", COPY, 1 << 20, {0}, {0}},
+    {"nginx sendfile", NGINX, 0, {0}, {0}},
+};
+#define NMODES (sizeof modes / sizeof modes[0])
+static bool have_nginx;
+static size_t lib_pipe, lib_chunk; /* the library's defaults, read before any change */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- the client: connect, (send a request), count bytes to end of stream ---- */
+
+struct fetch {
+    int port;
+    const char *request; /* or NULL */
+    size_t bytes;        /* the body's (after the header, if request) */
+    double secs;
+};
+
+static long fetch(void *arg)
+{
+    struct fetch *f = arg;
+    static char buf[1 << 20];
+    double t0 = now();
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
+        return -1;
+    if (f->request && write(fd, f->request, strlen(f->request)) < 0)
+        return -1;
+    size_t total = 0, header = 0;
+    bool in_body = f->request == NULL;
+    char tail[4] = {0};
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+        if (!in_body) {
+            for (ssize_t i = 0; i < n && !in_body; i++) {
+                memmove(tail, tail + 1, 3);
+                tail[3] = buf[i];
+                header++;
+                in_body = memcmp(tail, "\r\n\r\n", 4) == 0;
+            }
+            total += (size_t)n;
+            continue;
+        }
+        total += (size_t)n;
+    }
+    f->secs = now() - t0;
+    f->bytes = total - header;
+    close(fd);
+    return n < 0 ? -1 : 0;
+}
+
+/* ---- curio's server side: accept one client, send the file, close ---- */
+
+struct client {
+    struct fetch f;
+    long rc;
+};
+
+static long client_task(void *arg)
+{
+    struct client *c = arg;
+    long r = -1;
+    int rc = curio_run_in_thread(fetch, &c->f, &r);
+    c->rc = rc < 0 ? rc : r;
+    return 0;
+}
+
+static double cpu_now(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static double curio_round(const struct mode *m, curio_socket *ls, int port, int file_fd,
+                          double *cpu)
+{
+    curio__op_probe_reset();
+    if (m->kind == COPY) {
+        curio__op_deny(IORING_OP_SPLICE);
+        curio__sendfile_chunk = m->knob;
+    } else {
+        curio__pipes_destroy(curio__tls_kernel); /* new pipes, of the size asked for */
+        curio__pipe_size = m->knob;
+    }
+    struct client c = {.f = {.port = port}};
+    double c0 = cpu_now();
+    curio_task *t = curio_spawn(client_task, &c);
+    curio_socket *s;
+    if (!t || curio_accept(ls, &s, NULL) < 0)
+        return -1;
+    size_t sent = 0;
+    ssize_t rc = curio_sendfile_fd(s, file_fd, 0, 0, &sent);
+    curio_socket_close(s);
+    curio_join(t, NULL);
+    curio_task_release(t);
+    *cpu = (cpu_now() - c0) / (double)(size_mib / 1024.0);
+    if (rc < 0 || c.rc < 0 || c.f.bytes != size_mib << 20) {
+        fprintf(stderr, "%s: sendfile %zd (%zu sent), client %ld, %zu bytes\n", m->name, rc,
+                sent, c.rc, c.f.bytes);
+        return -1;
+    }
+    return (double)c.f.bytes / c.f.secs / 1e9;
+}
+
+/* ---- nginx, by pid, with a configuration of its own ---- */
+
+static pid_t nginx_pid = -1;
+static int nginx_port;
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+        return -1;
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static bool nginx_start(void)
+{
+    if (access(nginx_bin, X_OK) != 0)
+        return false;
+    nginx_port = free_port();
+    char conf[256];
+    snprintf(conf, sizeof conf, "%s/nginx.conf", tmpdir);
+    FILE *c = fopen(conf, "w");
+    if (!c)
+        return false;
+    fprintf(c,
+            "worker_processes 1;\ndaemon off;\npid %s/nginx.pid;\nerror_log stderr error;\n"
+            "events { worker_connections 64; }\n"
+            "http {\n access_log off;\n sendfile on;\n tcp_nopush on;\n"
+            " client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;\n"
+            " uwsgi_temp_path %s; scgi_temp_path %s;\n"
+            " server { listen 127.0.0.1:%d; root %s; }\n}\n",
+            tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, tmpdir, nginx_port, tmpdir);
+    fclose(c);
+    char *argv[] = {(char *)nginx_bin, "-e", "stderr", "-p", tmpdir, "-c", conf, NULL};
+    if (posix_spawn(&nginx_pid, nginx_bin, NULL, NULL, argv, environ) != 0)
+        return false;
+    /* Ready once it accepts. */
+    for (int i = 0; i < 500; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)nginx_port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok)
+            return true;
+        if (waitpid(nginx_pid, NULL, WNOHANG) == nginx_pid) {
+            nginx_pid = -1;
+            return false;
+        }
+        usleep(10000);
+    }
+    return false;
+}
+
+static void nginx_stop(void)
+{
+    if (nginx_pid > 0) {
+        kill(nginx_pid, SIGTERM); /* the master, which we started: it ends its worker */
+        waitpid(nginx_pid, NULL, 0);
+    }
+}
+
+static double nginx_round(void)
+{
+    char req[256];
+    snprintf(req, sizeof req, "GET /file HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    struct fetch f = {.port = nginx_port, .request = req};
+    if (fetch(&f) < 0 || f.bytes != size_mib << 20) {
+        fprintf(stderr, "nginx: %zu bytes\n", f.bytes);
+        return -1;
+    }
+    return (double)f.bytes / f.secs / 1e9;
+}
+
+/* ---- the rounds ---- */
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median_of(const double *x)
+{
+    double v[64];
+    memcpy(v, x, sizeof(double) * (size_t)rounds);
+    qsort(v, (size_t)rounds, sizeof v[0], cmp);
+    return rounds % 2 ? v[rounds / 2] : (v[rounds / 2 - 1] + v[rounds / 2]) / 2;
+}
+
+static double median(struct mode *m) { return median_of(m->gbs); }
+
+static long bench(void *arg)
+{
+    int file_fd = *(int *)arg;
+    curio_socket *ls;
+    if (curio_tcp_server_socket(&ls, "127.0.0.1", 0, NULL) < 0)
+        return -1;
+    curio_addr a;
+    curio_socket_getsockname(ls, &a);
+    int port = curio_addr_port(&a);
+    for (int r = 0; r < rounds; r++) {
+        for (size_t i = 0; i < NMODES; i++) {
+            struct mode *m = &modes[(i + (size_t)r) % NMODES]; /* a rotating order */
+            double g = m->kind == NGINX ? (have_nginx ? nginx_round() : 0)
+                                        : curio_round(m, ls, port, file_fd, &m->cpu[r]);
+            if (g < 0)
+                return -1;
+            m->gbs[r] = g;
+        }
+    }
+    curio_socket_close(ls);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--mib") && i + 1 < argc)
+            size_mib = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--nginx") && i + 1 < argc)
+            nginx_bin = argv[++i];
+        else if (!strcmp(argv[i], "--no-nginx"))
+            nginx_bin = "";
+        else {
+            fprintf(stderr, "usage: %s [--mib N] [--rounds R] [--nginx PATH | --no-nginx]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (rounds < 1 || rounds > 64 || size_mib < 1)
+        return 2;
+    lib_pipe = curio__pipe_size;
+    lib_chunk = curio__sendfile_chunk;
+    if (!mkdtemp(tmpdir))
+        return 1;
+    snprintf(file_path, sizeof file_path, "%s/file", tmpdir);
+    int fd = open(file_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    static char chunk[1 << 20];
+    for (size_t i = 0; i < sizeof chunk; i++)
+        chunk[i] = (char)(i * 7);
+    for (size_t i = 0; i < size_mib; i++)
+        if (write(fd, chunk, sizeof chunk) != (ssize_t)sizeof chunk)
+            return 1;
+    /* In the page cache: it was just written; read it once to be sure. */
+    for (off_t off = 0; pread(fd, chunk, sizeof chunk, off) > 0; off += (off_t)sizeof chunk)
+        ;
+    signal(SIGPIPE, SIG_IGN);
+    have_nginx = nginx_bin[0] && nginx_start();
+    if (nginx_bin[0] && !have_nginx)
+        fprintf(stderr, "nginx (%s) did not start: its column is left out\n", nginx_bin);
+    long result = -1;
+    int rc = curio_run(bench, &fd, NULL, &result);
+    nginx_stop();
+    close(fd);
+    unlink(file_path);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    if (rc < 0 || result < 0) {
+        fprintf(stderr, "failed\n");
+        return 1;
+    }
+    printf("%zu MiB page-cached file to a client on 127.0.0.1, median of %d rounds:\n",
+           size_mib, rounds);
+    for (size_t i = 0; i < NMODES; i++)
+        if (modes[i].kind != NGINX || have_nginx)
+            printf(modes[i].kind == NGINX ? "  %-22s %6.2f GB/s\n"
+                                          : "  %-22s %6.2f GB/s  %6.3f CPU s/GiB\n",
+                   modes[i].name, median(&modes[i]), median_of(modes[i].cpu));
+    double best_copy = 0;
+    for (size_t i = 0; i < NMODES; i++)
+        if (modes[i].kind == COPY && median(&modes[i]) > best_copy)
+            best_copy = median(&modes[i]);
+    /* The library's own sizes: its pipes, and its read+send buffer. */
+    struct mode *lib = &modes[1], *copy = &modes[4];
+    for (size_t i = 0; i < NMODES; i++) {
+        if (modes[i].kind == SPLICE && modes[i].knob == lib_pipe)
+            lib = &modes[i];
+        if (modes[i].kind == COPY && modes[i].knob == lib_chunk)
+            copy = &modes[i];
+    }
+    double chosen = median(lib);
+    printf("ratio %s (the library's) / best read+send: %.2fx\n", lib->name, chosen / best_copy);
+    printf("ratio %s / %s (the fallback's): %.2fx\n", lib->name, copy->name,
+           chosen / median(copy));
+    printf("CPU ratio %s / %s (process, client included): %.2fx\n", copy->name, lib->name,
+           median_of(copy->cpu) / median_of(lib->cpu));
+    if (have_nginx)
+        printf("ratio %s / nginx sendfile: %.2fx\n", lib->name, chosen / median(&modes[6]));
+    return 0;
+}

@@ -1,0 +1,220 @@
+/*
+ * net/sendfile.c - curio_sendfile: a file's bytes to a stream socket without copying them
+ * through user space.
+ *
+ * The plain path splices (IORING_OP_SPLICE) the file into a pipe from the kernel's cache
+ * (kernel/pipes.c), then the pipe into the socket, one pipeful per round. The pipe is put
+ * back only when it is empty: a round interrupted between the two splices (or in the
+ * middle of the second) leaves bytes in it that never reached the socket; they are not
+ * counted, and the pipe is closed instead. Splices run in io_uring's workers and block
+ * there like splice(2) on a blocking socket; curio__op_wait keeps their deadlines in the
+ * timer heap (kernel/trap.c), and cancelling one interrupts it with the count it moved.
+ *
+ * The call claims the socket's write direction for its whole length (not once per
+ * operation), so another task's send cannot slip between two rounds, and a close by
+ * another task interrupts whichever operation the call waits for.
+ *
+ * Without IORING_OP_SPLICE, for a file splice refuses (-EINVAL at the first round), when
+ * no descriptor is left for a pipe (-EMFILE, -ENFILE), and for a socket with a transport
+ * (TLS), the bytes are read (pread) into a buffer and sent (send with MSG_WAITALL, or the
+ * transport's sendall).
+ */
+#include "net.h"
+#include "../io/io.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+
+size_t curio__sendfile_chunk = 256u * 1024;
+
+static ssize_t fill(int in_fd, const curio__pipe *p, int64_t off, size_t n)
+{
+    curio__op op;
+    struct io_uring_sqe *sqe;
+    int rc = curio__op_begin(&op, &sqe);
+    if (rc < 0)
+        return rc;
+    io_uring_prep_splice(sqe, in_fd, off, p->wr, -1, curio__op_len(n), 0);
+    return curio__op_wait(&op, sqe, "READ_WAIT");
+}
+
+static ssize_t drain(int fd, const curio__pipe *p, size_t n)
+{
+    curio__op op;
+    struct io_uring_sqe *sqe;
+    int rc = curio__op_begin_fd2(&op, &sqe, p->rd, CURIO__FD_READ, fd, CURIO__FD_WRITE);
+    if (rc < 0)
+        return rc;
+    io_uring_prep_splice(sqe, p->rd, -1, fd, -1, curio__op_len(n), 0);
+    return curio__op_wait(&op, sqe, "WRITE_WAIT");
+}
+
+/* Rounds of fill and drain; *done counts what reached the socket. 1: use the copy path
+ * instead (no descriptor for a pipe, or -EINVAL from the first fill: a file splice
+ * refuses). */
+static ssize_t splice_loop(curio_socket *s, int fd, int in_fd, int64_t off, size_t left,
+                           size_t *done)
+{
+    curio_kernel *k = curio__tls_kernel;
+    curio__pipe p;
+    int rc = curio__pipe_get(k, &p);
+    if (rc == -EMFILE || rc == -ENFILE)
+        return 1; /* at the descriptor limit: the read+send path needs none */
+    if (rc < 0)
+        return rc;
+    bool empty = true;
+    ssize_t res = 0;
+    while (left) {
+        if (s->fd != fd) {
+            res = -EBADF;
+            break;
+        }
+        ssize_t n = fill(in_fd, &p, off, left < p.size ? left : p.size);
+        if (n <= 0) {
+            res = n == -EINVAL && *done == 0 ? 1 : n;
+            break;
+        }
+        empty = false;
+        for (size_t in = (size_t)n; in;) {
+            ssize_t m = drain(fd, &p, in);
+            if (m <= 0) {
+                res = m < 0 ? m : -EPIPE; /* 0 cannot happen for in > 0 */
+                break;
+            }
+            in -= (size_t)m;
+            *done += (size_t)m;
+        }
+        if (res < 0)
+            break;
+        empty = true;
+        off += n;
+        left -= (size_t)n;
+    }
+    curio__pipe_put(k, &p, empty);
+    return res;
+}
+
+static ssize_t read_at(int in_fd, void *buf, size_t n, int64_t off)
+{
+    curio__op op;
+    struct io_uring_sqe *sqe;
+    int rc = curio__op_begin(&op, &sqe);
+    if (rc < 0)
+        return rc;
+    io_uring_prep_read(sqe, in_fd, buf, curio__op_len(n), (uint64_t)off);
+    return curio__op_wait(&op, sqe, "READ_WAIT");
+}
+
+static ssize_t send_at(curio_socket *s, int fd, const char *buf, size_t n, size_t *done)
+{
+    if (s->transport) {
+        size_t w = 0;
+        ssize_t rc = s->transport->sendall(s, buf, n, 0, &w);
+        *done += w;
+        return rc;
+    }
+    for (size_t k = 0; k < n;) {
+        if (s->fd != fd)
+            return -EBADF;
+        curio__op op;
+        struct io_uring_sqe *sqe;
+        int rc = curio__op_begin_fd(&op, &sqe, fd, CURIO__FD_WRITE);
+        if (rc < 0)
+            return rc;
+        io_uring_prep_send(sqe, fd, buf + k, curio__op_len(n - k), MSG_NOSIGNAL | MSG_WAITALL);
+        ssize_t m = curio__op_wait(&op, sqe, "WRITE_WAIT");
+        if (m <= 0)
+            return m < 0 ? m : -EPIPE;
+        k += (size_t)m;
+        *done += (size_t)m;
+    }
+    return 0;
+}
+
+/* pread and send, chunk by chunk. */
+static ssize_t copy_loop(curio_socket *s, int fd, int in_fd, int64_t off, size_t left,
+                         size_t *done)
+{
+    size_t cap = left < curio__sendfile_chunk ? left : curio__sendfile_chunk;
+    char *buf = malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    ssize_t res = 0;
+    while (left) {
+        ssize_t n = read_at(in_fd, buf, left < cap ? left : cap, off);
+        if (n <= 0) {
+            res = n;
+            break;
+        }
+        res = send_at(s, fd, buf, (size_t)n, done);
+        if (res < 0)
+            break;
+        off += n;
+        left -= (size_t)n;
+    }
+    free(buf);
+    return res;
+}
+
+static ssize_t send_fd(curio_socket *s, int in_fd, int64_t offset, size_t count, size_t *sent)
+{
+    size_t done = 0;
+    size_t left = count ? count : SIZE_MAX;
+    ssize_t rc;
+    if (!s || offset < 0) {
+        rc = -EINVAL;
+    } else if (in_fd < 0) {
+        rc = -EBADF;
+    } else if (s->type != SOCK_STREAM) {
+        rc = -EINVAL;
+    } else if (!curio__self()) {
+        rc = -EPERM;
+    } else if (s->transport) {
+        /* The transport enters s itself. */
+        rc = copy_loop(s, -1, in_fd, offset, left, &done);
+    } else if ((rc = curio__socket_enter(s)) == 0) {
+        int fd = s->fd;
+        curio__task *self = curio__self();
+        int claim = curio__fd_claim(self, fd, CURIO__FD_WRITE);
+        if (claim < 0) {
+            rc = claim;
+        } else {
+            rc = 1;
+            if (curio__op_supported(IORING_OP_SPLICE))
+                rc = splice_loop(s, fd, in_fd, offset, left, &done);
+            if (rc == 1)
+                rc = copy_loop(s, fd, in_fd, offset, left, &done);
+            if (claim == 0)
+                curio__fd_unclaim(self, fd, CURIO__FD_WRITE);
+        }
+        rc = curio__socket_leave(s, rc);
+    }
+    if (sent)
+        *sent = done;
+    return rc < 0 ? rc : (ssize_t)done;
+}
+
+ssize_t curio_sendfile_fd(curio_socket *s, int in_fd, int64_t offset, size_t count,
+                          size_t *sent)
+{
+    return send_fd(s, in_fd, offset, count, sent);
+}
+
+ssize_t curio_sendfile(curio_socket *s, curio_file *f, int64_t offset, size_t count,
+                       size_t *sent)
+{
+    if (sent)
+        *sent = 0;
+    if (!f)
+        return -EINVAL;
+    /* No claim on the file (its position is not used), but counted as a user, so that a
+     * close meanwhile waits for the call to leave before freeing f. */
+    int rc = curio__stream_enter(&f->s, 0);
+    if (rc < 0)
+        return rc;
+    if (f->accmode == O_WRONLY)
+        return curio__stream_leave(&f->s, 0, -EBADF);
+    if (!f->seekable)
+        return curio__stream_leave(&f->s, 0, -ESPIPE);
+    return curio__stream_leave(&f->s, 0, send_fd(s, f->s.fd, offset, count, sent));
+}
