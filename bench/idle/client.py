@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The client side of the idle-connection comparison (bench/idle/run).
 
-    client.py --port P [--conns N] [--size B] [--sources K]
+    client.py --port P [--conns N] [--size B] [--fill C] [--sources K]
 
 Opens N TCP connections to 127.0.0.1:P, one after the other, each from one of K loopback
 source addresses (127.0.0.2 ... 127.0.0.K+1, ports picked by the kernel at connect time,
-IP_BIND_ADDRESS_NO_PORT), sends B bytes on each and reads the B bytes of the echo back, so
+IP_BIND_ADDRESS_NO_PORT), sends B bytes (the character C, default 'i') on each and reads the B bytes of the echo back, so
 that the server's handler for it has gone round its loop once and is parked in its next
 read. Then prints "READY N" on stdout and holds every connection open until its standard
 input reaches end of file, and closes them all. Exits 1 with a message on any failure.
@@ -24,6 +24,7 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--conns", type=int, default=10000)
     ap.add_argument("--size", type=int, default=16)
+    ap.add_argument("--fill", default="i")
     ap.add_argument("--sources", type=int, default=4)
     ap.add_argument("--timeout", type=float, default=10.0, help="per operation")
     args = ap.parse_args()
@@ -31,7 +32,7 @@ def main():
     if hard != resource.RLIM_INFINITY and hard < args.conns + 64:
         sys.exit(f"client: RLIMIT_NOFILE hard limit {hard} < {args.conns} connections")
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    msg = b"i" * args.size
+    msg = args.fill.encode()[:1] * args.size
     conns = []
     t0 = time.monotonic()
     for i in range(args.conns):

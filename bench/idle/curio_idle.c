@@ -1,7 +1,7 @@
 /*
  * curio-idle: curio's servers for the idle-connection memory comparison (bench/idle/run).
  *
- *   curio-idle [--port N] [--mode socket|stream] [--buf BYTES] [--stack BYTES]
+ *   curio-idle [--port N] [--mode socket|stream] [--buf BYTES] [--deep BYTES] [--stack BYTES]
  *
  * What a user of curio writes for a line protocol: curio_tcp_server_socket +
  * curio_run_server, one task per connection, parked in a read between messages.
@@ -9,7 +9,10 @@
  *   stream  the connection as a curio stream with its default buffer (64 KiB):
  *           curio_stream_read into a buffer on the stack, curio_stream_write it back.
  * --buf is the size of the buffer on the stack (default 1024); --stack the server's
- * stack_size option (default: the kernel's, 128 KiB). Follows the contract in
+ * stack_size option (default: the kernel's, 128 KiB). A message that starts with 'D' makes
+ * the handler touch --deep bytes of its stack (default 32 KiB) before it answers, as a TLS
+ * handshake or a deep parser would: bench/idle/run's "recycled" rows end such connections
+ * and then measure idle ones on the same stacks. Follows the contract in
  * bench/echo/server_common.h (READY <port> on stdout, exit at end of standard input).
  */
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -22,6 +25,15 @@
 static bool stream_mode;
 static size_t buf_size = 1024;
 static size_t stack_size;
+static size_t deep_size = 32768;
+
+/* Touch n bytes of the stack below the caller's frame. */
+__attribute__((noinline)) static void go_deep(size_t n)
+{
+    char area[n];
+    memset(area, 'd', n);
+    __asm__ volatile("" : : "r"(area) : "memory"); /* the stores are kept */
+}
 
 static long idle_socket(curio_socket *c, const curio_addr *addr, void *arg)
 {
@@ -33,6 +45,8 @@ static long idle_socket(curio_socket *c, const curio_addr *addr, void *arg)
         ssize_t n = curio_recv(c, buf, buf_size, 0);
         if (n <= 0)
             return n == 0 ? 0 : n;
+        if (buf[0] == 'D')
+            go_deep(deep_size);
         n = curio_sendall(c, buf, (size_t)n, 0, NULL);
         if (n < 0)
             return n;
@@ -51,9 +65,12 @@ static long idle_stream(curio_socket *c, const curio_addr *addr, void *arg)
     if (rc < 0)
         return rc;
     ssize_t n;
-    while ((n = curio_stream_read(s, buf, buf_size)) > 0)
+    while ((n = curio_stream_read(s, buf, buf_size)) > 0) {
+        if (buf[0] == 'D')
+            go_deep(deep_size);
         if ((n = curio_stream_write(s, buf, (size_t)n, NULL)) < 0)
             break;
+    }
     curio_stream_close(s);
     return n < 0 ? n : 0;
 }
@@ -126,11 +143,13 @@ int main(int argc, char **argv)
             stream_mode = !strcmp(m, "stream");
         } else if (!strcmp(argv[i], "--buf") && i + 1 < argc) {
             buf_size = parse_size(argv[++i], 1, MAX_BUF);
+        } else if (!strcmp(argv[i], "--deep") && i + 1 < argc) {
+            deep_size = parse_size(argv[++i], 64, 1 << 20);
         } else if (!strcmp(argv[i], "--stack") && i + 1 < argc) {
             stack_size = parse_size(argv[++i], 16384, 1 << 24);
         } else {
             port = echo_parse_port(argc, argv, &i,
-                                   " [--mode socket|stream] [--buf BYTES] [--stack BYTES]");
+                                   " [--mode socket|stream] [--buf BYTES] [--deep BYTES] [--stack BYTES]");
         }
     }
     echo_raise_nofile();
