@@ -279,8 +279,8 @@ bool curio__stacks_trim(curio_kernel *k, unsigned max)
     struct curio__stack_pool *p = k->stacks;
     unsigned n = 0;
     while (p->nfree > k->opts.stack_cache && n++ < max) {
-        struct curio__stack *s = pop(&p->free_clean);
-        unmap_guarded(s ? s : pop(&p->free));
+        struct curio__stack *s = pop(&p->free); /* used ones first: no clean() for them */
+        unmap_guarded(s ? s : pop(&p->free_clean));
         p->nfree--;
     }
     struct curio__stack *s;
