@@ -49,6 +49,9 @@ struct curio_stream {
      * exactly max_line bytes from a longer one). */
     char *rbuf;
     size_t rcap, rstart, rend, rscan;
+    bool rdirect;           /* sockets: the last refill brought less than read(n) asked
+                               for and the buffer was freed; read(n) with nothing buffered
+                               receives straight into the caller's memory (io/read.c) */
     size_t rsize;           /* the buffer's normal size (options.buffer_size) */
     size_t max_line;
 

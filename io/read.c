@@ -105,6 +105,27 @@ static size_t take(curio_stream *s, void *buf, size_t n)
     return k;
 }
 
+/*
+ * An idle connection should not pin a read buffer: a socket stream parked in read(n) with
+ * its buffer empty would hold the buffer's first page (written by the last message) for
+ * as long as the peer is silent. So a socket stream whose last refill brought fewer bytes
+ * than read(n) asked for (a small message, all handed over) frees its buffer and receives
+ * the next read(n) straight into the caller's memory, as a large read does. Once such a
+ * read fills all n bytes (more may be waiting), reads go through the buffer again.
+ */
+static ssize_t read_direct(curio_stream *s, void *buf, size_t n)
+{
+    if (__builtin_expect(s->wlen > s->wstart, 0)) {
+        int rc = flush_before_wait(s);
+        if (rc < 0)
+            return rc;
+    }
+    ssize_t r = curio__stream_recv(s, buf, n);
+    if (r > 0 && (size_t)r == n)
+        s->rdirect = false;
+    return r;
+}
+
 ssize_t curio__read_in(curio_stream *s, void *buf, size_t n)
 {
     if (n == 0)
@@ -113,8 +134,19 @@ ssize_t curio__read_in(curio_stream *s, void *buf, size_t n)
         return (ssize_t)take(s, buf, n);
     if (n >= s->rsize)
         return curio__stream_recv(s, buf, n);
+    if (s->rdirect)
+        return read_direct(s, buf, n);
     ssize_t r = curio__refill(s);
-    return r > 0 ? (ssize_t)take(s, buf, n) : r;
+    if (r <= 0)
+        return r;
+    size_t k = take(s, buf, n);
+    if (s->socket && (size_t)r < n && !curio__buffered(s)) {
+        free(s->rbuf);
+        s->rbuf = NULL;
+        s->rcap = s->rstart = s->rend = s->rscan = 0;
+        s->rdirect = true;
+    }
+    return (ssize_t)k;
 }
 
 ssize_t curio_stream_read(curio_stream *s, void *buf, size_t n)

@@ -194,7 +194,8 @@ CURIO__HIDDEN int curio__stacks_create(curio_kernel *k);
 CURIO__HIDDEN void curio__stacks_destroy(curio_kernel *k);
 CURIO__HIDDEN struct curio__stack *curio__stack_get(curio_kernel *k, size_t size);
 CURIO__HIDDEN void curio__stack_put(curio_kernel *k, struct curio__stack *s);
-/* Unmap up to max free stacks past the cache; true if more are left to unmap. */
+/* At idle: unmap free stacks past the cache, then give back the pages below the top one
+ * of free stacks that were used, up to max stacks in all; true if work is left. */
 CURIO__HIDDEN bool curio__stacks_trim(curio_kernel *k, unsigned max);
 #define CURIO__CANARY 0x6375726963616e31ull /* "curican1" */
 CURIO__HIDDEN void curio__stack_overflowed(curio__task *t) __attribute__((noreturn, cold));

@@ -13,6 +13,14 @@
  * that page resident too) but in the last bytes of the slot below it, just under this
  * stack's base, in that neighbour's top page, which is resident anyway while it is in use.
  * Guarded stacks have no canary: the guard page catches their overflows.
+ *
+ * A stack given back keeps the pages its task touched, and the next task on it would hold
+ * them all while parked: one deep call (a TLS handshake, a parser) would make every later
+ * idle connection on that stack cost its depth. So stacks given back go on a "used" list,
+ * taken first (their pages are warm); when the kernel is idle, curio__stacks_trim returns
+ * the pages of each used stack but its top one to the system (MADV_DONTNEED: they read as
+ * zeros again when touched) and moves it to the "clean" list, a few at a time. Fresh
+ * stacks start on the clean list.
  */
 #include "core.h"
 
@@ -37,9 +45,12 @@ struct curio__slab {
 
 struct curio__stack_pool {
     size_t size;                    /* the kernel's default stack size */
-    struct curio__stack *free;      /* LIFO of free guarded stacks of the default size */
-    size_t nfree;
-    struct curio__stack *free_slab; /* LIFO of free slab stacks (never unmapped alone) */
+    struct curio__stack *free;      /* LIFO of free guarded stacks of the default size whose
+                                       pages below the top one may be resident (used) */
+    struct curio__stack *free_clean; /* ... whose pages below the top one are not */
+    size_t nfree;                   /* on free and free_clean */
+    struct curio__stack *free_slab; /* LIFO of free slab stacks (never unmapped alone), used */
+    struct curio__stack *free_slab_clean; /* ... and clean */
     struct curio__slab *slabs;
     struct curio__slab *cur_slab;   /* the slab being carved */
     unsigned cur_used;
@@ -211,11 +222,11 @@ struct curio__stack *curio__stack_get(curio_kernel *k, size_t size)
     struct curio__stack *s = NULL;
     size = size ? round_size(size) : p->size;
     if (size == p->size) {
-        if (!p->free && !p->free_slab)
-            p->nfree += (size_t)map_guarded(size, GUARD_BATCH, &p->free);
-        if ((s = pop(&p->free)))
+        if (!p->free && !p->free_clean && !p->free_slab && !p->free_slab_clean)
+            p->nfree += (size_t)map_guarded(size, GUARD_BATCH, &p->free_clean);
+        if ((s = pop(&p->free)) || (s = pop(&p->free_clean)))
             p->nfree--;
-        else if (!(s = pop(&p->free_slab)))
+        else if (!(s = pop(&p->free_slab)) && !(s = pop(&p->free_slab_clean)))
             s = carve_unguarded(p);
     } else if (map_guarded(size, 1, &s) == 0) {
         s = map_single(size);
@@ -254,15 +265,30 @@ void curio__stack_put(curio_kernel *k, struct curio__stack *s)
     }
 }
 
+/* Give back the pages of a used stack but its top one (which the next task touches
+ * anyway, and which holds a slab neighbour's canary in its last bytes). */
+static void clean(struct curio__stack *s)
+{
+    char *top = (char *)(((uintptr_t)s->base + s->size) & ~(uintptr_t)(page_size - 1));
+    if (top - page_size > (char *)s->base)
+        madvise(s->base, (size_t)(top - page_size - (char *)s->base), MADV_DONTNEED);
+}
+
 bool curio__stacks_trim(curio_kernel *k, unsigned max)
 {
     struct curio__stack_pool *p = k->stacks;
     unsigned n = 0;
     while (p->nfree > k->opts.stack_cache && n++ < max) {
-        unmap_guarded(pop(&p->free));
+        struct curio__stack *s = pop(&p->free); /* used ones first: no clean() for them */
+        unmap_guarded(s ? s : pop(&p->free_clean));
         p->nfree--;
     }
-    return p->nfree > k->opts.stack_cache;
+    struct curio__stack *s;
+    while (n++ < max && ((s = pop(&p->free)) || (s = pop(&p->free_slab)))) {
+        clean(s);
+        push(s->guarded ? &p->free_clean : &p->free_slab_clean, s);
+    }
+    return p->nfree > k->opts.stack_cache || p->free || p->free_slab;
 }
 
 void curio__stacks_destroy(curio_kernel *k)
@@ -271,6 +297,10 @@ void curio__stacks_destroy(curio_kernel *k)
     if (!p)
         return;
     for (struct curio__stack *s = p->free, *n; s; s = n) {
+        n = s->next_free;
+        unmap_guarded(s);
+    }
+    for (struct curio__stack *s = p->free_clean, *n; s; s = n) {
         n = s->next_free;
         unmap_guarded(s);
     }

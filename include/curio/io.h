@@ -82,7 +82,12 @@ typedef struct curio_stream curio_stream;
 typedef struct curio_stream_options {
     size_t buffer_size;  /* read buffer, bytes; default 64 KiB. Allocated at the first read
                             that needs it. Reads of at least this size go straight into
-                            the caller's buffer when nothing is buffered */
+                            the caller's buffer when nothing is buffered. On a socket, a
+                            read whose refill brought fewer bytes than it asked for frees
+                            the emptied buffer, and the next reads with nothing buffered
+                            go straight into the caller's buffer too, until one fills it
+                            whole: a connection idle between small messages holds no
+                            read buffer */
     size_t max_line;     /* longest line, with its '\n', that readline accepts; the read
                             buffer grows up to it for a long line and shrinks back once
                             empty; default and minimum: buffer_size */
