@@ -143,8 +143,9 @@ static void conn_drop(struct conn *c)
     }
 }
 
-/* Send the output buffer under the write timeout. */
-static bool flush_out(struct conn *c)
+/* Send the output buffer under the write timeout; flags MSG_MORE when a file's body
+ * follows at once, so that a small file's head and body leave in one segment. */
+static bool flush_out_flags(struct conn *c, int flags)
 {
     if (c->dead)
         return false;
@@ -152,7 +153,7 @@ static bool flush_out(struct conn *c)
         return true;
     curio_scope sc;
     curio_timeout_after(&sc, c->srv->cfg.write_timeout);
-    ssize_t r = curio_sendall(c->sock, c->out, c->out_len, 0, NULL);
+    ssize_t r = curio_sendall(c->sock, c->out, c->out_len, flags, NULL);
     curio_scope_close(&sc);
     c->out_len = 0;
     if (r < 0) {
@@ -160,6 +161,11 @@ static bool flush_out(struct conn *c)
         return false;
     }
     return true;
+}
+
+static bool flush_out(struct conn *c)
+{
+    return flush_out_flags(c, 0);
 }
 
 static bool make_room(struct conn *c)
@@ -456,7 +462,7 @@ static void serve_file(struct conn *c, bool head, bool keep)
         curio_file_close(f);
         return;
     }
-    if (!flush_out(c)) {
+    if (!flush_out_flags(c, MSG_MORE)) {
         curio_file_close(f);
         return;
     }
@@ -680,13 +686,8 @@ static void serve_conn(struct conn *c)
                 fail_request(c, 408);
             return;
         }
-        if (r <= 0) {
-            if (r == 0 && c->began && !c->dead) {
-                /* End of stream in the middle of a request: let the parser say so. */
-                http_parser_execute(&c->parser, &settings, NULL, 0);
-            }
-            return;
-        }
+        if (r <= 0)
+            return; /* end of stream (also inside a request), an error, or cancelled */
         c->last_read = curio_clock();
         if (!process(c, (size_t)r))
             break;
