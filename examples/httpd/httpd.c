@@ -262,10 +262,16 @@ static int hexval(char ch)
     return -1;
 }
 
-/* The URL's path, percent-decoded, without its leading slashes ("." for the root).
- * Returns false for a target that is not an absolute path or that decodes to a NUL. */
+/* The URL's path, percent-decoded, without its leading slashes ("." for the root). An
+ * absolute-form target ("http://host/path") gives its path. Returns false for a target
+ * that is neither (e.g. "*") or that decodes to a NUL, or a path too long for cap. */
 static bool decode_path(const char *url, char *out, size_t cap)
 {
+    if (strncasecmp(url, "http://", 7) == 0) {
+        /* absolute-form (RFC 9112 3.2.2): the path after the authority */
+        const char *slash = strchr(url + 7, '/');
+        url = slash ? slash : "/";
+    }
     if (url[0] != '/')
         return false;
     while (*url == '/')
@@ -408,6 +414,10 @@ static void serve_file(struct conn *c, bool head, bool keep)
     uint64_t size = (uint64_t)st.st_size, first = 0, last = size ? size - 1 : 0;
     int status = 200;
     time_t ims;
+    if (c->ims_len >= sizeof c->ims)
+        c->ims_len = 0; /* too long to be a date: ignored */
+    if (c->range_len >= sizeof c->range)
+        c->range_len = 0;
     c->ims[c->ims_len] = '\0';
     c->range[c->range_len] = '\0';
     if (c->ims_len && parse_http_date(c->ims, &ims) && st.st_mtime <= ims) {
@@ -582,11 +592,18 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
+/* Append a header value's piece to buf (cap bytes, one kept for a NUL). A value that
+ * does not fit leaves *used at cap, which marks it as too long: it is then ignored. */
 static void append(char *buf, size_t cap, size_t *used, const char *at, size_t len)
 {
-    size_t n = len < cap - 1 - *used ? len : cap - 1 - *used;
-    memcpy(buf + *used, at, n);
-    *used += n;
+    if (*used >= cap)
+        return;
+    if (len > cap - 1 - *used) {
+        *used = cap;
+        return;
+    }
+    memcpy(buf + *used, at, len);
+    *used += len;
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len)

@@ -222,6 +222,11 @@ def statuses(root):
         assert st == 416 and h['content-range'] == 'bytes */13', (st, h)
         st, h, body = request(srv, get('/a.txt', extra='Range: bytes=0-1,3-4\r\n'))
         assert (st, body) == (200, b'hello, world\n')  # several ranges: the whole file
+        st, h, body = request(srv, get('/a.txt', extra='Range: bytes=%s1-2\r\n' % ('0' * 80)))
+        assert (st, body) == (200, b'hello, world\n')  # a value too long: ignored
+        st, h, body = request(srv, b'GET http://t/a.txt HTTP/1.1\r\nHost: t\r\n\r\n')
+        assert (st, body) == (200, b'hello, world\n')  # absolute-form target
+        assert request(srv, b'GET * HTTP/1.1\r\nHost: t\r\n\r\n')[0] == 400
         lm = request(srv, get('/a.txt'))[1]['last-modified']
         st, h, body = request(srv, get('/a.txt', extra='If-Modified-Since: %s\r\n' % lm))
         assert st == 304 and body == b'', (st, body)
