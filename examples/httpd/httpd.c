@@ -926,7 +926,8 @@ static bool parse_seconds(const char *s, double *out)
 {
     char *end;
     double v = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || !(v > 0))
+    /* At most 1e6 s, so that a deadline in nanoseconds cannot overflow. */
+    if (*s == '\0' || *end != '\0' || !(v > 0) || v > 1e6)
         return false;
     *out = v;
     return true;
