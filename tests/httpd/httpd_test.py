@@ -121,6 +121,24 @@ class Reader:
             return True
 
 
+def server_has_read(srv, client, timeout=10):
+    """Wait until the server's end of client's connection has no unread bytes (its
+    rx_queue in /proc/net/tcp is 0): the server has taken what the client sent."""
+    cport = client.getsockname()[1]
+    local = '0100007F:%04X' % srv.port
+    remote = '0100007F:%04X' % cport
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open('/proc/net/tcp') as f:
+            for line in f:
+                fields = line.split()
+                if fields[1] == local and fields[2] == remote:
+                    if int(fields[4].split(':')[1], 16) == 0:
+                        return
+        time.sleep(0.01)
+    raise AssertionError('the server did not read what was sent')
+
+
 def request(srv, raw, head_request=False):
     with srv.connect() as s:
         s.sendall(raw)
@@ -462,12 +480,11 @@ def graceful_shutdown(root):
         partial.sendall(b'GET /a.txt HTTP/1.1\r\nHost: t\r\n')
         while len(r.buf) < 100000:
             r.fill()
-        time.sleep(0.2)
+        server_has_read(srv, partial)
         srv.proc.send_signal(signal.SIGTERM)
-        # the idle connection is closed, with no response
+        # the idle connection is closed, with no response (so the shutdown has begun)
         assert ri.at_eof()
         # the request whose head was in flight completes, with Connection: close
-        time.sleep(0.2)
         partial.sendall(b'\r\n')
         rp = Reader(partial)
         st, h, body = rp.response()
@@ -508,7 +525,7 @@ def shutdown_deadline(root):
     try:
         s = srv.connect()
         s.sendall(b'GET /a.txt HTTP/1.1\r\n')
-        time.sleep(0.2)
+        server_has_read(srv, s)
         t0 = time.monotonic()
         srv.proc.send_signal(signal.SIGTERM)
         rc = srv.proc.wait(timeout=20)
