@@ -190,7 +190,7 @@ static long serve(void *arg)
 int main(int argc, char **argv)
 {
     struct listen_args l = {.host = "127.0.0.1", .port = 0};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--host") && v)
             l.host = v;
@@ -205,7 +205,6 @@ int main(int argc, char **argv)
                     argv[0]);
             return 64;
         }
-        i++;
     }
     if (l.port < 0 || l.port > 65535) {
         fprintf(stderr, "curio-http-hello: bad port\n");
