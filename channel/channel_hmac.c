@@ -25,7 +25,7 @@ static const uint32_t K[64] = {
 
 static inline uint32_t ror(uint32_t x, unsigned n) { return (x >> n) | (x << (32 - n)); }
 
-static void compress(uint32_t h[8], const uint8_t b[64])
+static void compress(uint32_t *h, const uint8_t *b)
 {
     uint32_t w[64];
     for (int i = 0; i < 16; i++)
@@ -73,23 +73,8 @@ void curio__sha256_init(curio__sha256 *s)
 
 void curio__sha256_update(curio__sha256 *s, const void *data, size_t n)
 {
-    const uint8_t *p = data;
     s->bytes += n;
-    if (s->used) {
-        size_t k = 64 - s->used < n ? 64 - s->used : n;
-        memcpy(s->block + s->used, p, k);
-        s->used += k;
-        p += k;
-        n -= k;
-        if (s->used < 64)
-            return;
-        compress(s->h, s->block);
-        s->used = 0;
-    }
-    for (; n >= 64; p += 64, n -= 64)
-        compress(s->h, p);
-    memcpy(s->block, p, n);
-    s->used = n;
+    curio__hash_feed(s->h, s->block, &s->used, data, n, compress);
 }
 
 void curio__sha256_final(curio__sha256 *s, uint8_t out[CURIO__SHA256_LEN])

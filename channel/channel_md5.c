@@ -29,7 +29,7 @@ static const unsigned S[4][4] = {
 
 static inline uint32_t rol(uint32_t x, unsigned n) { return (x << n) | (x >> (32 - n)); }
 
-static void compress(uint32_t h[4], const uint8_t b[64])
+static void compress(uint32_t *h, const uint8_t *b)
 {
     uint32_t x[16];
     for (int i = 0; i < 16; i++) /* little-endian words */
@@ -79,23 +79,8 @@ void curio__md5_init(curio__md5 *s)
 
 void curio__md5_update(curio__md5 *s, const void *data, size_t n)
 {
-    const uint8_t *p = data;
     s->bytes += n;
-    if (s->used) {
-        size_t k = 64 - s->used < n ? 64 - s->used : n;
-        memcpy(s->block + s->used, p, k);
-        s->used += k;
-        p += k;
-        n -= k;
-        if (s->used < 64)
-            return;
-        compress(s->h, s->block);
-        s->used = 0;
-    }
-    for (; n >= 64; p += 64, n -= 64)
-        compress(s->h, p);
-    memcpy(s->block, p, n);
-    s->used = n;
+    curio__hash_feed(s->h, s->block, &s->used, data, n, compress);
 }
 
 void curio__md5_final(curio__md5 *s, uint8_t out[CURIO__MD5_LEN])

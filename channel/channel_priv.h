@@ -8,6 +8,8 @@
 
 #include "../net/net.h"
 
+#include <string.h>
+
 /* ---- HMAC-SHA256 (RFC 2104) ---- */
 
 #define CURIO__SHA256_LEN 32
@@ -27,6 +29,29 @@ CURIO__HIDDEN int curio__hmac_sha256(const void *key, size_t keylen, const void 
  * (channel_wolfcrypt.c), else curio's own (channel_md5.c). */
 CURIO__HIDDEN int curio__hmac_md5(const void *key, size_t keylen, const void *msg, size_t n,
                                   uint8_t out[CURIO__MD5_LEN]);
+
+/* The 64-byte block buffering that curio's own MD5 and SHA-256 share: feed n bytes at p
+ * to compress one whole block at a time, keeping a partial block in block[0..*used). */
+static inline void curio__hash_feed(uint32_t *h, uint8_t block[64], size_t *used,
+                                    const uint8_t *p, size_t n,
+                                    void (*compress)(uint32_t *h, const uint8_t *b))
+{
+    if (*used) {
+        size_t k = 64 - *used < n ? 64 - *used : n;
+        memcpy(block + *used, p, k);
+        *used += k;
+        p += k;
+        n -= k;
+        if (*used < 64)
+            return;
+        compress(h, block);
+        *used = 0;
+    }
+    for (; n >= 64; p += 64, n -= 64)
+        compress(h, p);
+    memcpy(block, p, n);
+    *used = n;
+}
 
 /* curio's own MD5 (RFC 1321), built without wolfSSL only (channel_md5.c). */
 typedef struct curio__md5 {
