@@ -133,6 +133,13 @@ static inline int curio__socket_begin(curio_socket *s, int dir, curio__op *op,
     return 0;
 }
 
+/* sendall's rounds on the plain descriptor, for a caller already inside s's gate: sends
+ * all n bytes (MSG_WAITALL and MSG_NOSIGNAL added to flags), adding each round's count to
+ * *done. 0, or the failed round's error (-EBADF once s is closed: s->fd is read each
+ * round). */
+CURIO__HIDDEN int curio__sendall_entered(curio_socket *s, const void *buf, size_t n,
+                                         int flags, size_t *done);
+
 /* Install transport t with its state ctx on s (see curio__socket_transport): from now on
  * s's calls, and its stream if it has one, go through t. The caller has checked that s
  * has no transport yet and that nobody waits on it. */

@@ -113,22 +113,9 @@ static ssize_t send_at(curio_socket *s, int fd, const char *buf, size_t n, size_
         *done += w;
         return rc;
     }
-    for (size_t k = 0; k < n;) {
-        if (s->fd != fd)
-            return -EBADF;
-        curio__op op;
-        struct io_uring_sqe *sqe;
-        int rc = curio__op_begin_fd(&op, &sqe, fd, CURIO__FD_WRITE);
-        if (rc < 0)
-            return rc;
-        io_uring_prep_send(sqe, fd, buf + k, curio__op_len(n - k), MSG_NOSIGNAL | MSG_WAITALL);
-        ssize_t m = curio__op_wait(&op, sqe, "WRITE_WAIT");
-        if (m <= 0)
-            return m < 0 ? m : -EPIPE;
-        k += (size_t)m;
-        *done += (size_t)m;
-    }
-    return 0;
+    if (s->fd != fd)
+        return -EBADF;
+    return curio__sendall_entered(s, buf, n, 0, done);
 }
 
 /* pread and send, chunk by chunk. */

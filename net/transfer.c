@@ -74,6 +74,19 @@ static ssize_t send_once(curio_socket *s, const void *buf, size_t n, int flags)
  * check reports the interruption. Older kernels ignore the flag on sends and the loop
  * does the retrying.
  */
+int curio__sendall_entered(curio_socket *s, const void *buf, size_t n, int flags,
+                           size_t *done)
+{
+    for (size_t k = 0; k < n;) {
+        ssize_t rc = send_once(s, (const char *)buf + k, n - k, flags | MSG_WAITALL);
+        if (rc <= 0)
+            return rc < 0 ? (int)rc : -EPIPE; /* 0 cannot happen for n > 0; never loop */
+        k += (size_t)rc;
+        *done += (size_t)rc;
+    }
+    return 0;
+}
+
 ssize_t curio_sendall(curio_socket *s, const void *buf, size_t n, int flags, size_t *sent)
 {
     if (TRANSPORT(s))
@@ -87,13 +100,7 @@ ssize_t curio_sendall(curio_socket *s, const void *buf, size_t n, int flags, siz
     } else if ((rc = curio__socket_enter(s)) == 0) {
         /* Inside the gate once for all rounds: a partial count still adds up when the
          * socket is closed in the middle, and the leave turns the result into -EBADF. */
-        do {
-            rc = send_once(s, (const char *)buf + done, n - done, flags | MSG_WAITALL);
-            if (rc > 0)
-                done += (size_t)rc;
-            else if (rc == 0)
-                rc = -EPIPE; /* cannot happen for n > 0; never loop on it */
-        } while (rc > 0 && done < n);
+        rc = curio__sendall_entered(s, buf, n, flags, &done);
         rc = curio__socket_leave(s, rc);
     }
     if (sent)
