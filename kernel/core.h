@@ -88,7 +88,10 @@ struct curio_task {
     curio__waitq joiners;
 
     /* --- stack --- */
-    struct curio__stack *stack;
+    struct curio__stack *stack;  /* the task's stack until it is reaped, then NULL */
+    struct curio__stack *home;   /* the stack whose top bytes hold this record (a record
+                                    placed by curio__spawn_on_stack), or NULL for a pooled
+                                    heap record: given back when the record is freed */
 
     /* --- task-local storage --- */
     curio__local_slot *locals;

@@ -115,8 +115,9 @@ CURIO__HIDDEN void curio__ready_with(curio__task *t, int result);
 CURIO__HIDDEN void curio__suspend(curio__task *self);
 CURIO__HIDDEN void curio__task_exit(curio__task *self) __attribute__((noreturn));
 CURIO__HIDDEN void curio__loop_until(curio_kernel *k, curio__task *until);
-/* Prepare a new task's context to start in its function. */
-CURIO__HIDDEN void curio__task_start_ctx(curio__task *t);
+/* Prepare a new task's context to start in its function, on its stack but the top
+ * `reserved` bytes (records placed there by curio__spawn_on_stack). */
+CURIO__HIDDEN void curio__task_start_ctx(curio__task *t, size_t reserved);
 
 /*
  * Probes: run a function on the stack of a suspended task, for the monitor's `where` (a
@@ -295,6 +296,18 @@ CURIO__HIDDEN bool curio__env_no(const char *value);
 CURIO__HIDDEN int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out,
                                curio_task_fn fn, void *arg, const curio_spawn_options *o);
 CURIO__HIDDEN void curio__task_maybe_free(curio__task *t);
+/*
+ * Spawn as curio_spawn_ex, with the task's record carved from the top bytes of its own
+ * stack instead of the heap, and `room` bytes under it (16-byte aligned, zeroed) for the
+ * caller: *roomp, which is also the task's arg. A parked task keeps its stack's top page
+ * resident anyway, so records there cost no memory of their own. The record must outlive
+ * the stack while a handle or a group holds it after the task ends: then the stack (its
+ * pages) stays until the record is freed. Meant for tasks whose spawner releases its
+ * handle at once (a server's connections). Returns 0, -EPERM (outside a task), -EINVAL
+ * (fn NULL, or room too large for the stack), -ENOMEM.
+ */
+CURIO__HIDDEN int curio__spawn_on_stack(curio__task **out, curio_task_fn fn, size_t room,
+                                        void **roomp, const curio_spawn_options *o);
 CURIO__HIDDEN void curio__group_member_done(curio__task *t);
 /* t has ended and was joined (curio_join): it leaves its group, as in Curio. */
 CURIO__HIDDEN void curio__group_discard(curio__task *t);

@@ -87,7 +87,8 @@ static void reap_exited(curio_kernel *k)
     }
     k->exited = NULL;
     curio__ctx_destroy(&t->ctx);
-    curio__stack_put(k, t->stack);
+    if (!t->home) /* else the stack goes with the record it holds (task.c) */
+        curio__stack_put(k, t->stack);
     t->stack = NULL;
     curio__task_maybe_free(t);
 }
@@ -202,9 +203,9 @@ static void task_entry(void *arg)
     curio__task_exit(t);
 }
 
-void curio__task_start_ctx(curio__task *t)
+void curio__task_start_ctx(curio__task *t, size_t reserved)
 {
-    curio__ctx_make(&t->ctx, t->stack->base, t->stack->size, task_entry, t);
+    curio__ctx_make(&t->ctx, t->stack->base, t->stack->size - reserved, task_entry, t);
 }
 
 static void run_pass(curio_kernel *k)

@@ -2,7 +2,8 @@
  * kernel/task.c - spawning, joining, cancelling, identity and task-local storage.
  *
  * A task record is freed when the task has ended and no handle to it is held (the
- * spawner's, or a group's). The stack goes back to the pool as soon as the task ends.
+ * spawner's, or a group's). The stack goes back to the pool as soon as the task ends,
+ * unless it holds the record itself (curio__spawn_on_stack): then it goes with the record.
  */
 #include "core.h"
 #include "waitq.h"
@@ -10,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef CURIO_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 static int copy_locals(curio__task *t, const curio__task *parent)
 {
@@ -45,27 +49,14 @@ NO_MEMSET_IDIOM static void clear_record(curio__task *t)
         memset(p + n, 0, sizeof(*t) % sizeof(v2));
 }
 
-int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out, curio_task_fn fn,
-                 void *arg, const curio_spawn_options *o)
+/* Everything a spawn does once t has a record and a stack (t->stack), and `reserved`
+ * bytes at the stack's top are taken (by the record itself and the caller's room). */
+static int spawn_finish(curio_kernel *k, curio__task *parent, curio__task *t,
+                        curio_task_fn fn, void *arg, const curio_spawn_options *o,
+                        size_t reserved)
 {
-    if (!fn)
-        return -EINVAL;
-    curio__task *t = k->free_tasks;
-    if (t) {
-        k->free_tasks = t->ready_next;
-        k->nfree_tasks--;
-        clear_record(t);
-    } else if (!(t = calloc(1, sizeof(*t)))) {
+    if (copy_locals(t, parent) < 0)
         return -ENOMEM;
-    }
-    t->stack = curio__stack_get(k, o ? o->stack_size : 0);
-    if (!t->stack || copy_locals(t, parent) < 0) {
-        if (t->stack)
-            curio__stack_put(k, t->stack);
-        free(t->locals);
-        free(t);
-        return -ENOMEM;
-    }
     t->k = k;
     t->id = ++k->next_id;
     t->parent_id = parent ? parent->id : 0;
@@ -81,8 +72,74 @@ int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out, curio_
     t->sleep_until = CURIO__NO_DEADLINE;
     curio__list_push_back(&k->all, &t->all_node);
     k->ntasks++;
-    curio__task_start_ctx(t);
+    curio__task_start_ctx(t, reserved);
     curio__ready(t);
+    return 0;
+}
+
+int curio__spawn(curio_kernel *k, curio__task *parent, curio__task **out, curio_task_fn fn,
+                 void *arg, const curio_spawn_options *o)
+{
+    if (!fn)
+        return -EINVAL;
+    curio__task *t = k->free_tasks;
+    if (t) {
+        k->free_tasks = t->ready_next;
+        k->nfree_tasks--;
+        clear_record(t);
+    } else if (!(t = calloc(1, sizeof(*t)))) {
+        return -ENOMEM;
+    }
+    t->stack = curio__stack_get(k, o ? o->stack_size : 0);
+    if (!t->stack || spawn_finish(k, parent, t, fn, arg, o, 0) < 0) {
+        if (t->stack)
+            curio__stack_put(k, t->stack);
+        free(t);
+        return -ENOMEM;
+    }
+    *out = t;
+    return 0;
+}
+
+/* An on-stack record takes this much of its stack's top: a multiple of 64 bytes, so that
+ * the record starts a cache line and the caller's room under it stays 16-byte aligned. */
+#define RECORD_ROOM ((sizeof(curio__task) + 63) & ~(size_t)63)
+
+int curio__spawn_on_stack(curio__task **out, curio_task_fn fn, size_t room, void **roomp,
+                          const curio_spawn_options *o)
+{
+    curio__task *self = curio__self();
+    if (!self)
+        return -EPERM;
+    if (!fn)
+        return -EINVAL;
+    curio_kernel *k = self->k;
+    room = (room + 15) & ~(size_t)15;
+    struct curio__stack *s = curio__stack_get(k, o ? o->stack_size : 0);
+    if (!s)
+        return -ENOMEM;
+    size_t reserved = RECORD_ROOM + room;
+    if (room > s->size / 4) {
+        curio__stack_put(k, s);
+        return -EINVAL;
+    }
+    /* The top is 64-byte aligned: a page boundary, or a slab slot's end under the next
+     * slot's canary bytes (kernel/stack.c). */
+    char *top = (char *)s->base + s->size;
+    curio__task *t = (curio__task *)(void *)(top - RECORD_ROOM);
+    char *mine = top - reserved;
+#ifdef CURIO_ASAN
+    /* Frames of earlier tasks on this stack may have left these bytes poisoned. */
+    __asan_unpoison_memory_region(mine, reserved);
+#endif
+    clear_record(t);
+    memset(mine, 0, room);
+    t->stack = t->home = s;
+    if (spawn_finish(k, self, t, fn, mine, o, reserved) < 0) {
+        curio__stack_put(k, s);
+        return -ENOMEM;
+    }
+    *roomp = mine;
     *out = t;
     return 0;
 }
@@ -102,7 +159,9 @@ curio_task *curio_spawn(curio_task_fn fn, void *arg)
     return curio_spawn_ex(&t, fn, arg, NULL) == 0 ? t : NULL;
 }
 
-/* Records are kept for reuse, up to as many as the stack cache holds stacks. */
+/* Records are kept for reuse, up to as many as the stack cache holds stacks. A record on
+ * its stack goes back with that stack (to the pool, where its page stays warm for the next
+ * task), and must not be touched afterwards. */
 static void task_free(curio__task *t)
 {
     curio_kernel *k = t->k;
@@ -111,6 +170,10 @@ static void task_free(curio__task *t)
         free(t->locals);
     if (t->scopes)
         free(t->scopes);
+    if (t->home) {
+        curio__stack_put(k, t->home);
+        return;
+    }
     if (k->nfree_tasks < k->opts.stack_cache) {
         t->ready_next = k->free_tasks;
         k->free_tasks = t;

@@ -4,9 +4,10 @@
  *
  * The server keeps its live connections in a list of its own rather than a task group: a
  * group keeps every member's record until it is destroyed, which a server that runs for
- * months cannot afford. Each connection record is heap memory linked into the list while
- * its task runs; the task unlinks it as it ends, so a linked record's task is alive (the
- * server needs no handle on it). The server state is heap memory too: it normally outlives
+ * months cannot afford. Each connection record lives at the top of its task's stack, next
+ * to the task's own record (curio__spawn_on_stack), and is linked into the list while its
+ * task runs; the task unlinks it as it ends, so a linked record's task is alive (the
+ * server needs no handle on it). The server state is heap memory: it normally outlives
  * every client (the server waits for them), and if that wait could not be made safe the
  * last client frees it.
  */
@@ -145,8 +146,7 @@ static long conn_main(void *arg)
         conn_flush(srv, c, r);
     }
     curio__socket_drop(c->sock);
-    conn_unlink(c);
-    free(c);
+    conn_unlink(c); /* c lives in this task's stack: nothing to free */
     if (srv->nconns == 0) {
         if (srv->running)
             curio__waitq_wake_all(&srv->drained);
@@ -156,23 +156,30 @@ static long conn_main(void *arg)
     return r;
 }
 
-/* Start c's task and link it; on failure c's socket is closed and c may be reused. */
-static bool conn_start(struct server *srv, struct conn *c)
+/* Start a task for the connection accepted into `acc` (its socket and peer address), with
+ * its record in the task's stack (room of curio__spawn_on_stack: a parked connection's
+ * records then cost no memory beyond the stack's top page) and link it. On failure the
+ * socket is closed. acc is left for the next accept either way. */
+static bool conn_start(struct server *srv, const struct conn *acc)
 {
-    c->srv = srv;
-    curio__socket_hold(c->sock); /* the handler's close leaves the handle to us */
+    curio__socket_hold(acc->sock); /* the handler's close leaves the handle to us */
     curio_spawn_options so = {.stack_size = srv->opts.stack_size};
     curio_task *t;
-    int rc = curio_spawn_ex(&t, conn_main, c, &so);
+    void *room;
+    int rc = curio__spawn_on_stack(&t, conn_main, sizeof(struct conn), &room, &so);
     if (rc < 0) {
         char peer[CURIO_ADDR_STRLEN];
-        curio_addr_format(&c->addr, peer, sizeof peer);
+        curio_addr_format(&acc->addr, peer, sizeof peer);
         srv_log(srv, "client %s: cannot start its task: %s; connection closed", peer,
                 curio_strerror(rc));
-        curio__socket_drop(c->sock);
+        curio__socket_drop(acc->sock);
         return false;
     }
+    struct conn *c = room;
+    c->srv = srv;
     c->task = t;
+    c->sock = acc->sock;
+    c->addr = acc->addr;
     /* Named after the peer, for the monitor's ps: "client 127.0.0.1:40312". */
     char name[8 + CURIO_ADDR_STRLEN] = "client ";
     curio_addr_format(&c->addr, name + 7, sizeof name - 7);
@@ -207,19 +214,15 @@ static bool transient(int rc)
 
 static int accept_loop(struct server *srv)
 {
-    struct conn *spare = NULL;
+    struct conn accepted; /* what accept fills in; copied into each new task's stack */
     struct curio__acceptor *acc = NULL; /* multishot accept (net/accept_multi.c) */
     unsigned failures = 0;
     double backoff = 0;
     int rc;
     for (;;) {
-        if (!spare && !(spare = malloc(sizeof *spare))) {
-            rc = -ENOMEM;
-        } else {
-            rc = curio__acceptor_next(&acc, srv->ls, &spare->sock, &spare->addr);
-            if (rc == -ETIMEDOUT || rc == -ECANCELED)
-                break; /* the server's own scope or cancellation (accept's only sources) */
-        }
+        rc = curio__acceptor_next(&acc, srv->ls, &accepted.sock, &accepted.addr);
+        if (rc == -ETIMEDOUT || rc == -ECANCELED)
+            break; /* the server's own scope or cancellation (accept's only sources) */
         if (rc < 0 && out_of_resources(rc)) {
             if (failures++ == 0)
                 srv_log(srv, "accept failed: %s; retrying with back-off", curio_strerror(rc));
@@ -240,11 +243,9 @@ static int accept_loop(struct server *srv)
             failures = 0;
             backoff = 0;
         }
-        if (conn_start(srv, spare))
-            spare = NULL;
+        conn_start(srv, &accepted);
     }
     curio__acceptor_close(&acc);
-    free(spare);
     return rc;
 }
 
