@@ -35,6 +35,10 @@
 #define SLAB_STACKS 64
 #define GUARD_BATCH 16 /* guarded stacks mapped at once */
 #define CANARY_ROOM 64 /* bytes at the top of each slab slot that hold the next one's canary */
+/* Bytes at the top of a guarded stack's mapping that hold its own descriptor: the page is
+ * resident whenever the stack is in use (and kept by clean()), so the descriptor costs
+ * no memory of its own. */
+#define DESC_ROOM ((sizeof(struct curio__stack) + 63) & ~(size_t)63)
 
 struct curio__slab {
     struct curio__slab *next;
@@ -133,15 +137,14 @@ static long map_guarded(size_t size, long n, struct curio__stack **list)
     long made = 0;
     for (long i = 0; i < n; i++) {
         char *at = mem + span * (size_t)i;
-        struct curio__stack *s = malloc(sizeof(*s));
-        if (!s || mprotect(at, page_size, PROT_NONE) != 0) {
-            free(s);
+        if (mprotect(at, page_size, PROT_NONE) != 0) {
             munmap(at, span * (size_t)(n - i));
             atomic_fetch_sub(&guarded_live, n - i);
             break;
         }
+        struct curio__stack *s = (struct curio__stack *)(void *)(at + span - DESC_ROOM);
         s->base = at + page_size;
-        s->size = size;
+        s->size = size - DESC_ROOM;
         s->guarded = true;
         s->single = false;
         s->canary = NULL;
@@ -239,10 +242,10 @@ struct curio__stack *curio__stack_get(curio_kernel *k, size_t size)
     return s;
 }
 
+/* s itself lies in the mapping: gone with it. */
 static void unmap_guarded(struct curio__stack *s)
 {
-    munmap((char *)s->base - page_size, s->size + page_size);
-    free(s);
+    munmap((char *)s->base - page_size, s->size + DESC_ROOM + page_size);
     atomic_fetch_sub(&guarded_live, 1);
 }
 
@@ -257,7 +260,7 @@ void curio__stack_put(curio_kernel *k, struct curio__stack *s)
         free(s);
     } else if (!s->guarded) {
         push(&p->free_slab, s);
-    } else if (s->size == p->size) {
+    } else if (s->size + DESC_ROOM == p->size) {
         push(&p->free, s);
         p->nfree++;
     } else {
@@ -266,12 +269,13 @@ void curio__stack_put(curio_kernel *k, struct curio__stack *s)
 }
 
 /* Give back the pages of a used stack but its top one (which the next task touches
- * anyway, and which holds a slab neighbour's canary in its last bytes). */
+ * anyway, and which holds a guarded stack's own descriptor or a slab neighbour's canary in
+ * its last bytes): the page that holds the stack's last usable byte. */
 static void clean(struct curio__stack *s)
 {
-    char *top = (char *)(((uintptr_t)s->base + s->size) & ~(uintptr_t)(page_size - 1));
-    if (top - page_size > (char *)s->base)
-        madvise(s->base, (size_t)(top - page_size - (char *)s->base), MADV_DONTNEED);
+    char *top = (char *)(((uintptr_t)s->base + s->size - 1) & ~(uintptr_t)(page_size - 1));
+    if (top > (char *)s->base)
+        madvise(s->base, (size_t)(top - (char *)s->base), MADV_DONTNEED);
 }
 
 bool curio__stacks_trim(curio_kernel *k, unsigned max)

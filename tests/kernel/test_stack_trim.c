@@ -62,11 +62,12 @@ static size_t resident(char *from, char *to)
     return count;
 }
 
-/* The stack's top page and the span below it, as trimming sees them. */
+/* The stack's top page (the one that holds its last usable byte) and the span below it,
+ * as trimming sees them. */
 static void spans(const struct seen *s, char **low, char **top)
 {
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    *top = (char *)(((uintptr_t)s->base + s->size) & ~(page - 1)) - page;
+    *top = (char *)(((uintptr_t)s->base + s->size - 1) & ~(page - 1));
     *low = s->base;
 }
 
