@@ -62,6 +62,11 @@ struct curio_socket {
     unsigned zc_sends;     /* zero-copy sends in progress (net/send_zc.c): a close then
                               resets the connection, so that the kernel lets go of their
                               buffers and they return */
+    curio_task *home;      /* NULL: the handle is heap memory, freed with free(). Else it
+                              lives in this task's stack room (net/server.c's connections:
+                              curio__spawn_on_stack), and freeing it releases the handle
+                              on the task that keeps that stack (and so the record and the
+                              handle) until then */
 };
 
 /*

@@ -4,10 +4,13 @@
  *
  * The server keeps its live connections in a list of its own rather than a task group: a
  * group keeps every member's record until it is destroyed, which a server that runs for
- * months cannot afford. Each connection record lives at the top of its task's stack, next
- * to the task's own record (curio__spawn_on_stack), and is linked into the list while its
- * task runs; the task unlinks it as it ends, so a linked record's task is alive (the
- * server needs no handle on it). The server state is heap memory: it normally outlives
+ * months cannot afford. Each connection record, with its socket handle, lives at the top
+ * of its task's stack, next to the task's own record (curio__spawn_on_stack), and is
+ * linked into the list while its task runs; the task unlinks it as it ends, so a linked
+ * record's task is alive. The spawn's handle on the task goes to the socket: freeing the
+ * socket (after the handler, or later when the last task still inside a call on it
+ * leaves) releases it, so that the stack holding the socket stays until then. The server
+ * state is heap memory: it normally outlives
  * every client (the server waits for them), and if that wait could not be made safe the
  * last client frees it.
  */
@@ -25,8 +28,10 @@ struct conn {
     curio__list_node node;       /* in the server's live connections */
     struct server *srv;
     curio_task *task;            /* alive while linked (no handle held) */
-    curio_socket *sock;          /* server-owned: closed and freed after the handler */
+    curio_socket *sock;          /* server-owned: closed and freed after the handler; in
+                                    the same stack room (sock_mem) once the task started */
     curio_addr addr;             /* the peer's, written by accept */
+    curio_socket sock_mem;
 };
 
 struct server {
@@ -145,7 +150,7 @@ static long conn_main(void *arg)
         }
         conn_flush(srv, c, r);
     }
-    curio__socket_drop(c->sock);
+    curio__socket_drop(c->sock); /* releases this task's handle once the socket is freed */
     conn_unlink(c); /* c lives in this task's stack: nothing to free */
     if (srv->nconns == 0) {
         if (srv->running)
@@ -157,12 +162,12 @@ static long conn_main(void *arg)
 }
 
 /* Start a task for the connection accepted into `acc` (its socket and peer address), with
- * its record in the task's stack (room of curio__spawn_on_stack: a parked connection's
- * records then cost no memory beyond the stack's top page) and link it. On failure the
- * socket is closed. acc is left for the next accept either way. */
+ * its records in the task's stack (room of curio__spawn_on_stack: the connection record
+ * and the socket handle, moved there from the heap; a parked connection's records then
+ * cost no memory beyond the stack's top page), and link it. On failure the socket is
+ * closed. acc is left for the next accept either way. */
 static bool conn_start(struct server *srv, const struct conn *acc)
 {
-    curio__socket_hold(acc->sock); /* the handler's close leaves the handle to us */
     curio_spawn_options so = {.stack_size = srv->opts.stack_size};
     curio_task *t;
     void *room;
@@ -172,21 +177,28 @@ static bool conn_start(struct server *srv, const struct conn *acc)
         curio_addr_format(&acc->addr, peer, sizeof peer);
         srv_log(srv, "client %s: cannot start its task: %s; connection closed", peer,
                 curio_strerror(rc));
+        curio__socket_hold(acc->sock);
         curio__socket_drop(acc->sock);
         return false;
     }
     struct conn *c = room;
     c->srv = srv;
     c->task = t;
-    c->sock = acc->sock;
     c->addr = acc->addr;
+    /* Accepted a moment ago: nothing refers to the handle but acc, so it moves. Freeing it
+     * (the last of the server's drop and its users' leaves) releases the spawn's handle on
+     * t, which keeps the stack, and so the handle, until then. */
+    c->sock_mem = *acc->sock;
+    free(acc->sock);
+    c->sock = &c->sock_mem;
+    c->sock->home = t;
+    curio__socket_hold(c->sock); /* the handler's close leaves the handle to us */
     /* Named after the peer, for the monitor's ps: "client 127.0.0.1:40312". */
     char name[8 + CURIO_ADDR_STRLEN] = "client ";
     curio_addr_format(&c->addr, name + 7, sizeof name - 7);
     curio_task_set_name(t, name);
     curio__list_push_front(&srv->conns, &c->node);
     srv->nconns++;
-    curio_task_release(t); /* the task runs on; its record goes when it ends */
     return true;
 }
 

@@ -303,7 +303,10 @@ void curio__socket_free(curio_socket *s)
 {
     if (s->transport)
         s->transport->free(s->transport_ctx);
-    free(s);
+    if (s->home)
+        curio_task_release(s->home); /* s is gone once its task's record is */
+    else
+        free(s);
 }
 
 static int close_as(curio_socket *s, bool abort)
