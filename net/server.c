@@ -10,9 +10,8 @@
  * record's task is alive. The spawn's handle on the task goes to the socket: freeing the
  * socket (after the handler, or later when the last task still inside a call on it
  * leaves) releases it, so that the stack holding the socket stays until then. The server
- * state is heap memory: it normally outlives
- * every client (the server waits for them), and if that wait could not be made safe the
- * last client frees it.
+ * state is heap memory: it normally outlives every client (the server waits for them),
+ * and if that wait could not be made safe the last client frees it.
  */
 #include "net.h"
 #include "../io/io.h"
@@ -27,7 +26,7 @@
 struct conn {
     curio__list_node node;       /* in the server's live connections */
     struct server *srv;
-    curio_task *task;            /* alive while linked (no handle held) */
+    curio_task *task;            /* alive while linked (its handle is the socket's) */
     curio_socket *sock;          /* server-owned: closed and freed after the handler; in
                                     the same stack room (sock_mem) once the task started */
     curio_addr addr;             /* the peer's, written by accept */
