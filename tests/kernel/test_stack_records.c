@@ -2,16 +2,38 @@
  * Records on a task's own stack (curio__spawn_on_stack, kernel/task.c) and a guarded
  * stack's descriptor in its own top bytes (kernel/stack.c): where they lie, that a record
  * stays readable after its task ended for as long as a handle or a group holds it (its
- * stack is kept and not handed to another task meanwhile), and that the stack goes back to
- * the pool when the record is freed.
+ * stack is kept and not handed to another task meanwhile), that the stack goes back to
+ * the pool when the record is freed, and that an overflow of such a task is still
+ * reported naming it (the report reads the record, at the top of the overflowing stack).
  */
 #include "testutil.h"
+#include "child.h"
 #include "core.h" /* the task's record and stack descriptor */
+
+#include <limits.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifdef TEST_ASAN
+/* As in test_stack.c: let curio's SIGSEGV handler name the task. */
+const char *__asan_default_options(void);
+__attribute__((used)) const char *__asan_default_options(void)
+{
+    return "allow_user_segv_handler=1";
+}
+#endif
 
 struct room {
     char bytes[200];
@@ -265,4 +287,68 @@ static long one_page(void *arg)
 Test(stack_records, parked_task_holds_one_page)
 {
     expect_log(one_page, NULL, "pages=1");
+}
+
+/* ---- overflows ---- */
+
+static volatile int dive_limit = INT_MAX; /* never reached; keeps the recursion honest */
+
+__attribute__((noinline)) static long dive(int depth)
+{
+    volatile char pad[256];
+    pad[0] = (char)depth;
+    pad[sizeof pad - 1] = (char)depth;
+    long below = depth < dive_limit ? dive(depth + 1) : 0;
+    return below + pad[depth & 255]; /* use pad after the call: no tail call */
+}
+
+static long diver(void *arg)
+{
+    (void)arg;
+    return dive(0);
+}
+
+static long spawn_diver_on_stack(void *arg)
+{
+    (void)arg;
+    curio_task *t;
+    void *room;
+    curio_spawn_options o = {.name = "on-stack-diver"};
+    int rc = curio__spawn_on_stack(&t, diver, 100, &room, &o);
+    if (rc < 0)
+        return rc;
+    long r = 0;
+    rc = curio_join(t, &r);
+    curio_task_release(t);
+    return rc < 0 ? rc : r;
+}
+
+static long overflow_child(void *guarded)
+{
+    curio_options opts = {.guarded_stacks = guarded ? 0 : 1}; /* 1: main takes the only one */
+    long result = 0;
+    int rc = curio_run(spawn_diver_on_stack, NULL, &opts, &result);
+    return rc < 0 ? rc : result;
+}
+
+static void expect_overflow_report(bool guarded)
+{
+    child_report rep;
+    run_in_child(overflow_child, guarded ? (void *)1 : NULL, &rep);
+    cr_assert(WIFSIGNALED(rep.status), "exit %d, returned %ld, stderr: %s",
+              WIFEXITED(rep.status) ? WEXITSTATUS(rep.status) : -1, rep.value, rep.err);
+    cr_assert(WTERMSIG(rep.status) == SIGSEGV || WTERMSIG(rep.status) == SIGABRT,
+              "died of signal %d, stderr: %s", WTERMSIG(rep.status), rep.err);
+    cr_assert_not_null(strstr(rep.err, "stack overflow in task"), "stderr: %s", rep.err);
+    cr_assert_not_null(strstr(rep.err, "on-stack-diver"), "stderr: %s", rep.err);
+}
+
+Test(stack_records, overflow_of_a_guarded_stack_names_the_task, .timeout = 60)
+{
+    expect_overflow_report(true);
+}
+
+Test(stack_records, overflow_of_a_slab_stack_names_the_task, .timeout = 60)
+{
+    expect_overflow_report(false);
 }
