@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,7 +44,7 @@ static const char *nginx_bin = "/usr/sbin/nginx";
 static char tmpdir[] = "/tmp/curio-sendfile-bench-XXXXXX";
 static char file_path[128];
 
-enum { SPLICE, COPY, NGINX };
+enum { SPLICE, COPY, MAP, MAP_LAZY, MAP_ZC, SYS_LOOP, SYS_THREAD, NGINX };
 struct mode {
     const char *name;
     int kind;
@@ -51,17 +53,27 @@ struct mode {
     double cpu[64]; /* the process's CPU seconds per GiB (curio's modes) */
 };
 static struct mode modes[] = {
+    {"mapping, 1 MiB window", MAP, 1 << 20, {0}, {0}},
+    {"mapping, 4 MiB window", MAP, 4 << 20, {0}, {0}},
+    {"mapping, 16 MiB window", MAP, 16 << 20, {0}, {0}},
+    {"mapping, 4 MiB, faults", MAP_LAZY, 4 << 20, {0}, {0}},
+    {"mapping, 64 MiB, faults", MAP_LAZY, 64 << 20, {0}, {0}},
+    {"mapping+SEND_ZC, 4 MiB", MAP_ZC, 4 << 20, {0}, {0}},
     {"splice, 64 KiB pipe", SPLICE, 64 << 10, {0}, {0}},
     {"splice, 256 KiB pipe", SPLICE, 256 << 10, {0}, {0}},
     {"splice, 1 MiB pipe", SPLICE, 1 << 20, {0}, {0}},
     {"read+send, 64 KiB", COPY, 64 << 10, {0}, {0}},
     {"read+send, 256 KiB", COPY, 256 << 10, {0}, {0}},
     {"read+send, 1 MiB", COPY, 1 << 20, {0}, {0}},
+    {"sendfile(2), in loop", SYS_LOOP, 0, {0}, {0}},
+    {"sendfile(2), thread", SYS_THREAD, 0, {0}, {0}},
     {"nginx sendfile", NGINX, 0, {0}, {0}},
 };
 #define NMODES (sizeof modes / sizeof modes[0])
 static bool have_nginx;
-static size_t lib_pipe, lib_chunk; /* the library's defaults, read before any change */
+/* the library's defaults, read before any change */
+static size_t lib_pipe, lib_chunk, lib_window;
+static int lib_first;
 
 static double now(void)
 {
@@ -138,16 +150,71 @@ static double cpu_now(void)
            (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/* sendfile(2) on the socket's (non-blocking) descriptor: in the kernel's thread, waiting
+ * for room with a poll through the ring (loop), or in a thread of its own with poll(2). */
+static ssize_t sys_sendfile_loop(curio_socket *s, int file_fd)
+{
+    int fd = curio_socket_fd(s);
+    off_t off = 0;
+    size_t total = size_mib << 20;
+    while ((size_t)off < total) {
+        ssize_t n = sendfile(fd, file_fd, &off, total - (size_t)off);
+        if (n > 0)
+            continue;
+        if (n == 0 || errno != EAGAIN)
+            return -1;
+        curio__op op;
+        struct io_uring_sqe *sqe;
+        if (curio__op_begin(&op, &sqe) < 0)
+            return -1;
+        io_uring_prep_poll_add(sqe, fd, POLLOUT);
+        if (curio__op_wait(&op, sqe, "WRITE_WAIT") < 0)
+            return -1;
+    }
+    return (ssize_t)off;
+}
+
+struct sys_thread {
+    int fd, file_fd;
+};
+
+static long sys_sendfile_thread(void *arg)
+{
+    struct sys_thread *x = arg;
+    off_t off = 0;
+    size_t total = size_mib << 20;
+    while ((size_t)off < total) {
+        ssize_t n = sendfile(x->fd, x->file_fd, &off, total - (size_t)off);
+        if (n > 0)
+            continue;
+        if (n == 0 || errno != EAGAIN)
+            return -1;
+        struct pollfd p = {.fd = x->fd, .events = POLLOUT};
+        poll(&p, 1, -1);
+    }
+    return (long)off;
+}
+
 static double curio_round(const struct mode *m, curio_socket *ls, int port, int file_fd,
                           double *cpu)
 {
     curio__op_probe_reset();
+    curio__sendfile_map_denied = false;
+    curio__sendfile_first = lib_first;
+    curio__sendfile_window = lib_window;
+    curio__sendfile_populate = true;
     if (m->kind == COPY) {
         curio__op_deny(IORING_OP_SPLICE);
+        curio__sendfile_map_denied = true;
         curio__sendfile_chunk = m->knob;
-    } else {
+    } else if (m->kind == SPLICE) {
+        curio__sendfile_first = CURIO__SENDFILE_SPLICE;
         curio__pipes_destroy(curio__tls_kernel); /* new pipes, of the size asked for */
         curio__pipe_size = m->knob;
+    } else if (m->kind == MAP || m->kind == MAP_LAZY || m->kind == MAP_ZC) {
+        curio__sendfile_first = m->kind == MAP_ZC ? CURIO__SENDFILE_MAP_ZC : CURIO__SENDFILE_MAP;
+        curio__sendfile_window = m->knob;
+        curio__sendfile_populate = m->kind != MAP_LAZY;
     }
     struct client c = {.f = {.port = port}};
     double c0 = cpu_now();
@@ -156,7 +223,16 @@ static double curio_round(const struct mode *m, curio_socket *ls, int port, int 
     if (!t || curio_accept(ls, &s, NULL) < 0)
         return -1;
     size_t sent = 0;
-    ssize_t rc = curio_sendfile_fd(s, file_fd, 0, 0, &sent);
+    ssize_t rc;
+    if (m->kind == SYS_LOOP) {
+        rc = sys_sendfile_loop(s, file_fd);
+    } else if (m->kind == SYS_THREAD) {
+        struct sys_thread x = {.fd = curio_socket_fd(s), .file_fd = file_fd};
+        long r = -1;
+        rc = curio_run_in_thread(sys_sendfile_thread, &x, &r) < 0 ? -1 : r;
+    } else {
+        rc = curio_sendfile_fd(s, file_fd, 0, 0, &sent);
+    }
     curio_socket_close(s);
     curio_join(t, NULL);
     curio_task_release(t);
@@ -309,6 +385,8 @@ int main(int argc, char **argv)
         return 2;
     lib_pipe = curio__pipe_size;
     lib_chunk = curio__sendfile_chunk;
+    lib_window = curio__sendfile_window;
+    lib_first = curio__sendfile_first;
     if (!mkdtemp(tmpdir))
         return 1;
     snprintf(file_path, sizeof file_path, "%s/file", tmpdir);
@@ -341,23 +419,40 @@ int main(int argc, char **argv)
     }
     printf("%zu MiB page-cached file to a client on 127.0.0.1, median of %d rounds:\n",
            size_mib, rounds);
-    for (size_t i = 0; i < NMODES; i++)
-        if (modes[i].kind != NGINX || have_nginx)
-            printf(modes[i].kind == NGINX ? "  %-22s %6.2f GB/s\n"
-                                          : "  %-22s %6.2f GB/s  %6.3f CPU s/GiB\n",
-                   modes[i].name, median(&modes[i]), median_of(modes[i].cpu));
+    /* The library's own choices: its first path and window or pipe, its read+send buffer. */
+    struct mode *lib = NULL, *copy = NULL, *ng = NULL;
+    for (size_t i = 0; i < NMODES; i++) {
+        struct mode *m = &modes[i];
+        if (!lib && ((lib_first == CURIO__SENDFILE_SPLICE && m->kind == SPLICE &&
+                      m->knob == lib_pipe) ||
+                     (lib_first == CURIO__SENDFILE_MAP && m->kind == MAP &&
+                      m->knob == lib_window) ||
+                     (lib_first == CURIO__SENDFILE_MAP_ZC && m->kind == MAP_ZC &&
+                      m->knob == lib_window)))
+            lib = m;
+        if (m->kind == COPY && m->knob == lib_chunk)
+            copy = m;
+        if (m->kind == NGINX)
+            ng = m;
+    }
+    if (!lib || !copy)
+        return 1;
+    printf("  %-24s %6s  %9s  %s\n", "mode", "GB/s", "CPU s/GiB", "/ read+send (the fallback)");
+    for (size_t i = 0; i < NMODES; i++) {
+        struct mode *m = &modes[i];
+        if (m->kind == NGINX && !have_nginx)
+            continue;
+        if (m->kind == NGINX)
+            printf("  %-24s %6.2f  %9s  %5.2fx\n", m->name, median(m), "",
+                   median(m) / median(copy));
+        else
+            printf("  %-24s %6.2f  %9.3f  %5.2fx%s\n", m->name, median(m), median_of(m->cpu),
+                   median(m) / median(copy), m == lib ? "  (the library's default)" : "");
+    }
     double best_copy = 0;
     for (size_t i = 0; i < NMODES; i++)
         if (modes[i].kind == COPY && median(&modes[i]) > best_copy)
             best_copy = median(&modes[i]);
-    /* The library's own sizes: its pipes, and its read+send buffer. */
-    struct mode *lib = &modes[1], *copy = &modes[4];
-    for (size_t i = 0; i < NMODES; i++) {
-        if (modes[i].kind == SPLICE && modes[i].knob == lib_pipe)
-            lib = &modes[i];
-        if (modes[i].kind == COPY && modes[i].knob == lib_chunk)
-            copy = &modes[i];
-    }
     double chosen = median(lib);
     printf("ratio %s (the library's) / best read+send: %.2fx\n", lib->name, chosen / best_copy);
     printf("ratio %s / %s (the fallback's): %.2fx\n", lib->name, copy->name,
@@ -365,6 +460,6 @@ int main(int argc, char **argv)
     printf("CPU ratio %s / %s (process, client included): %.2fx\n", copy->name, lib->name,
            median_of(copy->cpu) / median_of(lib->cpu));
     if (have_nginx)
-        printf("ratio %s / nginx sendfile: %.2fx\n", lib->name, chosen / median(&modes[6]));
+        printf("ratio %s / nginx sendfile: %.2fx\n", lib->name, chosen / median(ng));
     return 0;
 }

@@ -24,8 +24,83 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 size_t curio__sendfile_chunk = 256u * 1024;
+size_t curio__sendfile_window = 4u << 20;
+size_t curio__sendfile_map_min = 64u << 10;
+int curio__sendfile_first = CURIO__SENDFILE_MAP;
+bool curio__sendfile_map_denied;
+bool curio__sendfile_populate = true;
+
+/* One window's send from a read-only shared mapping of the file: [off, off + n) mapped
+ * from the page below off; the mapping is gone when this returns (the send, zero-copy or
+ * not, has completed, so the kernel no longer refers to it). */
+static int send_window(curio_socket *s, int in_fd, int64_t off, size_t n, bool zc,
+                       size_t *done)
+{
+    static size_t page;
+    if (!page)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t head = (size_t)off & (page - 1);
+    void *m = mmap(NULL, head + n, PROT_READ,
+                   MAP_SHARED | (curio__sendfile_populate ? MAP_POPULATE : 0), in_fd,
+                   (off_t)(off - (int64_t)head));
+    if (m == MAP_FAILED)
+        return 1;
+    const char *p = (const char *)m + head;
+    int rc = zc ? curio__sendall_zc_entered(s, p, n, 0, done)
+                : curio__sendall_entered(s, p, n, 0, done);
+    munmap(m, head + n);
+    return rc;
+}
+
+/* Windows of the file sent from a mapping, up to the end fstat reports (looked at again
+ * when reached, for a file that grows). 1: take the next path for the rest, which starts
+ * at offset + *done: a file that is not regular, less than curio__sendfile_map_min bytes
+ * to send (by count or by fstat from off; /proc's files show 0), one mmap refuses, and a send that faults
+ * (-EFAULT: the file was truncated under the mapping; the next path reads to its new end).
+ */
+static ssize_t map_loop(curio_socket *s, int fd, int in_fd, int64_t off, size_t left,
+                        bool zc, size_t *done)
+{
+    if (curio__sendfile_map_denied)
+        return 1;
+    struct stat st;
+    if (fstat(in_fd, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode) || st.st_size <= off ||
+        ((uint64_t)(st.st_size - off) < curio__sendfile_map_min ||
+         left < curio__sendfile_map_min))
+        return 1;
+    int64_t end = st.st_size;
+    while (left) {
+        if (off >= end) {
+            if (fstat(in_fd, &st) < 0)
+                return -errno;
+            if (st.st_size <= off)
+                return 0; /* the end of the file */
+            end = st.st_size;
+        }
+        if (s->fd != fd)
+            return -EBADF;
+        size_t n = curio__sendfile_window;
+        if ((uint64_t)(end - off) < n)
+            n = (size_t)(end - off);
+        if (left < n)
+            n = left;
+        int rc = send_window(s, in_fd, off, n, zc, done);
+        if (rc == -EFAULT || rc == 1)
+            return 1;
+        if (rc < 0)
+            return rc;
+        off += (int64_t)n;
+        left -= n;
+    }
+    return 0;
+}
 
 static ssize_t fill(int in_fd, const curio__pipe *p, int64_t off, size_t n)
 {
@@ -62,7 +137,7 @@ static ssize_t splice_loop(curio_socket *s, int fd, int in_fd, int64_t off, size
         return 1; /* at the descriptor limit: the read+send path needs none */
     if (rc < 0)
         return rc;
-    bool empty = true;
+    bool empty = true, first = true;
     ssize_t res = 0;
     while (left) {
         if (s->fd != fd) {
@@ -71,10 +146,10 @@ static ssize_t splice_loop(curio_socket *s, int fd, int in_fd, int64_t off, size
         }
         ssize_t n = fill(in_fd, &p, off, left < p.size ? left : p.size);
         if (n <= 0) {
-            res = n == -EINVAL && *done == 0 ? 1 : n;
+            res = n == -EINVAL && first ? 1 : n;
             break;
         }
-        empty = false;
+        empty = first = false;
         for (size_t in = (size_t)n; in;) {
             ssize_t m = drain(fd, &p, in);
             if (m <= 0) {
@@ -167,10 +242,13 @@ static ssize_t send_fd(curio_socket *s, int in_fd, int64_t offset, size_t count,
             rc = claim;
         } else {
             rc = 1;
-            if (curio__op_supported(IORING_OP_SPLICE))
-                rc = splice_loop(s, fd, in_fd, offset, left, &done);
+            if (curio__sendfile_first != CURIO__SENDFILE_SPLICE)
+                rc = map_loop(s, fd, in_fd, offset, left,
+                              curio__sendfile_first == CURIO__SENDFILE_MAP_ZC, &done);
+            if (rc == 1 && curio__op_supported(IORING_OP_SPLICE))
+                rc = splice_loop(s, fd, in_fd, offset + (int64_t)done, left - done, &done);
             if (rc == 1)
-                rc = copy_loop(s, fd, in_fd, offset, left, &done);
+                rc = copy_loop(s, fd, in_fd, offset + (int64_t)done, left - done, &done);
             if (claim == 0)
                 curio__fd_unclaim(self, fd, CURIO__FD_WRITE);
         }
