@@ -44,33 +44,36 @@ static const char *nginx_bin = "/usr/sbin/nginx";
 static char tmpdir[] = "/tmp/curio-sendfile-bench-XXXXXX";
 static char file_path[128];
 
-enum { SPLICE, COPY, MAP, MAP_LAZY, MAP_ZC, SYS_LOOP, SYS_THREAD, NGINX };
+enum { SPLICE, COPY, MAP, MAP_POP, MAP_LAZY, MAP_ZC, SYS_LOOP, SYS_THREAD, NGINX };
 struct mode {
     const char *name;
     int kind;
     size_t knob;
     double gbs[64];
-    double cpu[64]; /* the process's CPU seconds per GiB (curio's modes) */
+    double cpu[64];    /* the process's CPU seconds per GiB (curio's modes) */
+    double client[64]; /* of which the client thread's */
+    bool skip;         /* not among --modes */
 };
 static struct mode modes[] = {
-    {"mapping, 1 MiB window", MAP, 1 << 20, {0}, {0}},
-    {"mapping, 4 MiB window", MAP, 4 << 20, {0}, {0}},
-    {"mapping, 16 MiB window", MAP, 16 << 20, {0}, {0}},
-    {"mapping, 4 MiB, faults", MAP_LAZY, 4 << 20, {0}, {0}},
-    {"mapping, 64 MiB, faults", MAP_LAZY, 64 << 20, {0}, {0}},
-    {"mapping+SEND_ZC, 4 MiB", MAP_ZC, 4 << 20, {0}, {0}},
-    {"splice, 64 KiB pipe", SPLICE, 64 << 10, {0}, {0}},
-    {"splice, 256 KiB pipe", SPLICE, 256 << 10, {0}, {0}},
-    {"splice, 1 MiB pipe", SPLICE, 1 << 20, {0}, {0}},
-    {"read+send, 64 KiB", COPY, 64 << 10, {0}, {0}},
-    {"read+send, 256 KiB", COPY, 256 << 10, {0}, {0}},
-    {"read+send, 1 MiB", COPY, 1 << 20, {0}, {0}},
-    {"sendfile(2), in loop", SYS_LOOP, 0, {0}, {0}},
-    {"sendfile(2), thread", SYS_THREAD, 0, {0}, {0}},
-    {"nginx sendfile", NGINX, 0, {0}, {0}},
+    {.name = "mapping, 1 MiB window", .kind = MAP, .knob = 1 << 20},
+    {.name = "mapping, 4 MiB window", .kind = MAP, .knob = 4 << 20},
+    {.name = "mapping, 16 MiB window", .kind = MAP, .knob = 16 << 20},
+    {.name = "mapping, 4 MiB, MAP_POPULATE", .kind = MAP_POP, .knob = 4 << 20},
+    {.name = "mapping, 4 MiB, faults", .kind = MAP_LAZY, .knob = 4 << 20},
+    {.name = "mapping+SEND_ZC, 4 MiB", .kind = MAP_ZC, .knob = 4 << 20},
+    {.name = "splice, 64 KiB pipe", .kind = SPLICE, .knob = 64 << 10},
+    {.name = "splice, 256 KiB pipe", .kind = SPLICE, .knob = 256 << 10},
+    {.name = "splice, 1 MiB pipe", .kind = SPLICE, .knob = 1 << 20},
+    {.name = "read+send, 64 KiB", .kind = COPY, .knob = 64 << 10},
+    {.name = "read+send, 256 KiB", .kind = COPY, .knob = 256 << 10},
+    {.name = "read+send, 1 MiB", .kind = COPY, .knob = 1 << 20},
+    {.name = "sendfile(2), in loop", .kind = SYS_LOOP, .knob = 0},
+    {.name = "sendfile(2), thread", .kind = SYS_THREAD, .knob = 0},
+    {.name = "nginx sendfile", .kind = NGINX, .knob = 0},
 };
 #define NMODES (sizeof modes / sizeof modes[0])
 static bool have_nginx;
+static const char *only; /* --modes */
 /* the library's defaults, read before any change */
 static size_t lib_pipe, lib_chunk, lib_window;
 static int lib_first;
@@ -89,13 +92,21 @@ struct fetch {
     const char *request; /* or NULL */
     size_t bytes;        /* the body's (after the header, if request) */
     double secs;
+    double cpu;          /* the client thread's CPU seconds */
 };
+
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static long fetch(void *arg)
 {
     struct fetch *f = arg;
     static char buf[1 << 20];
-    double t0 = now();
+    double t0 = now(), c0 = thread_cpu();
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -121,6 +132,7 @@ static long fetch(void *arg)
         total += (size_t)n;
     }
     f->secs = now() - t0;
+    f->cpu = thread_cpu() - c0;
     f->bytes = total - header;
     close(fd);
     return n < 0 ? -1 : 0;
@@ -196,25 +208,27 @@ static long sys_sendfile_thread(void *arg)
 }
 
 static double curio_round(const struct mode *m, curio_socket *ls, int port, int file_fd,
-                          double *cpu)
+                          double *cpu, double *client)
 {
     curio__op_probe_reset();
-    curio__sendfile_map_denied = false;
     curio__sendfile_first = lib_first;
     curio__sendfile_window = lib_window;
-    curio__sendfile_populate = true;
+    curio__sendfile_populate = CURIO__POPULATE_WORKER;
     if (m->kind == COPY) {
         curio__op_deny(IORING_OP_SPLICE);
-        curio__sendfile_map_denied = true;
+        curio__op_deny(IORING_OP_MADVISE);
         curio__sendfile_chunk = m->knob;
     } else if (m->kind == SPLICE) {
         curio__sendfile_first = CURIO__SENDFILE_SPLICE;
         curio__pipes_destroy(curio__tls_kernel); /* new pipes, of the size asked for */
         curio__pipe_size = m->knob;
-    } else if (m->kind == MAP || m->kind == MAP_LAZY || m->kind == MAP_ZC) {
+    } else if (m->kind == MAP || m->kind == MAP_POP || m->kind == MAP_LAZY ||
+               m->kind == MAP_ZC) {
         curio__sendfile_first = m->kind == MAP_ZC ? CURIO__SENDFILE_MAP_ZC : CURIO__SENDFILE_MAP;
         curio__sendfile_window = m->knob;
-        curio__sendfile_populate = m->kind != MAP_LAZY;
+        curio__sendfile_populate = m->kind == MAP_POP    ? CURIO__POPULATE_MAP
+                                   : m->kind == MAP_LAZY ? CURIO__POPULATE_FAULT
+                                                         : CURIO__POPULATE_WORKER;
     }
     struct client c = {.f = {.port = port}};
     double c0 = cpu_now();
@@ -237,6 +251,7 @@ static double curio_round(const struct mode *m, curio_socket *ls, int port, int 
     curio_join(t, NULL);
     curio_task_release(t);
     *cpu = (cpu_now() - c0) / (double)(size_mib / 1024.0);
+    *client = c.f.cpu / (double)(size_mib / 1024.0);
     if (rc < 0 || c.rc < 0 || c.f.bytes != size_mib << 20) {
         fprintf(stderr, "%s: sendfile %zd (%zu sent), client %ld, %zu bytes\n", m->name, rc,
                 sent, c.rc, c.f.bytes);
@@ -353,8 +368,11 @@ static long bench(void *arg)
     for (int r = 0; r < rounds; r++) {
         for (size_t i = 0; i < NMODES; i++) {
             struct mode *m = &modes[(i + (size_t)r) % NMODES]; /* a rotating order */
+            if (m->skip)
+                continue;
             double g = m->kind == NGINX ? (have_nginx ? nginx_round() : 0)
-                                        : curio_round(m, ls, port, file_fd, &m->cpu[r]);
+                                        : curio_round(m, ls, port, file_fd, &m->cpu[r],
+                                                      &m->client[r]);
             if (g < 0)
                 return -1;
             m->gbs[r] = g;
@@ -362,6 +380,26 @@ static long bench(void *arg)
     }
     curio_socket_close(ls);
     return 0;
+}
+
+/* The library's own choices: its first path with its window or pipe, and its read+send
+ * fallback's buffer. */
+static bool library_modes(struct mode **lib, struct mode **copy)
+{
+    *lib = *copy = NULL;
+    for (size_t i = 0; i < NMODES; i++) {
+        struct mode *m = &modes[i];
+        if (!*lib && ((lib_first == CURIO__SENDFILE_SPLICE && m->kind == SPLICE &&
+                       m->knob == lib_pipe) ||
+                      (lib_first == CURIO__SENDFILE_MAP && m->kind == MAP &&
+                       m->knob == lib_window) ||
+                      (lib_first == CURIO__SENDFILE_MAP_ZC && m->kind == MAP_ZC &&
+                       m->knob == lib_window)))
+            *lib = m;
+        if (m->kind == COPY && m->knob == lib_chunk)
+            *copy = m;
+    }
+    return *lib && *copy;
 }
 
 int main(int argc, char **argv)
@@ -375,18 +413,38 @@ int main(int argc, char **argv)
             nginx_bin = argv[++i];
         else if (!strcmp(argv[i], "--no-nginx"))
             nginx_bin = "";
+        else if (!strcmp(argv[i], "--modes") && i + 1 < argc)
+            only = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--mib N] [--rounds R] [--nginx PATH | --no-nginx]\n",
+            fprintf(stderr,
+                    "usage: %s [--mib N] [--rounds R] [--nginx PATH | --no-nginx] "
+                    "[--modes WORD,WORD...]\n",
                     argv[0]);
             return 2;
         }
     }
     if (rounds < 1 || rounds > 64 || size_mib < 1)
         return 2;
+    if (only) {
+        /* The modes whose names contain one of the words; the library's default path
+         * and its read+send fallback are always run, for the ratios. */
+        for (size_t i = 0; i < NMODES; i++) {
+            modes[i].skip = true;
+            char words[256];
+            snprintf(words, sizeof words, "%s", only);
+            for (char *w = strtok(words, ","); w; w = strtok(NULL, ","))
+                if (strstr(modes[i].name, w))
+                    modes[i].skip = false;
+        }
+    }
     lib_pipe = curio__pipe_size;
     lib_chunk = curio__sendfile_chunk;
     lib_window = curio__sendfile_window;
     lib_first = curio__sendfile_first;
+    struct mode *lib0, *copy0;
+    if (!library_modes(&lib0, &copy0))
+        return 1;
+    lib0->skip = copy0->skip = false;
     if (!mkdtemp(tmpdir))
         return 1;
     snprintf(file_path, sizeof file_path, "%s/file", tmpdir);
@@ -419,39 +477,26 @@ int main(int argc, char **argv)
     }
     printf("%zu MiB page-cached file to a client on 127.0.0.1, median of %d rounds:\n",
            size_mib, rounds);
-    /* The library's own choices: its first path and window or pipe, its read+send buffer. */
-    struct mode *lib = NULL, *copy = NULL, *ng = NULL;
-    for (size_t i = 0; i < NMODES; i++) {
-        struct mode *m = &modes[i];
-        if (!lib && ((lib_first == CURIO__SENDFILE_SPLICE && m->kind == SPLICE &&
-                      m->knob == lib_pipe) ||
-                     (lib_first == CURIO__SENDFILE_MAP && m->kind == MAP &&
-                      m->knob == lib_window) ||
-                     (lib_first == CURIO__SENDFILE_MAP_ZC && m->kind == MAP_ZC &&
-                      m->knob == lib_window)))
-            lib = m;
-        if (m->kind == COPY && m->knob == lib_chunk)
-            copy = m;
-        if (m->kind == NGINX)
-            ng = m;
-    }
-    if (!lib || !copy)
+    struct mode *lib, *copy, *ng = &modes[NMODES - 1];
+    if (!library_modes(&lib, &copy))
         return 1;
-    printf("  %-24s %6s  %9s  %s\n", "mode", "GB/s", "CPU s/GiB", "/ read+send (the fallback)");
+    printf("  %-30s %6s  %9s  %9s  %s\n", "mode", "GB/s", "CPU s/GiB", "of it the", "GB/s ratio to");
+    printf("  %-30s %6s  %9s  %9s  %s\n", "", "", "(process)", "client's", copy->name);
     for (size_t i = 0; i < NMODES; i++) {
         struct mode *m = &modes[i];
-        if (m->kind == NGINX && !have_nginx)
+        if ((m->kind == NGINX && !have_nginx) || m->skip)
             continue;
         if (m->kind == NGINX)
-            printf("  %-24s %6.2f  %9s  %5.2fx\n", m->name, median(m), "",
+            printf("  %-30s %6.2f  %9s  %9s  %5.2fx\n", m->name, median(m), "", "",
                    median(m) / median(copy));
         else
-            printf("  %-24s %6.2f  %9.3f  %5.2fx%s\n", m->name, median(m), median_of(m->cpu),
-                   median(m) / median(copy), m == lib ? "  (the library's default)" : "");
+            printf("  %-30s %6.2f  %9.3f  %9.3f  %5.2fx%s\n", m->name, median(m),
+                   median_of(m->cpu), median_of(m->client), median(m) / median(copy),
+                   m == lib ? "  (the library's default)" : "");
     }
     double best_copy = 0;
     for (size_t i = 0; i < NMODES; i++)
-        if (modes[i].kind == COPY && median(&modes[i]) > best_copy)
+        if (modes[i].kind == COPY && !modes[i].skip && median(&modes[i]) > best_copy)
             best_copy = median(&modes[i]);
     double chosen = median(lib);
     printf("ratio %s (the library's) / best read+send: %.2fx\n", lib->name, chosen / best_copy);
@@ -459,7 +504,10 @@ int main(int argc, char **argv)
            chosen / median(copy));
     printf("CPU ratio %s / %s (process, client included): %.2fx\n", copy->name, lib->name,
            median_of(copy->cpu) / median_of(lib->cpu));
-    if (have_nginx)
+    printf("CPU ratio without the client: %.2fx\n",
+           (median_of(copy->cpu) - median_of(copy->client)) /
+               (median_of(lib->cpu) - median_of(lib->client)));
+    if (have_nginx && !ng->skip)
         printf("ratio %s / nginx sendfile: %.2fx\n", lib->name, chosen / median(ng));
     return 0;
 }

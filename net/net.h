@@ -196,15 +196,16 @@ CURIO__HIDDEN int curio__connect_any(curio_socket **out, const struct addrinfo *
 /* curio_sendfile (net/sendfile.c): the buffer size of its read+send path (256 KiB), for
  * benchmarks. Tests force that path with curio__op_deny(IORING_OP_SPLICE). */
 extern size_t curio__sendfile_chunk CURIO__HIDDEN;
-/* Its mapping path: the window mapped per send (4 MiB), the least a file must hold past
- * the offset for it (64 KiB), and, for benchmarks and tests, the path tried first (the
- * mapping, the mapping with zero-copy sends, or splice) and a switch that makes every
- * mmap fail (the splice path then, as for a file that cannot be mapped). */
+/* Its mapping path: the window mapped per send (4 MiB), the least it sends (4 MiB), and,
+ * for benchmarks and tests, the path tried first (the mapping, the mapping with zero-copy
+ * sends, or splice) and how a window's pages are faulted in (MADV_POPULATE_READ in one of
+ * io_uring's workers; MAP_POPULATE in the calling thread; by the send's own copy). Tests
+ * force the splice path with curio__op_deny(IORING_OP_MADVISE). */
 enum { CURIO__SENDFILE_MAP, CURIO__SENDFILE_MAP_ZC, CURIO__SENDFILE_SPLICE };
+enum { CURIO__POPULATE_WORKER, CURIO__POPULATE_MAP, CURIO__POPULATE_FAULT };
 extern size_t curio__sendfile_window CURIO__HIDDEN;
 extern size_t curio__sendfile_map_min CURIO__HIDDEN;
 extern int curio__sendfile_first CURIO__HIDDEN;
-extern bool curio__sendfile_map_denied CURIO__HIDDEN;
-extern bool curio__sendfile_populate CURIO__HIDDEN;
+extern int curio__sendfile_populate CURIO__HIDDEN;
 
 #endif

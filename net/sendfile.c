@@ -30,14 +30,30 @@
 
 size_t curio__sendfile_chunk = 256u * 1024;
 size_t curio__sendfile_window = 4u << 20;
-size_t curio__sendfile_map_min = 64u << 10;
+size_t curio__sendfile_map_min = 4u << 20;
 int curio__sendfile_first = CURIO__SENDFILE_MAP;
-bool curio__sendfile_map_denied;
-bool curio__sendfile_populate = true;
+int curio__sendfile_populate = CURIO__POPULATE_WORKER;
+
+/* Fault the window's pages in (madvise MADV_POPULATE_READ, Linux 5.14) in one of
+ * io_uring's workers, which share the address space: a page that is not in the cache is
+ * read there, not in the kernel's thread. */
+static ssize_t populate(void *addr, size_t len)
+{
+    curio__op op;
+    struct io_uring_sqe *sqe;
+    int rc = curio__op_begin(&op, &sqe);
+    if (rc < 0)
+        return rc;
+    io_uring_prep_madvise(sqe, addr, (off_t)len, MADV_POPULATE_READ);
+    sqe->flags |= IOSQE_ASYNC; /* where it runs anyway; its deadline in the timer heap */
+    return curio__op_wait(&op, sqe, "READ_WAIT");
+}
 
 /* One window's send from a read-only shared mapping of the file: [off, off + n) mapped
  * from the page below off; the mapping is gone when this returns (the send, zero-copy or
- * not, has completed, so the kernel no longer refers to it). */
+ * not, has completed, so the kernel no longer refers to it). 1: no byte of it went, take
+ * the next path (mmap refused; the populate refused, as a kernel older than 5.14 does
+ * with -EINVAL; the file ends before the window: -EFAULT). */
 static int send_window(curio_socket *s, int in_fd, int64_t off, size_t n, bool zc,
                        size_t *done)
 {
@@ -45,28 +61,37 @@ static int send_window(curio_socket *s, int in_fd, int64_t off, size_t n, bool z
     if (!page)
         page = (size_t)sysconf(_SC_PAGESIZE);
     size_t head = (size_t)off & (page - 1);
+    int pop = curio__sendfile_populate;
     void *m = mmap(NULL, head + n, PROT_READ,
-                   MAP_SHARED | (curio__sendfile_populate ? MAP_POPULATE : 0), in_fd,
+                   MAP_SHARED | (pop == CURIO__POPULATE_MAP ? MAP_POPULATE : 0), in_fd,
                    (off_t)(off - (int64_t)head));
     if (m == MAP_FAILED)
         return 1;
-    const char *p = (const char *)m + head;
-    int rc = zc ? curio__sendall_zc_entered(s, p, n, 0, done)
+    ssize_t rc = pop == CURIO__POPULATE_WORKER ? populate(m, head + n) : 0;
+    if (rc == -EINVAL)
+        curio__op_deny(IORING_OP_MADVISE); /* no MADV_POPULATE_READ: not again */
+    if (rc == -EINVAL || rc == -EFAULT || rc == -ENOMEM)
+        rc = 1;
+    if (rc == 0) {
+        const char *p = (const char *)m + head;
+        rc = zc ? curio__sendall_zc_entered(s, p, n, 0, done)
                 : curio__sendall_entered(s, p, n, 0, done);
+    }
     munmap(m, head + n);
-    return rc;
+    return (int)rc;
 }
 
 /* Windows of the file sent from a mapping, up to the end fstat reports (looked at again
  * when reached, for a file that grows). 1: take the next path for the rest, which starts
- * at offset + *done: a file that is not regular, less than curio__sendfile_map_min bytes
- * to send (by count or by fstat from off; /proc's files show 0), one mmap refuses, and a send that faults
- * (-EFAULT: the file was truncated under the mapping; the next path reads to its new end).
- */
+ * at offset + *done: a kernel without IORING_OP_MADVISE, a file that is not regular, less
+ * than curio__sendfile_map_min bytes to send (by count, or by fstat from off: /proc's
+ * files show 0), a window send_window gives up on, and a send that faults (-EFAULT: the
+ * file was truncated under the mapping; the next path reads to its new end). */
 static ssize_t map_loop(curio_socket *s, int fd, int in_fd, int64_t off, size_t left,
                         bool zc, size_t *done)
 {
-    if (curio__sendfile_map_denied)
+    if (curio__sendfile_populate == CURIO__POPULATE_WORKER &&
+        !curio__op_supported(IORING_OP_MADVISE))
         return 1;
     struct stat st;
     if (fstat(in_fd, &st) < 0)

@@ -88,14 +88,15 @@ static long receive(void *arg)
     return 0;
 }
 
-/* The path tried first. COPY: as on a kernel without IORING_OP_SPLICE, for a file that
- * cannot be mapped. */
+/* The path tried first. SPLICE: as on a kernel without IORING_OP_MADVISE; COPY: without
+ * IORING_OP_SPLICE either. */
 enum { MAP, COPY, SPLICE, MAP_ZC };
 static void path(int which)
 {
     curio__op_probe_reset();
-    curio__sendfile_map_denied = which == COPY || which == SPLICE;
     curio__sendfile_first = which == MAP_ZC ? CURIO__SENDFILE_MAP_ZC : CURIO__SENDFILE_MAP;
+    if (which == COPY || which == SPLICE)
+        curio__op_deny(IORING_OP_MADVISE);
     if (which == COPY)
         curio__op_deny(IORING_OP_SPLICE);
 }
