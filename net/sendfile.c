@@ -2,7 +2,24 @@
  * net/sendfile.c - curio_sendfile: a file's bytes to a stream socket without copying them
  * through user space.
  *
- * The plain path splices (IORING_OP_SPLICE) the file into a pipe from the kernel's cache
+ * Three paths, each taking over where the one before gives up (at offset + the bytes sent
+ * so far):
+ *
+ * The mapping (from curio__sendfile_map_min, 4 MiB, to send): a window of the file
+ * (curio__sendfile_window, 4 MiB) is mapped read-only and shared, its pages faulted in by
+ * madvise(MADV_POPULATE_READ) in one of io_uring's workers (IORING_OP_MADVISE with
+ * IOSQE_ASYNC: a page not in the cache is read there, and the populate's deadline is kept
+ * in the timer heap), then sent from the mapping with sendall's rounds (one copy, page
+ * cache to socket), then unmapped. The send has completed when its operation has (a plain
+ * send's CQE; a zero-copy send's notification), so the kernel no longer refers to the
+ * mapping when it goes, on every path. Only what fstat reports is mapped. A file truncated
+ * under a pending send makes the kernel's copy fail with -EFAULT inside the kernel (a
+ * kernel-mode fault raises no SIGBUS; tests/net/test_sendfile.c checks it), after the
+ * bytes before the lost page went: the rest goes by the next path, which reads to the new
+ * end. Measured faster than splice and read+send on loopback for large files, slower for
+ * small ones (docs/benchmarks.md).
+ *
+ * Splice: the file is spliced (IORING_OP_SPLICE) into a pipe from the kernel's cache
  * (kernel/pipes.c), then the pipe into the socket, one pipeful per round. The pipe is put
  * back only when it is empty: a round interrupted between the two splices (or in the
  * middle of the second) leaves bytes in it that never reached the socket; they are not
@@ -10,14 +27,14 @@
  * there like splice(2) on a blocking socket; curio__op_wait keeps their deadlines in the
  * timer heap (kernel/trap.c), and cancelling one interrupts it with the count it moved.
  *
+ * Read+send: without IORING_OP_SPLICE, for a file splice refuses (-EINVAL at the first
+ * round), when no descriptor is left for a pipe (-EMFILE, -ENFILE), and for a socket with
+ * a transport (TLS), the bytes are read (pread) into a buffer and sent (send with
+ * MSG_WAITALL, or the transport's sendall).
+ *
  * The call claims the socket's write direction for its whole length (not once per
  * operation), so another task's send cannot slip between two rounds, and a close by
  * another task interrupts whichever operation the call waits for.
- *
- * Without IORING_OP_SPLICE, for a file splice refuses (-EINVAL at the first round), when
- * no descriptor is left for a pipe (-EMFILE, -ENFILE), and for a socket with a transport
- * (TLS), the bytes are read (pread) into a buffer and sent (send with MSG_WAITALL, or the
- * transport's sendall).
  */
 #include "net.h"
 #include "../io/io.h"
@@ -57,9 +74,7 @@ static ssize_t populate(void *addr, size_t len)
 static int send_window(curio_socket *s, int in_fd, int64_t off, size_t n, bool zc,
                        size_t *done)
 {
-    static size_t page;
-    if (!page)
-        page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t head = (size_t)off & (page - 1);
     int pop = curio__sendfile_populate;
     void *m = mmap(NULL, head + n, PROT_READ,
