@@ -1,18 +1,25 @@
 /*
- * bench/sendfile_bench.c - curio_sendfile against a curio read+send loop and against
- * nginx's sendfile: a page-cached file (1 GiB by default) sent once per round to a local
- * client over 127.0.0.1, which counts the bytes until end of stream (timed by the client,
- * from connect to end of stream). Also tunes the splice path's pipe size and the copy
- * path's buffer size.
+ * bench/sendfile_bench.c - curio_sendfile's paths against each other, against sendfile(2)
+ * and against nginx's sendfile: a page-cached file (1 GiB by default) sent once per round
+ * to a local client over 127.0.0.1, which counts the bytes until end of stream (timed by
+ * the client, from connect to end of stream).
  *
  *     curio-sendfile-bench [--mib N] [--rounds R] [--nginx PATH | --no-nginx]
+ *                          [--modes WORD,WORD...]
  *
  * Modes, run in turn in every round (so that the machine's noise falls on all alike):
- * splice with pipes of 64 KiB, 256 KiB and 1 MiB; read+send (the path a kernel without
- * IORING_OP_SPLICE takes, forced with curio__op_deny) with 64 KiB, 256 KiB and 1 MiB
- * buffers; nginx (one worker, sendfile on), started by pid with a configuration in a
- * temporary directory, if its binary is there. Prints each mode's median GB/s, then the
- * ratios. Links the static library to reach the hidden knobs.
+ * sends from a mapping of the file with 1, 4 and 16 MiB windows (pages faulted in by a
+ * worker's MADV_POPULATE_READ, the library's way), and with 4 MiB windows populated by
+ * MAP_POPULATE in the calling thread, faulted in by the send's own copy, and sent with
+ * IORING_OP_SEND_ZC; splice with pipes of 64 KiB, 256 KiB and 1 MiB; read+send (forced
+ * with curio__op_deny) with 64 KiB, 256 KiB and 1 MiB buffers; sendfile(2) on the
+ * non-blocking socket, in the kernel's thread (waiting for room with a poll through the
+ * ring) and in a thread of its own; nginx (one worker, sendfile on), started by pid with a
+ * configuration in a temporary directory, if its binary is there. --modes keeps the modes
+ * whose names contain one of the words (the library's default and its read+send fallback
+ * always run). Prints each mode's median GB/s and CPU seconds per GiB (the process's, and
+ * of it the client thread's), then the ratios. Links the static library to reach the
+ * hidden knobs.
  */
 #include <curio.h>
 
@@ -75,7 +82,7 @@ static struct mode modes[] = {
 static bool have_nginx;
 static const char *only; /* --modes */
 /* the library's defaults, read before any change */
-static size_t lib_pipe, lib_chunk, lib_window;
+static size_t lib_pipe, lib_chunk, lib_window, lib_map_min;
 static int lib_first;
 
 static double now(void)
@@ -213,6 +220,7 @@ static double curio_round(const struct mode *m, curio_socket *ls, int port, int 
     curio__op_probe_reset();
     curio__sendfile_first = lib_first;
     curio__sendfile_window = lib_window;
+    curio__sendfile_map_min = lib_map_min;
     curio__sendfile_populate = CURIO__POPULATE_WORKER;
     if (m->kind == COPY) {
         curio__op_deny(IORING_OP_SPLICE);
@@ -226,6 +234,7 @@ static double curio_round(const struct mode *m, curio_socket *ls, int port, int 
                m->kind == MAP_ZC) {
         curio__sendfile_first = m->kind == MAP_ZC ? CURIO__SENDFILE_MAP_ZC : CURIO__SENDFILE_MAP;
         curio__sendfile_window = m->knob;
+        curio__sendfile_map_min = 0; /* whatever --mib says */
         curio__sendfile_populate = m->kind == MAP_POP    ? CURIO__POPULATE_MAP
                                    : m->kind == MAP_LAZY ? CURIO__POPULATE_FAULT
                                                          : CURIO__POPULATE_WORKER;
@@ -440,6 +449,7 @@ int main(int argc, char **argv)
     lib_pipe = curio__pipe_size;
     lib_chunk = curio__sendfile_chunk;
     lib_window = curio__sendfile_window;
+    lib_map_min = curio__sendfile_map_min;
     lib_first = curio__sendfile_first;
     struct mode *lib0, *copy0;
     if (!library_modes(&lib0, &copy0))
