@@ -604,6 +604,54 @@ Test(sendfile, file_truncated_under_the_mapping_zero_copy)
     cr_assert_eq(count_fds(), fds);
 }
 
+/* A file that grows while the call sends it to its end (count 0): the mapping path looks
+ * at its size again when it gets there, and sends the new bytes too. */
+static long grows(void *arg)
+{
+    (void)arg;
+    path(MAP);
+    curio_socket *a, *b;
+    tcp_pair(&a, &b);
+    small_buffers(curio_socket_fd(a));
+    small_buffers(curio_socket_fd(b));
+    size_t first = SIZE, more = 1u << 20;
+    int fd = make_file(first + more);
+    cr_assert_eq(ftruncate(fd, (off_t)first), 0);
+    struct sender x = {.s = a, .fd = fd, .sent = 777};
+    curio_task *t = curio_spawn(sends, &x);
+    wait_sending(t);
+    cr_assert_eq(count_maps(fd), 1, "sending from the first window");
+    /* The bytes make_file wrote there, written again. */
+    static unsigned char buf[1 << 16];
+    for (size_t off = first; off < first + more; off += sizeof buf) {
+        for (size_t i = 0; i < sizeof buf; i++)
+            buf[i] = byte_at(off + i);
+        cr_assert_eq(pwrite(fd, buf, sizeof buf, (off_t)off), (ssize_t)sizeof buf);
+    }
+    struct rx r = {.s = b};
+    curio_task *d = curio_spawn(receive, &r);
+    cr_assert_eq(curio_join(t, NULL), 0);
+    curio_task_release(t);
+    cr_assert_eq(x.rc, (ssize_t)(first + more), "%s", name(x.rc));
+    cr_assert_eq(x.sent, first + more);
+    cr_assert_eq(count_maps(fd), 0, "no mapping left");
+    curio_socket_close(a);
+    cr_assert_eq(curio_join(d, NULL), 0);
+    curio_task_release(d);
+    cr_assert_eq(r.got, first + more);
+    cr_assert(r.ok, "the bytes are the file's");
+    curio_socket_close(b);
+    close(fd);
+    return 0;
+}
+
+Test(sendfile, file_growing_during_the_call)
+{
+    int fds = count_fds();
+    run_main(grows, NULL);
+    cr_assert_eq(count_fds(), fds);
+}
+
 /* ---- one sender at a time ---- */
 
 static long busy(void *arg)
