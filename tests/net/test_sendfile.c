@@ -147,6 +147,12 @@ static long send_range(void *arg)
     /* The file's own position is not used. */
     cr_assert_eq(curio_file_tell(f), 0);
     cr_assert_eq(count_maps(fd), 0, "no mapping left");
+    /* Which path went: only splice leaves a pipe in the kernel's cache (empty at first). */
+    bool mapped = (g->copy == MAP || g->copy == MAP_ZC) && g->want >= (4u << 20);
+    if (g->copy == SPLICE)
+        cr_assert_eq(curio__pipes_cached(curio__tls_kernel), 1, "spliced");
+    else if (g->copy == COPY || mapped)
+        cr_assert_eq(curio__pipes_cached(curio__tls_kernel), 0, "no pipe used");
     curio_socket_close(a);
     cr_assert_eq(curio_join(t, NULL), 0);
     curio_task_release(t);
