@@ -11,7 +11,8 @@
  * sends from a mapping of the file with 1, 4 and 16 MiB windows (pages faulted in by a
  * worker's MADV_POPULATE_READ, the library's way), and with 4 MiB windows populated by
  * MAP_POPULATE in the calling thread, faulted in by the send's own copy, and sent with
- * IORING_OP_SEND_ZC; splice with pipes of 64 KiB, 256 KiB and 1 MiB; read+send (forced
+ * IORING_OP_SEND_ZC; splice with pipes of 64 KiB, 256 KiB and 1 MiB, and of 256 KiB with
+ * SPLICE_F_MORE on the pipe -> socket splice; read+send (forced
  * with curio__op_deny) with 64 KiB, 256 KiB and 1 MiB buffers; sendfile(2) on the
  * non-blocking socket, in the kernel's thread (waiting for room with a poll through the
  * ring) and in a thread of its own; nginx (one worker, sendfile on), started by pid with a
@@ -51,7 +52,7 @@ static const char *nginx_bin = "/usr/sbin/nginx";
 static char tmpdir[] = "/tmp/curio-sendfile-bench-XXXXXX";
 static char file_path[128];
 
-enum { SPLICE, COPY, MAP, MAP_POP, MAP_LAZY, MAP_ZC, SYS_LOOP, SYS_THREAD, NGINX };
+enum { SPLICE, SPLICE_MORE, COPY, MAP, MAP_POP, MAP_LAZY, MAP_ZC, SYS_LOOP, SYS_THREAD, NGINX };
 struct mode {
     const char *name;
     int kind;
@@ -71,6 +72,7 @@ static struct mode modes[] = {
     {.name = "splice, 64 KiB pipe", .kind = SPLICE, .knob = 64 << 10},
     {.name = "splice, 256 KiB pipe", .kind = SPLICE, .knob = 256 << 10},
     {.name = "splice, 1 MiB pipe", .kind = SPLICE, .knob = 1 << 20},
+    {.name = "splice, 256 KiB, SPLICE_F_MORE", .kind = SPLICE_MORE, .knob = 256 << 10},
     {.name = "read+send, 64 KiB", .kind = COPY, .knob = 64 << 10},
     {.name = "read+send, 256 KiB", .kind = COPY, .knob = 256 << 10},
     {.name = "read+send, 1 MiB", .kind = COPY, .knob = 1 << 20},
@@ -221,13 +223,15 @@ static double curio_round(const struct mode *m, curio_socket *ls, int port, int 
     curio__sendfile_first = lib_first;
     curio__sendfile_window = lib_window;
     curio__sendfile_map_min = lib_map_min;
+    curio__sendfile_splice_flags = 0;
     curio__sendfile_populate = CURIO__POPULATE_WORKER;
     if (m->kind == COPY) {
         curio__op_deny(IORING_OP_SPLICE);
         curio__op_deny(IORING_OP_MADVISE);
         curio__sendfile_chunk = m->knob;
-    } else if (m->kind == SPLICE) {
+    } else if (m->kind == SPLICE || m->kind == SPLICE_MORE) {
         curio__sendfile_first = CURIO__SENDFILE_SPLICE;
+        curio__sendfile_splice_flags = m->kind == SPLICE_MORE ? SPLICE_F_MORE : 0;
         curio__pipes_destroy(curio__tls_kernel); /* new pipes, of the size asked for */
         curio__pipe_size = m->knob;
     } else if (m->kind == MAP || m->kind == MAP_POP || m->kind == MAP_LAZY ||

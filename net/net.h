@@ -207,5 +207,7 @@ extern size_t curio__sendfile_window CURIO__HIDDEN;
 extern size_t curio__sendfile_map_min CURIO__HIDDEN;
 extern int curio__sendfile_first CURIO__HIDDEN;
 extern int curio__sendfile_populate CURIO__HIDDEN;
+/* The flags of splice's pipe -> socket operation (0; the benchmark tries SPLICE_F_MORE). */
+extern unsigned curio__sendfile_splice_flags CURIO__HIDDEN;
 
 #endif

@@ -50,6 +50,7 @@ size_t curio__sendfile_window = 4u << 20;
 size_t curio__sendfile_map_min = 4u << 20;
 int curio__sendfile_first = CURIO__SENDFILE_MAP;
 int curio__sendfile_populate = CURIO__POPULATE_WORKER;
+unsigned curio__sendfile_splice_flags;
 
 /* Fault the window's pages in (madvise MADV_POPULATE_READ, Linux 5.14) in one of
  * io_uring's workers, which share the address space: a page that is not in the cache is
@@ -160,7 +161,8 @@ static ssize_t drain(int fd, const curio__pipe *p, size_t n)
     int rc = curio__op_begin_fd2(&op, &sqe, p->rd, CURIO__FD_READ, fd, CURIO__FD_WRITE);
     if (rc < 0)
         return rc;
-    io_uring_prep_splice(sqe, p->rd, -1, fd, -1, curio__op_len(n), 0);
+    io_uring_prep_splice(sqe, p->rd, -1, fd, -1, curio__op_len(n),
+                         curio__sendfile_splice_flags);
     return curio__op_wait(&op, sqe, "WRITE_WAIT");
 }
 
