@@ -145,6 +145,11 @@ static inline int curio__socket_begin(curio_socket *s, int dir, curio__op *op,
 CURIO__HIDDEN int curio__sendall_entered(curio_socket *s, const void *buf, size_t n,
                                          int flags, size_t *done);
 
+/* As curio__sendall_entered, with zero-copy sends (net/send_zc.c) where s takes them:
+ * returns only once the kernel has released buf (the notification CQE), on every path. */
+CURIO__HIDDEN int curio__sendall_zc_entered(curio_socket *s, const void *buf, size_t n,
+                                            int flags, size_t *done);
+
 /* Install transport t with its state ctx on s (see curio__socket_transport): from now on
  * s's calls, and its stream if it has one, go through t. The caller has checked that s
  * has no transport yet and that nobody waits on it. */
@@ -196,5 +201,18 @@ CURIO__HIDDEN int curio__connect_any(curio_socket **out, const struct addrinfo *
 /* curio_sendfile (net/sendfile.c): the buffer size of its read+send path (256 KiB), for
  * benchmarks. Tests force that path with curio__op_deny(IORING_OP_SPLICE). */
 extern size_t curio__sendfile_chunk CURIO__HIDDEN;
+/* Its mapping path: the window mapped per send (4 MiB), the least it sends (4 MiB), and,
+ * for benchmarks and tests, the path tried first (the mapping, the mapping with zero-copy
+ * sends, or splice) and how a window's pages are faulted in (MADV_POPULATE_READ in one of
+ * io_uring's workers; MAP_POPULATE in the calling thread; by the send's own copy). Tests
+ * force the splice path with curio__op_deny(IORING_OP_MADVISE). */
+enum { CURIO__SENDFILE_MAP, CURIO__SENDFILE_MAP_ZC, CURIO__SENDFILE_SPLICE };
+enum { CURIO__POPULATE_WORKER, CURIO__POPULATE_MAP, CURIO__POPULATE_FAULT };
+extern size_t curio__sendfile_window CURIO__HIDDEN;
+extern size_t curio__sendfile_map_min CURIO__HIDDEN;
+extern int curio__sendfile_first CURIO__HIDDEN;
+extern int curio__sendfile_populate CURIO__HIDDEN;
+/* The flags of splice's pipe -> socket operation (0; the benchmark tries SPLICE_F_MORE). */
+extern unsigned curio__sendfile_splice_flags CURIO__HIDDEN;
 
 #endif

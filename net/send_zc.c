@@ -85,6 +85,21 @@ ssize_t curio_send_zc(curio_socket *s, const void *buf, size_t n, int flags)
     return curio__socket_leave(s, rc);
 }
 
+int curio__sendall_zc_entered(curio_socket *s, const void *buf, size_t n, int flags,
+                              size_t *done)
+{
+    bool zc = zc_usable(s);
+    for (size_t k = 0; k < n;) {
+        ssize_t rc = send_zc_or_plain(s, (const char *)buf + k, n - k, flags | MSG_WAITALL,
+                                      &zc);
+        if (rc <= 0)
+            return rc < 0 ? (int)rc : -EPIPE; /* 0 cannot happen for n > 0; never loop */
+        k += (size_t)rc;
+        *done += (size_t)rc;
+    }
+    return 0;
+}
+
 /* As curio_sendall (net/transfer.c): inside the gate once for all rounds, MSG_WAITALL so
  * that one operation usually moves everything, a partial count kept on every path. */
 ssize_t curio_sendall_zc(curio_socket *s, const void *buf, size_t n, int flags, size_t *sent)
@@ -98,15 +113,7 @@ ssize_t curio_sendall_zc(curio_socket *s, const void *buf, size_t n, int flags, 
     } else if (n < CURIO_SEND_ZC_MIN) {
         return curio_sendall(s, buf, n, flags, sent);
     } else if ((rc = curio__socket_enter(s)) == 0) {
-        bool zc = zc_usable(s);
-        do {
-            rc = send_zc_or_plain(s, (const char *)buf + done, n - done, flags | MSG_WAITALL,
-                                  &zc);
-            if (rc > 0)
-                done += (size_t)rc;
-            else if (rc == 0)
-                rc = -EPIPE; /* cannot happen for n > 0; never loop on it */
-        } while (rc > 0 && done < n);
+        rc = curio__sendall_zc_entered(s, buf, n, flags, &done);
         rc = curio__socket_leave(s, rc);
     }
     if (sent)

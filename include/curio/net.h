@@ -501,10 +501,14 @@ CURIO_API int curio_unix_server(const char *path, curio_client_fn handler, void 
  * Send a file's bytes to a connected stream socket without copying them through user
  * space (Python's socket.sendfile; state READ_WAIT or WRITE_WAIT): count bytes from
  * offset (count 0: up to the end of the file), read at that offset, so the file's own
- * position is neither used nor moved. On io_uring the bytes go file -> pipe -> socket
- * (IORING_OP_SPLICE, through a pipe from a small per-kernel cache); a kernel without the
- * opcode, a file that cannot be spliced, a process out of descriptors for a pipe, and a
- * socket with a transport (TLS) take a read+send loop instead, with the same results.
+ * position is neither used nor moved. From 4 MiB on, the bytes are sent straight from a
+ * read-only shared mapping of the file (4 MiB windows, faulted in by one of io_uring's
+ * workers, unmapped before the call returns; a file truncated meanwhile ends the call
+ * early, never with SIGBUS); smaller sends, files that cannot be mapped and kernels before
+ * 5.14 go file -> pipe -> socket (IORING_OP_SPLICE, through a pipe from a small per-kernel
+ * cache); a kernel without that opcode, a file that cannot be spliced, a process out of
+ * descriptors for a pipe, and a socket with a transport (TLS) take a read+send loop
+ * instead, with the same results.
  * The socket's write direction is held for the whole call (another task's send gets
  * -EBUSY meanwhile).
  *

@@ -1,13 +1,17 @@
 /*
- * curio_sendfile and curio_sendfile_fd: whole files, offsets and ranges, a file larger
- * than the pipe, end of file, a peer reset, timeouts and cancellation while blocked and in
- * flight (the peer receives exactly what *sent reports), a close by another task, another
- * sender on the socket, bad input, no descriptor left behind (the kernel's pipes included),
- * and the read+send path that a kernel without IORING_OP_SPLICE takes.
+ * curio_sendfile and curio_sendfile_fd on each of their paths (sends from a mapping of the
+ * file, plain and zero-copy; splice; read+send, which a kernel without IORING_OP_SPLICE
+ * takes): whole files, offsets and ranges, a file larger than the pipe and the mapping's
+ * window, end of file, a file truncated under a pending send from its mapping, a peer
+ * reset, timeouts and cancellation while blocked and in flight (the peer receives exactly
+ * what *sent reports), a close by another task, another sender on the socket, bad input,
+ * no descriptor and no mapping left behind (the kernel's pipes included).
  */
 #include "nettest.h"
 #include "../../kernel/kernel.h"
+#include "../../net/net.h"
 
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -84,18 +88,42 @@ static long receive(void *arg)
     return 0;
 }
 
-/* Forced: as on a kernel without IORING_OP_SPLICE. */
-static void path(bool copy)
+/* The path tried first. SPLICE: as on a kernel without IORING_OP_MADVISE; COPY: without
+ * IORING_OP_SPLICE either. */
+enum { MAP, COPY, SPLICE, MAP_ZC };
+static void path(int which)
 {
     curio__op_probe_reset();
-    if (copy)
+    curio__sendfile_first = which == MAP_ZC ? CURIO__SENDFILE_MAP_ZC : CURIO__SENDFILE_MAP;
+    if (which == COPY || which == SPLICE)
+        curio__op_deny(IORING_OP_MADVISE);
+    if (which == COPY)
         curio__op_deny(IORING_OP_SPLICE);
+}
+
+/* The mappings of the file fd in /proc/self/maps (by its inode). */
+static int count_maps(int fd)
+{
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    FILE *m = fopen("/proc/self/maps", "r");
+    cr_assert(m);
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, m)) {
+        unsigned long long ino = 0;
+        if (sscanf(line, "%*s %*s %*s %*s %llu", &ino) == 1 && ino == st.st_ino)
+            n++;
+    }
+    fclose(m);
+    return n;
 }
 
 /* ---- success ---- */
 
 struct range {
-    bool copy, raw;
+    int copy; /* the path: MAP (0), COPY, SPLICE, MAP_ZC */
+    bool raw;
     size_t size;
     int64_t offset;
     size_t count, want;
@@ -118,6 +146,13 @@ static long send_range(void *arg)
     cr_assert_eq(sent, g->want);
     /* The file's own position is not used. */
     cr_assert_eq(curio_file_tell(f), 0);
+    cr_assert_eq(count_maps(fd), 0, "no mapping left");
+    /* Which path went: only splice leaves a pipe in the kernel's cache (empty at first). */
+    bool mapped = (g->copy == MAP || g->copy == MAP_ZC) && g->want >= (4u << 20);
+    if (g->copy == SPLICE)
+        cr_assert_eq(curio__pipes_cached(curio__tls_kernel), 1, "spliced");
+    else if (g->copy == COPY || mapped)
+        cr_assert_eq(curio__pipes_cached(curio__tls_kernel), 0, "no pipe used");
     curio_socket_close(a);
     cr_assert_eq(curio_join(t, NULL), 0);
     curio_task_release(t);
@@ -143,18 +178,37 @@ Test(sendfile, whole_file_larger_than_the_pipe)
 {
     check_range((struct range){.size = SIZE, .count = 0, .want = SIZE});
 }
+Test(sendfile, whole_file_splice_path)
+{
+    check_range((struct range){.copy = SPLICE, .size = SIZE, .want = SIZE});
+}
+Test(sendfile, whole_file_zero_copy_from_the_mapping)
+{
+    check_range((struct range){.copy = MAP_ZC, .size = SIZE, .want = SIZE});
+}
 Test(sendfile, whole_file_copy_path)
 {
-    check_range((struct range){.copy = true, .size = SIZE, .want = SIZE});
+    check_range((struct range){.copy = COPY, .size = SIZE, .want = SIZE});
 }
 Test(sendfile, range_at_an_offset)
 {
     check_range((struct range){.size = SIZE, .offset = 12345, .count = 3000001,
                                .want = 3000001});
 }
+Test(sendfile, range_past_one_window)
+{
+    /* Unaligned, across two windows of the mapping (4 MiB), ending before the file. */
+    check_range((struct range){.size = 9u << 20, .offset = 4095, .count = (5u << 20) + 3,
+                               .want = (5u << 20) + 3});
+}
+Test(sendfile, range_at_an_offset_splice_path)
+{
+    check_range((struct range){.copy = SPLICE, .size = SIZE, .offset = 12345,
+                               .count = 3000001, .want = 3000001});
+}
 Test(sendfile, range_at_an_offset_copy_path)
 {
-    check_range((struct range){.copy = true, .size = SIZE, .offset = 12345,
+    check_range((struct range){.copy = COPY, .size = SIZE, .offset = 12345,
                                .count = 3000001, .want = 3000001});
 }
 Test(sendfile, raw_descriptor)
@@ -167,9 +221,14 @@ Test(sendfile, end_of_file_before_count)
     check_range((struct range){.size = 100000, .offset = 90000, .count = 50000,
                                .want = 10000});
 }
+Test(sendfile, end_of_file_before_count_mapped)
+{
+    check_range((struct range){.size = SIZE, .offset = 100, .count = 2 * SIZE,
+                               .want = SIZE - 100});
+}
 Test(sendfile, end_of_file_before_count_copy_path)
 {
-    check_range((struct range){.copy = true, .size = 100000, .offset = 90000,
+    check_range((struct range){.copy = COPY, .size = 100000, .offset = 90000,
                                .count = 50000, .want = 10000});
 }
 Test(sendfile, offset_past_the_end_sends_nothing)
@@ -215,6 +274,7 @@ Test(sendfile, pipes_are_reused)
 static long at_fd_limit(void *arg)
 {
     (void)arg;
+    path(SPLICE); /* a mapping needs no descriptor */
     int fd = make_file(3u << 20);
     curio_socket *a, *b;
     tcp_pair(&a, &b);
@@ -270,7 +330,7 @@ static long reset_peer(void *arg)
 
 static long reset_mid(void *arg)
 {
-    path(*(bool *)arg);
+    path(*(int *)arg);
     int port;
     curio_socket *ls = listen_on("127.0.0.1", &port), *c;
     peer p;
@@ -293,14 +353,21 @@ static long reset_mid(void *arg)
 Test(sendfile, peer_reset_mid_transfer)
 {
     int fds = count_fds();
-    bool copy = false;
+    int copy = MAP;
+    run_main(reset_mid, &copy);
+    cr_assert_eq(count_fds(), fds);
+}
+Test(sendfile, peer_reset_mid_transfer_splice_path)
+{
+    int fds = count_fds();
+    int copy = SPLICE;
     run_main(reset_mid, &copy);
     cr_assert_eq(count_fds(), fds);
 }
 Test(sendfile, peer_reset_mid_transfer_copy_path)
 {
     int fds = count_fds();
-    bool copy = true;
+    int copy = COPY;
     run_main(reset_mid, &copy);
     cr_assert_eq(count_fds(), fds);
 }
@@ -308,7 +375,8 @@ Test(sendfile, peer_reset_mid_transfer_copy_path)
 /* ---- timeouts and cancellation: the peer gets exactly prefill + *sent ---- */
 
 struct interrupted {
-    bool copy, in_flight, by_timeout, by_close;
+    int copy; /* the path */
+    bool in_flight, by_timeout, by_close;
 };
 
 struct sender {
@@ -377,6 +445,7 @@ static long interrupt_main(void *arg)
     cr_assert_lt(x.sent, total);
     /* The interrupted pipe held bytes that were not sent: it was closed, not kept. */
     cr_assert_leq(count_fds(), inside);
+    cr_assert_eq(count_maps(fd), 0, "no mapping left");
     if (a)
         curio_socket_close(a);
     if (!m->by_close) {
@@ -422,19 +491,171 @@ Test(sendfile, close_by_another_task_while_blocked)
 {
     check_interrupt((struct interrupted){.by_close = true}, "sender=EBADF");
 }
+Test(sendfile, timeout_in_flight_splice_path)
+{
+    check_interrupt((struct interrupted){.copy = SPLICE, .by_timeout = true, .in_flight = true},
+                    "sender=ETIMEDOUT");
+}
+Test(sendfile, cancel_while_blocked_splice_path)
+{
+    check_interrupt((struct interrupted){.copy = SPLICE}, "sender=ECANCELED");
+}
+Test(sendfile, cancel_in_flight_splice_path)
+{
+    check_interrupt((struct interrupted){.copy = SPLICE, .in_flight = true},
+                    "sender=ECANCELED");
+}
+Test(sendfile, close_by_another_task_splice_path)
+{
+    check_interrupt((struct interrupted){.copy = SPLICE, .by_close = true}, "sender=EBADF");
+}
+Test(sendfile, cancel_while_blocked_zero_copy)
+{
+    check_interrupt((struct interrupted){.copy = MAP_ZC}, "sender=ECANCELED");
+}
+Test(sendfile, close_by_another_task_zero_copy)
+{
+    check_interrupt((struct interrupted){.copy = MAP_ZC, .by_close = true}, "sender=EBADF");
+}
 Test(sendfile, timeout_while_blocked_copy_path)
 {
-    check_interrupt((struct interrupted){.copy = true, .by_timeout = true},
+    check_interrupt((struct interrupted){.copy = COPY, .by_timeout = true},
                     "sender=ETIMEDOUT");
 }
 Test(sendfile, cancel_in_flight_copy_path)
 {
-    check_interrupt((struct interrupted){.copy = true, .in_flight = true},
+    check_interrupt((struct interrupted){.copy = COPY, .in_flight = true},
                     "sender=ECANCELED");
 }
 Test(sendfile, close_by_another_task_copy_path)
 {
-    check_interrupt((struct interrupted){.copy = true, .by_close = true}, "sender=EBADF");
+    check_interrupt((struct interrupted){.copy = COPY, .by_close = true}, "sender=EBADF");
+}
+
+/* ---- a file truncated under a pending send from its mapping ---- */
+
+static volatile sig_atomic_t sigbus_seen;
+static void on_sigbus(int sig)
+{
+    (void)sig;
+    sigbus_seen = 1;
+}
+
+static long drain_all(void *arg)
+{
+    struct rx *r = arg;
+    static char buf[1 << 16];
+    ssize_t n;
+    while ((n = curio_recv(r->s, buf, sizeof buf, 0)) > 0)
+        r->got += (size_t)n;
+    r->rc = n;
+    return 0;
+}
+
+/* The kernel's copy from the mapping meets pages past the new end: the send fails with
+ * -EFAULT (or stops short) inside the kernel, no SIGBUS reaches the process, and the call
+ * ends at the file's new end with the exact count. */
+static long truncated(void *arg)
+{
+    int which = *(int *)arg;
+    path(which);
+    struct sigaction sa = {.sa_handler = on_sigbus}, old;
+    sigemptyset(&sa.sa_mask);
+    cr_assert_eq(sigaction(SIGBUS, &sa, &old), 0);
+    sigbus_seen = 0;
+    curio_socket *a, *b;
+    tcp_pair(&a, &b);
+    small_buffers(curio_socket_fd(a));
+    small_buffers(curio_socket_fd(b));
+    size_t prefill = fill_socket(curio_socket_fd(a));
+    size_t total = 16u << 20;
+    int fd = make_file(total);
+    struct sender x = {.s = a, .fd = fd, .sent = 777};
+    curio_task *t = curio_spawn(sends, &x);
+    wait_sending(t);
+    cr_assert_eq(count_maps(fd), 1, "the send waits on a window of the file's mapping");
+    cr_assert_eq(ftruncate(fd, 0), 0);
+    struct rx r = {.s = b};
+    curio_task *d = curio_spawn(drain_all, &r);
+    cr_assert_eq(curio_join(t, NULL), 0);
+    curio_task_release(t);
+    cr_assert_geq(x.rc, 0, "%s", name(x.rc));
+    cr_assert_eq((size_t)x.rc, x.sent);
+    cr_assert_lt(x.sent, curio__sendfile_window, "stopped inside the first window");
+    cr_assert_eq(count_maps(fd), 0, "no mapping left");
+    curio_socket_close(a);
+    cr_assert_eq(curio_join(d, NULL), 0);
+    curio_task_release(d);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_eq(r.got, prefill + x.sent);
+    cr_assert_eq(sigbus_seen, 0, "no SIGBUS");
+    cr_assert_eq(sigaction(SIGBUS, &old, NULL), 0);
+    curio_socket_close(b);
+    close(fd);
+    return 0;
+}
+
+Test(sendfile, file_truncated_under_the_mapping)
+{
+    int fds = count_fds();
+    int which = MAP;
+    run_main(truncated, &which);
+    cr_assert_eq(count_fds(), fds);
+}
+Test(sendfile, file_truncated_under_the_mapping_zero_copy)
+{
+    int fds = count_fds();
+    int which = MAP_ZC;
+    run_main(truncated, &which);
+    cr_assert_eq(count_fds(), fds);
+}
+
+/* A file that grows while the call sends it to its end (count 0): the mapping path looks
+ * at its size again when it gets there, and sends the new bytes too. */
+static long grows(void *arg)
+{
+    (void)arg;
+    path(MAP);
+    curio_socket *a, *b;
+    tcp_pair(&a, &b);
+    small_buffers(curio_socket_fd(a));
+    small_buffers(curio_socket_fd(b));
+    size_t first = SIZE, more = 1u << 20;
+    int fd = make_file(first + more);
+    cr_assert_eq(ftruncate(fd, (off_t)first), 0);
+    struct sender x = {.s = a, .fd = fd, .sent = 777};
+    curio_task *t = curio_spawn(sends, &x);
+    wait_sending(t);
+    cr_assert_eq(count_maps(fd), 1, "sending from the first window");
+    /* The bytes make_file wrote there, written again. */
+    static unsigned char buf[1 << 16];
+    for (size_t off = first; off < first + more; off += sizeof buf) {
+        for (size_t i = 0; i < sizeof buf; i++)
+            buf[i] = byte_at(off + i);
+        cr_assert_eq(pwrite(fd, buf, sizeof buf, (off_t)off), (ssize_t)sizeof buf);
+    }
+    struct rx r = {.s = b};
+    curio_task *d = curio_spawn(receive, &r);
+    cr_assert_eq(curio_join(t, NULL), 0);
+    curio_task_release(t);
+    cr_assert_eq(x.rc, (ssize_t)(first + more), "%s", name(x.rc));
+    cr_assert_eq(x.sent, first + more);
+    cr_assert_eq(count_maps(fd), 0, "no mapping left");
+    curio_socket_close(a);
+    cr_assert_eq(curio_join(d, NULL), 0);
+    curio_task_release(d);
+    cr_assert_eq(r.got, first + more);
+    cr_assert(r.ok, "the bytes are the file's");
+    curio_socket_close(b);
+    close(fd);
+    return 0;
+}
+
+Test(sendfile, file_growing_during_the_call)
+{
+    int fds = count_fds();
+    run_main(grows, NULL);
+    cr_assert_eq(count_fds(), fds);
 }
 
 /* ---- one sender at a time ---- */
