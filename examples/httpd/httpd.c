@@ -43,6 +43,7 @@
 #define OUT_ROOM 1024     /* every response head fits in this */
 #define SENDFILE_CHUNK (1u << 20) /* each chunk must go within the write timeout */
 #define SMALL_FILE 8192   /* bodies up to this are read into the response buffer */
+#define ACCEPT_BURST 64   /* connections taken before the others run again */
 
 struct config {
     const char *host;
@@ -843,8 +844,16 @@ static void start_conn(struct server *srv, curio_socket *cs)
  * taken: its first request's latency grows with N squared. */
 static void accept_queued(struct server *srv)
 {
-    int lfd = curio_socket_fd(srv->ls);
-    while (lfd >= 0 && curio_semaphore_value(&srv->slots) > 0) {
+    unsigned taken = 0;
+    for (;;) {
+        /* After every ACCEPT_BURST connections the others run (and the new ones reach
+         * their first read) before more are taken: thousands of connections at once do
+         * not stall the ones already served. */
+        if (taken && taken % ACCEPT_BURST == 0 && curio_yield() < 0)
+            return;
+        int lfd = srv->ls ? curio_socket_fd(srv->ls) : -1;
+        if (lfd < 0 || curio_semaphore_value(&srv->slots) == 0)
+            return;
         struct pollfd pfd = {.fd = lfd, .events = POLLIN};
         if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLIN))
             return;
@@ -858,6 +867,7 @@ static void accept_queued(struct server *srv)
         }
         curio_semaphore_acquire(&srv->slots); /* a free slot: does not block */
         start_conn(srv, cs);
+        taken++;
     }
 }
 
