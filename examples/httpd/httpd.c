@@ -1145,7 +1145,9 @@ int main(int argc, char **argv)
         return 1;
     }
     long result = 1;
-    curio_options ko = {.quiet = false};
+    /* Thousands of connections: a ring deep enough that a pass over all of them submits
+     * without stopping for room, and their completions fit the completion queue. */
+    curio_options ko = {.quiet = false, .ring_entries = 4096};
     rc = curio_run(main_task, &srv, &ko, &result);
     if (rc < 0) {
         fprintf(stderr, "curio-httpd: %s\n", curio_strerror(rc));
