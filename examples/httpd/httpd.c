@@ -68,7 +68,6 @@ struct server {
     unsigned nconns;
     bool draining;           /* shutting down: answer what is in flight, then close */
     curio_event drained;     /* set when draining and the last connection ended */
-    int64_t now;             /* curio_clock() at the watchdog's last tick */
     int64_t tick;            /* the watchdog's period, ns */
     int64_t header_ns, idle_ns; /* the read timeouts, ns */
 };
@@ -88,9 +87,9 @@ struct conn {
     bool dead;               /* the socket was aborted or failed: stop */
     bool close;              /* the response just built ends the connection */
     int err;                 /* status a callback stopped the parser with (414, 431) */
-    int64_t last_read;       /* srv->now at the last read */
-    int64_t req_start;       /* srv->now at the read that began this request */
-    int64_t read_since;      /* srv->now when the current read's timeout began */
+    int64_t last_read;       /* curio_clock() when the last read completed */
+    int64_t req_start;       /* curio_clock() when the read that began this request did */
+    int64_t read_since;      /* curio_clock() when the current read's timeout began */
     size_t head_bytes;
     size_t url_len;
     enum hdr cur;
@@ -759,7 +758,7 @@ static void serve_conn(struct conn *c)
         if (srv->draining && !c->began)
             return; /* shutting down: no new request on this connection */
         c->idle_wait = !c->began;
-        c->read_since = c->began ? c->req_start : srv->now;
+        c->read_since = c->began ? c->req_start : curio_clock();
         c->reading = true;
         ssize_t r = curio_recv(c->sock, c->in, IN_CAP, 0);
         c->reading = false;
@@ -772,7 +771,7 @@ static void serve_conn(struct conn *c)
         }
         if (r <= 0)
             return; /* end of stream (also inside a request), an error, or cancelled */
-        c->last_read = srv->now;
+        c->last_read = curio_clock();
         date_refresh();
         if (!process(c, (size_t)r))
             break;
@@ -822,7 +821,7 @@ static void start_conn(struct server *srv, curio_socket *cs)
     c->reading = false;
     c->expired = false;
     c->out_len = 0;
-    c->last_read = c->req_start = c->read_since = srv->now;
+    c->last_read = c->req_start = c->read_since = 0;
     if (curio_spawn_ex(&c->task, conn_main, c, NULL) < 0) {
         curio_socket_abort(cs);
         curio_semaphore_release(&srv->slots);
@@ -900,14 +899,13 @@ static long acceptor(void *arg)
 
 /*
  * The header and idle timeouts of reading connections. A timeout scope around each read
- * would cost every read a clock read, a scope and a deadline in the ring; instead the
- * watchdog wakes every srv->tick, reads the clock once into srv->now (which the connections
- * use as their time stamps, so they read no clock either) and looks at every connection:
- * one that has been reading past its timeout is marked expired and its reading shut down
- * (SHUT_RD), which ends its read; the connection then answers 408 (inside a request) or
- * closes. A time stamp is at most one tick older than the event it stands for, so a
- * connection expires when srv->now is at least its timeout plus one tick past its stamp:
- * never before its timeout, and at most two ticks after it.
+ * would cost every read a scope and a deadline in the ring (a linked timeout SQE, armed and
+ * disarmed, with a completion of its own); instead each read notes when its timeout began
+ * (c->read_since, one clock read), and the watchdog wakes every srv->tick, reads the clock
+ * once and looks at every connection: one that has been reading for its timeout or longer
+ * is marked expired and its reading shut down (SHUT_RD), which ends its read; the
+ * connection then answers 408 (inside a request) or closes. A timeout so fires no earlier
+ * than its value and about one tick after it.
  */
 static long watchdog(void *arg)
 {
@@ -916,12 +914,10 @@ static long watchdog(void *arg)
         if (curio_sleep((double)srv->tick / 1e9) < 0)
             return 0;
         int64_t now = curio_clock();
-        srv->now = now;
         for (struct conn *c = srv->conns; c; c = c->next) {
             if (!c->reading || c->expired || c->dead)
                 continue;
-            int64_t limit = c->began ? srv->header_ns : srv->idle_ns;
-            if (now - c->read_since >= limit + srv->tick) {
+            if (now - c->read_since >= (c->began ? srv->header_ns : srv->idle_ns)) {
                 c->expired = true;
                 curio_socket_shutdown(c->sock, SHUT_RD);
             }
@@ -1013,7 +1009,6 @@ static long main_task(void *arg)
         printf("%d\n", port);
         fflush(stdout);
     }
-    srv->now = curio_clock();
     date_refresh();
     curio_task *wd = curio_spawn(watchdog, srv);
     curio_task *acc = wd ? curio_spawn(acceptor, srv) : NULL;
