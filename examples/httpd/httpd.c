@@ -4,10 +4,11 @@
  * One task per connection. Each task reads into its connection's buffer, feeds every byte
  * to http_parser (which calls back for the URL, the headers and the end of each request),
  * and answers the requests in the order they came: a request's response is appended to the
- * connection's output buffer, and the buffer is sent with one curio_sendall when the input
- * read so far has been answered (so a pipelined batch costs one write), before a file's
- * body goes out with curio_sendfile, or when it fills. The main task waits for SIGTERM or
- * SIGINT and then winds the server down (see shutdown_server).
+ * connection's output buffer, and the buffer is sent when the input read so far has been
+ * answered (so a pipelined batch costs one write), before a file's body goes out with
+ * curio_sendfile, or when it fills. A watchdog task enforces the read timeouts (see
+ * watchdog); the acceptor takes queued connections in bursts (see accept_queued). The main
+ * task waits for SIGTERM or SIGINT and then winds the server down (see shutdown_server).
  */
 #include <curio.h>
 #include <curio/io.h>
@@ -839,8 +840,8 @@ static void start_conn(struct server *srv, curio_socket *cs)
 /* Take every connection already waiting in the listen backlog while slots are free, with
  * accept4(2) on the listening descriptor (poll(2) first, so that it never blocks). Without
  * this a burst of N connections (a load generator's start) is taken one per turn of the
- * kernel's loop, and the last of them waits N turns, each serving the connections already
- * taken: its first request's latency grows with N squared. */
+ * kernel's loop, and the last of them waits N turns for its first answer, each turn
+ * serving the connections already taken. */
 static void accept_queued(struct server *srv)
 {
     unsigned taken = 0;
