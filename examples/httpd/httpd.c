@@ -4,10 +4,11 @@
  * One task per connection. Each task reads into its connection's buffer, feeds every byte
  * to http_parser (which calls back for the URL, the headers and the end of each request),
  * and answers the requests in the order they came: a request's response is appended to the
- * connection's output buffer, and the buffer is sent with one curio_sendall when the input
- * read so far has been answered (so a pipelined batch costs one write), before a file's
- * body goes out with curio_sendfile, or when it fills. The main task waits for SIGTERM or
- * SIGINT and then winds the server down (see shutdown_server).
+ * connection's output buffer, and the buffer is sent when the input read so far has been
+ * answered (so a pipelined batch costs one write), before a file's body goes out with
+ * curio_sendfile, or when it fills. A watchdog task enforces the read timeouts (see
+ * watchdog); the acceptor takes queued connections in bursts (see accept_queued). The main
+ * task waits for SIGTERM or SIGINT and then winds the server down (see shutdown_server).
  */
 #include <curio.h>
 #include <curio/io.h>
@@ -21,6 +22,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -42,6 +44,7 @@
 #define OUT_ROOM 1024     /* every response head fits in this */
 #define SENDFILE_CHUNK (1u << 20) /* each chunk must go within the write timeout */
 #define SMALL_FILE 8192   /* bodies up to this are read into the response buffer */
+#define ACCEPT_BURST 64   /* connections taken before the others run again */
 
 struct config {
     const char *host;
@@ -66,6 +69,8 @@ struct server {
     unsigned nconns;
     bool draining;           /* shutting down: answer what is in flight, then close */
     curio_event drained;     /* set when draining and the last connection ended */
+    int64_t tick;            /* the watchdog's period, ns */
+    int64_t header_ns, idle_ns; /* the read timeouts, ns */
 };
 
 enum hdr { HDR_NONE, HDR_IMS, HDR_RANGE };
@@ -78,11 +83,14 @@ struct conn {
     http_parser parser;
     bool began;              /* a request's first byte was parsed, its end not yet */
     bool idle_wait;          /* blocked reading, between requests */
+    bool reading;            /* blocked reading (the watchdog's deadlines apply) */
+    bool expired;            /* the watchdog shut its reading down: a read timeout */
     bool dead;               /* the socket was aborted or failed: stop */
     bool close;              /* the response just built ends the connection */
     int err;                 /* status a callback stopped the parser with (414, 431) */
-    int64_t last_read;       /* curio_clock() of the last read */
-    int64_t req_start;       /* curio_clock() of the read that began this request */
+    int64_t last_read;       /* curio_clock() when the last read completed */
+    int64_t req_start;       /* curio_clock() when the read that began this request did */
+    int64_t read_since;      /* curio_clock() when the current read's timeout began */
     size_t head_bytes;
     size_t url_len;
     enum hdr cur;
@@ -103,15 +111,38 @@ struct conn {
 static time_t date_sec = -1;
 static char date_str[40];
 
-static const char *http_date(void)
+/* The whole answer to a keep-alive HTTP/1.1 GET /plaintext, rebuilt with the Date. */
+static const char plaintext_body[] = "Hello, World!";
+#define PLAIN_HEAD1 "HTTP/1.1 200 OK\r\nServer: curio\r\nDate: "
+#define PLAIN_HEAD2 "\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\n"
+static char plain_resp[sizeof PLAIN_HEAD1 + 29 + sizeof PLAIN_HEAD2 + sizeof plaintext_body];
+static size_t plain_len;
+
+/* Read the wall clock (once per read from a client, not per request) and format the Date
+ * string and the /plaintext answer again when the second has changed. */
+static void date_refresh(void)
 {
     time_t now = time(NULL);
-    if (now != date_sec) {
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(date_str, sizeof date_str, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        date_sec = now;
-    }
+    if (now == date_sec)
+        return;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date_str, sizeof date_str, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    date_sec = now;
+    size_t n = 0;
+    memcpy(plain_resp + n, PLAIN_HEAD1, sizeof PLAIN_HEAD1 - 1);
+    n += sizeof PLAIN_HEAD1 - 1;
+    memcpy(plain_resp + n, date_str, 29);
+    n += 29;
+    memcpy(plain_resp + n, PLAIN_HEAD2, sizeof PLAIN_HEAD2 - 1);
+    n += sizeof PLAIN_HEAD2 - 1;
+    memcpy(plain_resp + n, plaintext_body, sizeof plaintext_body - 1);
+    plain_len = n + sizeof plaintext_body - 1;
+}
+
+static const char *http_date(void)
+{
+    date_refresh();
     return date_str;
 }
 
@@ -152,10 +183,17 @@ static bool flush_out_flags(struct conn *c, int flags)
         return false;
     if (c->out_len == 0)
         return true;
-    curio_scope sc;
-    curio_timeout_after(&sc, c->srv->cfg.write_timeout);
-    ssize_t r = curio_sendall(c->sock, c->out, c->out_len, flags, NULL);
-    curio_scope_close(&sc);
+    /* Usually the socket's buffer has room: a send that does not wait needs no deadline
+     * (no timeout scope, no clock read). What it could not send goes under the write
+     * timeout. */
+    ssize_t r = curio_send(c->sock, c->out, c->out_len, flags | MSG_DONTWAIT);
+    size_t sent = r > 0 ? (size_t)r : 0;
+    if (sent < c->out_len && (r >= 0 || r == -EAGAIN)) {
+        curio_scope sc;
+        curio_timeout_after(&sc, c->srv->cfg.write_timeout);
+        r = curio_sendall(c->sock, c->out + sent, c->out_len - sent, flags, NULL);
+        curio_scope_close(&sc);
+    }
     c->out_len = 0;
     if (r < 0) {
         conn_drop(c);
@@ -526,12 +564,14 @@ static void serve_file(struct conn *c, bool head, bool keep)
 
 /* ---- requests ---- */
 
-static const char plaintext_body[] = "Hello, World!";
-
 static void serve_plaintext(struct conn *c, bool head, bool keep)
 {
     if (!make_room(c))
         return;
+    if (keep && !head && c->parser.http_minor == 1) {
+        out_str(c, plain_resp, plain_len);
+        return;
+    }
     OUT_LIT(c, "HTTP/1.1 200 OK\r\nServer: curio\r\nDate: ");
     out_str(c, http_date(), 29);
     OUT_LIT(c, "\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n");
@@ -552,7 +592,7 @@ static bool handle_request(struct conn *c)
     bool head = method == HTTP_HEAD;
     if (method != HTTP_GET && !head)
         out_error(c, 405, keep, false);
-    else if (strcmp(c->url, "/plaintext") == 0)
+    else if (c->url_len == 10 && memcmp(c->url, "/plaintext", 10) == 0)
         serve_plaintext(c, head, keep);
     else
         serve_file(c, head, keep);
@@ -713,27 +753,27 @@ static void serve_conn(struct conn *c)
     c->parser.data = c;
     reset_request(c);
     for (;;) {
-        /* Between requests the idle timeout applies; within one, the header timeout
-         * counted from the read that brought its first byte. */
-        int64_t now = curio_clock();
-        int64_t deadline = c->began ? c->req_start + (int64_t)(srv->cfg.header_timeout * 1e9)
-                                    : now + (int64_t)(srv->cfg.idle_timeout * 1e9);
-        c->idle_wait = !c->began;
+        /* Between requests the idle timeout applies, counted from now; within one, the
+         * header timeout counted from the read that brought its first byte. The watchdog
+         * enforces both (see watchdog): the read itself carries no deadline. */
         if (srv->draining && !c->began)
             return; /* shutting down: no new request on this connection */
-        curio_scope sc;
-        curio_timeout_at(&sc, deadline);
+        c->idle_wait = !c->began;
+        c->read_since = c->began ? c->req_start : curio_clock();
+        c->reading = true;
         ssize_t r = curio_recv(c->sock, c->in, IN_CAP, 0);
-        curio_scope_close(&sc);
+        c->reading = false;
         c->idle_wait = false;
-        if (r == -ETIMEDOUT) {
-            if (c->began)
+        if (c->expired) {
+            /* The deadline passed (bytes that raced with it are not served). */
+            if (c->began || r > 0)
                 fail_request(c, 408);
             return;
         }
         if (r <= 0)
             return; /* end of stream (also inside a request), an error, or cancelled */
         c->last_read = curio_clock();
+        date_refresh();
         if (!process(c, (size_t)r))
             break;
         if (!flush_out(c))
@@ -765,6 +805,72 @@ static long conn_main(void *arg)
     return 0;
 }
 
+/* Start a task for the accepted connection cs, which holds one of the slots. */
+static void start_conn(struct server *srv, curio_socket *cs)
+{
+    struct conn *c = malloc(sizeof *c);
+    if (!c) {
+        curio_socket_abort(cs);
+        curio_semaphore_release(&srv->slots);
+        return;
+    }
+    c->srv = srv;
+    c->sock = cs;
+    c->dead = false;
+    c->began = false;
+    c->idle_wait = false;
+    c->reading = false;
+    c->expired = false;
+    c->out_len = 0;
+    c->last_read = c->req_start = c->read_since = 0;
+    if (curio_spawn_ex(&c->task, conn_main, c, NULL) < 0) {
+        curio_socket_abort(cs);
+        curio_semaphore_release(&srv->slots);
+        free(c);
+        return;
+    }
+    c->prev = NULL;
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+}
+
+/* Take every connection already waiting in the listen backlog while slots are free, with
+ * accept4(2) on the listening descriptor (poll(2) first, so that it never blocks). Without
+ * this a burst of N connections (a load generator's start) is taken one per turn of the
+ * kernel's loop, and the last of them waits N turns for its first answer, each turn
+ * serving the connections already taken. */
+static void accept_queued(struct server *srv)
+{
+    unsigned taken = 0;
+    for (;;) {
+        /* After every ACCEPT_BURST connections the others run (and the new ones reach
+         * their first read) before more are taken: thousands of connections at once do
+         * not stall the ones already served. */
+        if (taken && taken % ACCEPT_BURST == 0 && curio_yield() < 0)
+            return;
+        int lfd = srv->ls ? curio_socket_fd(srv->ls) : -1;
+        if (lfd < 0 || curio_semaphore_value(&srv->slots) == 0)
+            return;
+        struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+        if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLIN))
+            return;
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            return; /* an error is left to the next curio_accept */
+        curio_socket *cs;
+        if (curio_socket_wrap(&cs, fd) < 0) {
+            close(fd);
+            return;
+        }
+        curio_semaphore_acquire(&srv->slots); /* a free slot: does not block */
+        start_conn(srv, cs);
+        taken++;
+    }
+}
+
 /* Accept connections while a slot is free: at --max-conns, new connections wait in the
  * listen backlog until one ends. */
 static long acceptor(void *arg)
@@ -785,31 +891,38 @@ static long acceptor(void *arg)
             }
             continue;
         }
-        struct conn *c = malloc(sizeof *c);
-        if (!c) {
-            curio_socket_abort(cs);
-            curio_semaphore_release(&srv->slots);
-            continue;
+        start_conn(srv, cs);
+        accept_queued(srv);
+    }
+}
+
+/* ---- deadlines ---- */
+
+/*
+ * The header and idle timeouts of reading connections. A timeout scope around each read
+ * would cost every read a scope and a deadline in the ring (a linked timeout SQE, armed and
+ * disarmed, with a completion of its own); instead each read notes when its timeout began
+ * (c->read_since, one clock read), and the watchdog wakes every srv->tick, reads the clock
+ * once and looks at every connection: one that has been reading for its timeout or longer
+ * is marked expired and its reading shut down (SHUT_RD), which ends its read; the
+ * connection then answers 408 (inside a request) or closes. A timeout so fires no earlier
+ * than its value and about one tick after it.
+ */
+static long watchdog(void *arg)
+{
+    struct server *srv = arg;
+    for (;;) {
+        if (curio_sleep((double)srv->tick / 1e9) < 0)
+            return 0;
+        int64_t now = curio_clock();
+        for (struct conn *c = srv->conns; c; c = c->next) {
+            if (!c->reading || c->expired || c->dead)
+                continue;
+            if (now - c->read_since >= (c->began ? srv->header_ns : srv->idle_ns)) {
+                c->expired = true;
+                curio_socket_shutdown(c->sock, SHUT_RD);
+            }
         }
-        c->srv = srv;
-        c->sock = cs;
-        c->dead = false;
-        c->began = false;
-        c->idle_wait = false;
-        c->out_len = 0;
-        c->last_read = c->req_start = 0;
-        if (curio_spawn_ex(&c->task, conn_main, c, NULL) < 0) {
-            curio_socket_abort(cs);
-            curio_semaphore_release(&srv->slots);
-            free(c);
-            continue;
-        }
-        c->prev = NULL;
-        c->next = srv->conns;
-        if (srv->conns)
-            srv->conns->prev = c;
-        srv->conns = c;
-        srv->nconns++;
     }
 }
 
@@ -897,8 +1010,14 @@ static long main_task(void *arg)
         printf("%d\n", port);
         fflush(stdout);
     }
-    curio_task *acc = curio_spawn(acceptor, srv);
+    date_refresh();
+    curio_task *wd = curio_spawn(watchdog, srv);
+    curio_task *acc = wd ? curio_spawn(acceptor, srv) : NULL;
     if (!acc) {
+        if (wd) {
+            curio_cancel(wd);
+            curio_task_release(wd);
+        }
         curio_socket_close(srv->ls);
         curio_file_close(srv->root);
         curio_signal_event_destroy(sev);
@@ -907,6 +1026,8 @@ static long main_task(void *arg)
     curio_signal_event_wait(sev);
     shutdown_server(srv, acc);
     curio_task_release(acc);
+    curio_cancel(wd);
+    curio_task_release(wd);
     curio_signal_event_destroy(sev);
     curio_file_close(srv->root);
     return 0;
@@ -1005,6 +1126,12 @@ int main(int argc, char **argv)
         srv.cfg.max_conns = lim > 1000064 ? 1000000 : lim > 128 ? (unsigned)(lim - 64) : 64;
     }
     srv.slots = (curio_semaphore)CURIO_SEMAPHORE_INIT(srv.cfg.max_conns);
+    /* The watchdog's tick: an eighth of the shorter read timeout, within 5 ms .. 250 ms. */
+    srv.header_ns = (int64_t)(srv.cfg.header_timeout * 1e9);
+    srv.idle_ns = (int64_t)(srv.cfg.idle_timeout * 1e9);
+    int64_t shorter = srv.header_ns < srv.idle_ns ? srv.header_ns : srv.idle_ns;
+    srv.tick = shorter / 8 < 5000000 ? 5000000 : shorter / 8 > 250000000 ? 250000000
+                                                                         : shorter / 8;
 
     signal(SIGPIPE, SIG_IGN);
     static const int sigs[] = {SIGTERM, SIGINT};
@@ -1014,7 +1141,9 @@ int main(int argc, char **argv)
         return 1;
     }
     long result = 1;
-    curio_options ko = {.quiet = false};
+    /* Thousands of connections: a ring deep enough that a pass over all of them submits
+     * without stopping for room, and their completions fit the completion queue. */
+    curio_options ko = {.quiet = false, .ring_entries = 4096};
     rc = curio_run(main_task, &srv, &ko, &result);
     if (rc < 0) {
         fprintf(stderr, "curio-httpd: %s\n", curio_strerror(rc));

@@ -177,6 +177,8 @@ def make_root():
     os.symlink('/etc/passwd', os.path.join(root, 'passwd'))
     os.symlink('/etc', os.path.join(root, 'etc'))
     os.symlink('a.txt', os.path.join(root, 'inner-link'))
+    with open(os.path.join(root, 'small.bin'), 'wb') as f:
+        f.write(b'x' * 8000)
     with open(os.path.join(root, 'big'), 'wb') as f:
         f.truncate(64 << 20)
         f.seek(12345)
@@ -272,6 +274,7 @@ def header_timeout(root):
             assert st == 408 and h.get('connection') == 'close', (st, h)
             assert r.at_eof()
             assert took >= 0.9, took
+            assert took < 10, took  # the watchdog is at most about a tick late
 
 
 @test
@@ -465,6 +468,70 @@ def max_conns(root):
 
 
 @test
+def accept_burst(root):
+    # Connections that queue up at once are all taken (one curio_accept, then accept4 for
+    # the rest), but never more than --max-conns: the others wait in the backlog and are
+    # served, every one, as served ones close.
+    import selectors
+    with Server(root, '--max-conns', '40') as srv:
+        socks = [srv.connect() for _ in range(60)]
+        for s in socks:
+            s.sendall(get('/plaintext'))
+        sel = selectors.DefaultSelector()
+        for s in socks:
+            sel.register(s, selectors.EVENT_READ)
+        answered = []
+        deadline = time.monotonic() + IO_TIMEOUT
+        while len(answered) < 40 and time.monotonic() < deadline:
+            for key, _ in sel.select(timeout=1):
+                sel.unregister(key.fileobj)
+                answered.append(key.fileobj)
+        assert len(answered) == 40, len(answered)
+        assert not sel.select(timeout=0.5), 'served beyond --max-conns'
+        for s in answered:
+            assert Reader(s).response()[2] == b'Hello, World!'
+            s.close()
+        for s in socks:
+            if s not in answered:
+                assert Reader(s).response()[2] == b'Hello, World!'
+                s.close()
+        sel.close()
+
+
+@test
+def non_reader_pipelined(root):
+    # A client that pipelines requests for a small file (answered from the response
+    # buffer) and never reads: once the socket's buffer is full the send waits, and the
+    # write timeout resets the connection; others are served meanwhile.
+    with Server(root, '--write-timeout', '1') as srv:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(IO_TIMEOUT)
+        s.connect(('127.0.0.1', srv.port))
+        # 1000 answers of 8 KB: more than the server's socket can buffer (tcp_wmem's
+        # maximum is 4 MiB by default), fewer request bytes than its receive buffer takes
+        s.sendall(get('/small.bin') * 1000)
+        t0 = time.monotonic()
+        assert request(srv, get('/plaintext'))[0] == 200
+        time.sleep(3)
+        got = 0
+        reset = False
+        try:
+            while True:
+                d = s.recv(1 << 20)
+                if not d:
+                    break
+                got += len(d)
+        except ConnectionResetError:
+            reset = True
+        s.close()
+        assert reset, got
+        assert got < 1000 * 8000, got
+        assert time.monotonic() - t0 >= 1
+        assert request(srv, get('/plaintext'))[0] == 200
+
+
+@test
 def graceful_shutdown(root):
     srv = Server(root)
     try:
@@ -597,7 +664,7 @@ def main():
             only = sys.argv[3:]
             for t in [statuses, header_timeout, idle_timeout, pipelined, http10, escapes,
                       one_gib, slowloris, non_reader_dropped, max_conns, graceful_shutdown,
-                      shutdown_deadline]:
+                      shutdown_deadline, accept_burst, non_reader_pipelined]:
                 if not only or t.__name__ in only:
                     t(root)
     finally:
