@@ -394,6 +394,20 @@ static void add(curio__frames *f, size_t first, size_t index, const char *name, 
     curio__frames_add(f, index, func, file, line, module, offset);
 }
 
+/* The compilation unit whose code holds at: by .debug_aranges (libdw's lookup), else by
+ * asking each unit for its ranges, since clang writes no .debug_aranges and libdw 0.188
+ * looks no further. */
+static Dwarf_Die *unit_of(Dwfl_Module *mod, Dwarf_Addr at, Dwarf_Addr *bias)
+{
+    Dwarf_Die *cu = dwfl_module_addrdie(mod, at, bias);
+    if (cu)
+        return cu;
+    while ((cu = dwfl_module_nextcu(mod, cu, bias)) != NULL)
+        if (dwarf_haspc(cu, at - *bias) > 0)
+            return cu;
+    return NULL;
+}
+
 size_t curio__dwarf_frames(curio__dwarf *d, uintptr_t at, size_t index, const char *module,
                            uintptr_t offset, curio__frames *f)
 {
@@ -407,12 +421,12 @@ size_t curio__dwarf_frames(curio__dwarf *d, uintptr_t at, size_t index, const ch
 
     /* The innermost frame's line, from the line table. */
     Dwarf_Addr bias = 0;
-    Dwarf_Die *cu = dwfl_module_addrdie(mod, at, &bias);
+    Dwarf_Die *cu = unit_of(mod, at, &bias);
     char *file = NULL;
     unsigned line = 0;
-    Dwfl_Line *l = cu ? dwfl_module_getsrc(mod, at) : NULL;
+    Dwarf_Line *l = cu ? dwarf_getsrc_die(cu, at - bias) : NULL;
     int ln = 0;
-    const char *src = l ? dwfl_lineinfo(l, NULL, &ln, NULL, NULL, NULL) : NULL;
+    const char *src = l && dwarf_lineno(l, &ln) == 0 ? dwarf_linesrc(l, NULL, NULL) : NULL;
     if (src && ln > 0) {
         file = source_path(cu, src);
         line = file ? (unsigned)ln : 0;
