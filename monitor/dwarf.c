@@ -42,8 +42,21 @@ struct curio__dwarf {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct curio__dwarf *session; /* under lock */
-static bool at_exit_set;             /* under lock */
+static bool busy;                    /* lock is held (read by a forked child) */
+static bool at_exit_set;             /* under lock: atexit, pthread_atfork called */
 static bool exiting;                 /* under lock: freed at exit, not made again */
+
+static void take_lock(void)
+{
+    pthread_mutex_lock(&lock);
+    busy = true;
+}
+
+static void give_lock(void)
+{
+    busy = false;
+    pthread_mutex_unlock(&lock);
+}
 
 /* The executable is opened through /proc/self/exe, which stays this process's file even
  * if the path now names another (or none); the path is its name, and where libdw looks
@@ -165,6 +178,17 @@ static void free_at_exit(void)
     session_free(session);
     session = NULL;
     pthread_mutex_unlock(&lock);
+}
+
+/* A child of fork() has the thread that forked alone. If another thread was in a lookup,
+ * its session is left as it was, half way: the child drops it (without freeing what it
+ * cannot trust) and starts a new one when it symbolises; the lock is made anew. */
+static void forked_child(void)
+{
+    if (busy)
+        session = NULL;
+    busy = false;
+    pthread_mutex_init(&lock, NULL);
 }
 
 static struct curio__dwarf *session_new(void)
@@ -292,16 +316,19 @@ static bool refresh(struct curio__dwarf *d)
 
 curio__dwarf *curio__dwarf_take(bool *failed)
 {
-    pthread_mutex_lock(&lock);
+    take_lock();
     if (!session && !exiting) {
-        if (!at_exit_set)
-            at_exit_set = atexit(free_at_exit) == 0;
+        if (!at_exit_set) {
+            at_exit_set = true;
+            atexit(free_at_exit);
+            pthread_atfork(NULL, NULL, forked_child);
+        }
         session = session_new();
         if (!session)
             *failed = true;
     }
     if (!session) {
-        pthread_mutex_unlock(&lock);
+        give_lock();
         return NULL;
     }
     if (!refresh(session))
@@ -312,15 +339,15 @@ curio__dwarf *curio__dwarf_take(bool *failed)
 void curio__dwarf_give(curio__dwarf *d)
 {
     if (d)
-        pthread_mutex_unlock(&lock);
+        give_lock();
 }
 
 void curio__symbolise_release(void)
 {
-    pthread_mutex_lock(&lock);
+    take_lock();
     session_free(session);
     session = NULL;
-    pthread_mutex_unlock(&lock);
+    give_lock();
 }
 
 /* ---- one address ---- */
