@@ -86,17 +86,18 @@ CURIO__HIDDEN int curio__mon_parents(curio__mon_session *s, char *arg);
 CURIO__HIDDEN int curio__mon_cancel(curio__mon_session *s, char *arg);
 CURIO__HIDDEN int curio__mon_where(curio__mon_session *s, char *arg);
 
-/* ---- where: symbolising captured addresses (symbols.c, elf.c, addr2line.c) ---- */
+/* ---- where: symbolising captured addresses (symbols.c, dwarf.c) ---- */
 
 /* One frame of a stack, most recent first. A return address of the stack gives one
- * frame, or several when addr2line says calls were inlined there (innermost first). */
+ * frame, or several when the debugging information says calls were inlined there
+ * (innermost first). */
 typedef struct curio__frame {
     size_t index;           /* which of the captured addresses it came from */
     char *func;             /* malloc'd function name, or NULL if unknown */
     char *file;             /* malloc'd source file, or NULL */
     unsigned line;          /* its line, when file is set */
     const char *module;     /* the executable or library (owned by the frame set), or NULL */
-    uintptr_t offset;       /* pc - 1 as an address of that file (what addr2line takes) */
+    uintptr_t offset;       /* pc - 1 as an address of that file (its load bias taken off) */
 } curio__frame;
 
 typedef struct curio__frames {
@@ -113,26 +114,28 @@ CURIO__HIDDEN bool curio__frames_add(curio__frames *f, size_t index, char *func,
                                      unsigned line, const char *module, uintptr_t offset);
 CURIO__HIDDEN void curio__frames_free(curio__frames *f);
 
-/* Symbolise n return addresses (most recent first) into f: module, offset and function
- * name of each from the module's ELF symbol table, then file:line (and inlined calls)
- * from addr2line if it can be run. Blocking work for a pool thread: reads files and runs
- * a program (bounded by a few seconds). */
+/* Symbolise n return addresses (most recent first) into f: the module and file address of
+ * each (dladdr), then, in a build with libdw, its function, file:line and inlined calls
+ * from the module's debugging information (or its symbol table), else the function name
+ * dladdr gives (exported functions only). Safe from any thread; it may read files, so it
+ * belongs on a thread other than a kernel's. */
 CURIO__HIDDEN void curio__symbolise(void *const *pcs, size_t n, curio__frames *f);
 
-/* The function containing file address off in the ELF file at path, from its symbol
- * table (.symtab, else .dynsym): a malloc'd name, or NULL. *cache keeps the files opened
- * by the calls of one symbolisation; curio__elf_close releases them. */
-typedef struct curio__elf_cache curio__elf_cache;
-CURIO__HIDDEN char *curio__elf_function(curio__elf_cache **cache, const char *path,
-                                        uintptr_t off);
-CURIO__HIDDEN void curio__elf_close(curio__elf_cache *cache);
+/* Free what symbolising keeps between calls (the libdw session, otherwise kept until
+ * exit); the next call starts again. */
+CURIO__HIDDEN void curio__symbolise_release(void);
 
-/* Run addr2line on the n file addresses offs of the ELF file path and append to out, for
- * each address it knows, its frames (innermost first, index = the address's position in
- * offs, module = module). Returns 0; -ENOENT when there is no addr2line to run (not
- * installed, or CURIO_ADDR2LINE=""); -ETIMEDOUT (it took over 5 s and was killed), -EIO
- * (it failed), -ENOMEM. On error nothing is appended. */
-CURIO__HIDDEN int curio__addr2line(const char *path, const uintptr_t *offs, size_t n,
-                                   const char *module, curio__frames *out);
+/* The libdw session (dwarf.c), one per process: curio__dwarf_take locks it, makes it on
+ * first use and reports the loaded files again if they have changed; NULL without libdw
+ * or when it cannot be made (*failed is set when memory was lacking, for it or for the
+ * report). curio__dwarf_frames appends the frames of the address at
+ * (pc - 1; index, module and offset are copied into them) and returns how many: 0 when
+ * libdw knows nothing of it. curio__dwarf_give unlocks. */
+typedef struct curio__dwarf curio__dwarf;
+CURIO__HIDDEN curio__dwarf *curio__dwarf_take(bool *failed);
+CURIO__HIDDEN size_t curio__dwarf_frames(curio__dwarf *d, uintptr_t at, size_t index,
+                                         const char *module, uintptr_t offset,
+                                         curio__frames *f);
+CURIO__HIDDEN void curio__dwarf_give(curio__dwarf *d);
 
 #endif

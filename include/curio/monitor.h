@@ -37,7 +37,7 @@
  *     ps              the task table: id, state, cycles, the time left until the nearest
  *                     deadline of the task's open timeout scopes (None without one), name
  *     where ID        the C call stack of task ID, most recent call last: function names,
- *                     and file:line where debugging information and addr2line exist
+ *                     file:line and inlined calls where debugging information exists
  *     cancel ID       curio_cancel_nowait, then up to 1 s of waiting to say how it ended;
  *                     curio's own tasks (the monitor's, the signal reader, channel
  *                     authenticators) are refused
@@ -54,13 +54,14 @@
  * takes its backtrace with glibc's backtrace() (which unwinds through the DWARF call-frame
  * information of every function, so code built without frame pointers is fine) and
  * switches straight back. Its state, its wait and any I/O it has in flight are untouched.
- * The addresses are then turned into names on a worker thread: function names from the
- * ELF symbol table of the executable or library they fall in (static functions included,
- * no -rdynamic needed, unless the file is stripped, when only exported names are found),
- * and file:line, with inlined calls, from addr2line(1) of GNU binutils when it can be run
- * (the environment variable CURIO_ADDR2LINE names another program, or, set to "", turns
- * this off). A task with less than 16 KiB of its stack left is not unwound (the unwinder
- * needs room on it); `where` says so.
+ * The addresses are then turned into names on a worker thread, in the process, by
+ * elfutils' libdw when curio was built with it: the function, file:line and the calls
+ * inlined there, from the debugging information of the executable or library each falls
+ * in (or of its separate debugging file, found by build ID or .gnu_debuglink), else the
+ * function from its symbol table (static functions included, no -rdynamic needed; only
+ * exported names when the file is stripped). Built without libdw, a frame is its file and
+ * offset, named when dladdr(3) knows the function (exported ones). A task with less than
+ * 16 KiB of its stack left is not unwound (the unwinder needs room on it); `where` says so.
  */
 #ifndef CURIO_MONITOR_H
 #define CURIO_MONITOR_H

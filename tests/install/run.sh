@@ -2,7 +2,8 @@
 # Install curio into a temporary prefix, then build and run a program outside the tree
 # three ways: with pkg-config and cc, as a meson project using dependency('curio'), and
 # as a meson project that pulls curio in as a subproject; and check that the installed
-# headers compile under a strict -std=c11 -pedantic and as C++, and the README's example.
+# headers compile under a strict -std=c11 -pedantic and as C++, the README's example, and
+# a fully static link of a program with its monitor from `pkg-config --static`.
 # usage: run.sh SOURCE_DIR
 set -eu
 src=$(cd "$1" && pwd)
@@ -12,7 +13,7 @@ here="$src/tests/install"
 quiet() { "$@" >"$tmp/log" 2>&1 || { cat "$tmp/log"; exit 1; }; }
 
 quiet meson setup "$tmp/build" "$src" --prefix="$tmp/prefix" -Dtests=false \
-    -Dexamples=false -Dbench=false -Dtls=disabled
+    -Dexamples=false -Dbench=false -Dtls=disabled -Ddefault_library=both
 quiet meson compile -C "$tmp/build"
 quiet meson install -C "$tmp/build"
 
@@ -42,6 +43,34 @@ cc -std=c11 -pedantic -Wall -Wextra -Werror "$tmp/readme.c" -o "$tmp/readme" \
     $(pkg-config --cflags --libs curio)
 echo "ok - strict C11, C++ and the README's example"
 
+# 1c. a fully static program with its monitor, linked as curio.pc says (Requires.private:
+# liburing, and libdw when the monitor was built with it).
+cat >"$tmp/watched.c" <<'C'
+#include <curio.h>
+#include <stdio.h>
+static long watched(void *arg)
+{
+    (void)arg;
+    curio_addr a;
+    return curio_monitor_address(curio_kernel_current(), &a) == 0 ? 0 : 1;
+}
+int main(void)
+{
+    curio_options o = {0};
+    o.monitor = true;
+    o.monitor_address = "127.0.0.1:0";
+    long r = 1;
+    if (curio_run(watched, 0, &o, &r) < 0 || r != 0)
+        return 1;
+    printf("watched ok\n");
+    return 0;
+}
+C
+quiet cc -std=gnu11 -static "$tmp/watched.c" -o "$tmp/watched" \
+    $(pkg-config --static --cflags --libs curio)
+[ "$("$tmp/watched")" = "watched ok" ]
+echo "ok - a static program with its monitor, from pkg-config --static"
+
 # 2. dependency('curio') found through the installed curio.pc
 cp -r "$here/project" "$tmp/project"
 cp "$here/outside.c" "$tmp/outside.c"
@@ -59,4 +88,4 @@ quiet meson setup "$tmp/sub/build" "$tmp/sub" --wrap-mode=forcefallback
 quiet meson compile -C "$tmp/sub/build"
 [ "$("$tmp/sub/build/outside")" = "outside ok" ]
 echo "ok - meson subproject"
-echo "4 passed, 0 failed"
+echo "5 passed, 0 failed"

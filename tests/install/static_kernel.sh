@@ -4,9 +4,9 @@
 # layer above the kernel (no monitor, net, TLS, sync, io or proc object is pulled in); asked
 # for a monitor it says it has none. And a static program that names a monitor call gets
 # the monitor started with its kernel.
-# usage: static_kernel.sh CC ARCHIVE SOURCE_DIR
+# usage: static_kernel.sh CC ARCHIVE SOURCE_DIR [libdw]  (libdw: the monitor was built with it)
 set -eu
-cc=$1 archive=$2 src=$3
+cc=$1 archive=$2 src=$3 with=${4:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/sleeper.c" <<'C'
@@ -80,7 +80,9 @@ int main(void)
 C
 wolf=""
 pkg-config --exists wolfssl 2>/dev/null && wolf="-lwolfssl"
-if ! "$cc" -std=c11 -static -I"$src/include" "$tmp/watched.c" "$archive" $wolf -lm -luring \
+dw=""
+[ "$with" = libdw ] && dw=$(pkg-config --static --libs libdw)
+if ! "$cc" -std=c11 -static -I"$src/include" "$tmp/watched.c" "$archive" $wolf $dw -lm -luring \
         -lpthread -o "$tmp/watched" >"$tmp/trace" 2>&1 || ! "$tmp/watched" 2>"$tmp/err"; then
     cat "$tmp/trace" "$tmp/err"
     echo "a static program naming curio_monitor_address did not get its monitor"

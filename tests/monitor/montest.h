@@ -17,6 +17,15 @@
 
 #define PROMPT "curio > "
 
+/* What `where` shows of a frame in function fn of the executable exe: "in fn" where the
+ * build has libdw; without it, the frame's file and address (dladdr names exported
+ * functions only, and curio's and the tests' are not). */
+#if CURIO_LIBDW
+#define WHERE_FRAME(fn, exe) "in " fn "\n"
+#else
+#define WHERE_FRAME(fn, exe) "  File \"" exe "\" +0x"
+#endif
+
 /* The options of a kernel with its monitor on a port the system chooses. */
 static const curio_options mon_opts = {.monitor = true, .monitor_address = "127.0.0.1:0"};
 

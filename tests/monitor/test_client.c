@@ -112,7 +112,7 @@ static long one_shot_main(void *arg)
     cr_assert_eq(w.status, 0);
     cr_assert(strncmp(w.out, "Stack for Task(id=1, name='monitor', state='READ_WAIT')", 55) == 0,
               "%s", w.out);
-    cr_assert(strstr(w.out, "in accept_loop\n"), "%s", w.out);
+    cr_assert(strstr(w.out, WHERE_FRAME("accept_loop", "test_monitor_client")), "%s", w.out);
 
     struct run e = {.argv = {client_path(), "-p", port_text, "where", "99", NULL}};
     run(&e);

@@ -85,7 +85,8 @@ Test(monitor_oom, starting, .init = cr_redirect_stderr)
 
 static curio_event never = CURIO_EVENT_INIT;
 
-__attribute__((noinline)) static long waiter(void *arg)
+/* Exported (the test is linked with export_dynamic): named by `where` without libdw too. */
+__attribute__((noinline)) long waiter(void *arg)
 {
     (void)arg;
     int rc = curio_event_wait(&never);

@@ -204,7 +204,7 @@ static long plain_main(void *arg)
     cr_assert_eq(r, 0, "%s", curio_strerror((int)r));
     const char *parts[] = {"Curio Monitor: ", "Type help for commands\n", PROMPT,
                            "Task   State", PROMPT, "Stack for Task(id=1, name='monitor'",
-                           "in accept_loop\n", PROMPT, NULL};
+                           WHERE_FRAME("accept_loop", "test_monitor_session"), PROMPT, NULL};
     const char *at = p.out;
     for (const char **s = parts; *s; s++) {
         const char *f = strstr(at, *s);
