@@ -158,6 +158,8 @@ struct curio_kernel {
     curio__post *posts_head, *posts_tail;
     _Atomic bool posted;
     _Atomic bool sleeping;
+    unsigned msg_inflight;       /* MSG_RING wake-ups this kernel sent whose CQE is due
+                                    (curio__post_node_from; kernel/cores.c) */
 
     /* stacks */
     struct curio__stack_pool *stacks;

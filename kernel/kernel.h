@@ -23,6 +23,7 @@
  * curio__op record, which is never this small. */
 #define CURIO__UD_IGNORE 1u
 #define CURIO__UD_WAKE 2u
+#define CURIO__UD_MSG 3u    /* the CQE another kernel's IORING_OP_MSG_RING put in our ring */
 
 /*
  * A CQE sink: the receiver of completions that belong to no one suspended task, such as a
@@ -227,6 +228,18 @@ CURIO__HIDDEN void curio__posts_run(curio_kernel *k);
 /* curio_kernel_post with a node the caller owns and keeps valid until p->fn has run on the
  * kernel's thread (so it cannot fail: for completions that must not be lost). */
 CURIO__HIDDEN void curio__post_node(curio_kernel *k, curio__post *p);
+
+/* --- a kernel per core (cores.c, ring.c) --- */
+/* curio__post_node, queued by the kernel from (the caller's own, on its thread): a wake-up
+ * of k, if one is needed, is an IORING_OP_MSG_RING on from's ring instead of a write to
+ * k's eventfd. k must stay alive until from has reaped that SQE's completion (cores.c
+ * keeps every kernel of a run until each has: see msg_inflight). from NULL: plain
+ * curio__post_node. The caller has checked curio__op_supported(IORING_OP_MSG_RING). */
+CURIO__HIDDEN void curio__post_node_from(curio_kernel *k, curio__post *p, curio_kernel *from);
+/* A MSG_RING sent by k to wake `to` completed with res (ring.c's completion path). */
+CURIO__HIDDEN void curio__msg_sent(curio_kernel *k, curio_kernel *to, int res);
+/* Whether k has MSG_RING wake-ups in flight (cores.c waits for none before its run ends). */
+CURIO__HIDDEN unsigned curio__msg_inflight(const curio_kernel *k);
 
 /* --- the worker-thread pool (thread.c) --- */
 typedef struct curio__job {
