@@ -144,6 +144,37 @@ CURIO_API bool curio_core_done(const curio_core_task *t);
  * spawning kernel. NULL is fine. Never blocks. */
 CURIO_API void curio_core_release(curio_core_task *t);
 
+/*
+ * Servers across kernels (net/reuseport.c). Every kernel of a run calls the same one
+ * from its main, with the same arguments: each kernel then serves its own share of the
+ * connections, and a connection stays on the kernel that accepted it (its handler runs
+ * there, in a task of that kernel, from start to end).
+ *
+ * TCP: every kernel listens on a socket of its own, all bound to host:port with
+ * SO_REUSEPORT (reuse_port is set whatever opts says), and Linux spreads incoming
+ * connections over them by a hash of their addresses. Kernel 0 binds first; the others
+ * wait for it (state EVENT_WAIT) and bind the port it got, so port 0 works: every kernel
+ * serves the one port kernel 0 was given. Unix: Linux has no SO_REUSEPORT for Unix
+ * sockets; kernel 0 makes the one listening socket and every kernel accepts on a
+ * duplicate of its descriptor, each accept taking one connection. Linux wakes one
+ * waiting accept per connection, and while a kernel's accept stays armed it tends to be
+ * the same one: this does not spread connections evenly (a stream of one connection at a
+ * time all went to one kernel in tests/net/test_cores_server.c); it keeps a Unix server
+ * working in a run.
+ *
+ * Otherwise as curio_tcp_server / curio_unix_server (curio/net.h), on every kernel: a
+ * failing handler is logged and its kernel's server goes on; on_listen is called on every
+ * kernel with the same address. Returns what curio_run_server returns on that kernel
+ * (-ECANCELED when the main is cancelled, as by SIGINT/SIGTERM in curio_cores_run), or
+ * the listening socket's error (-EADDRINUSE ...; kernel 0's error is every kernel's),
+ * -EPERM (not in a task of a run's kernel), -EINVAL (handler NULL), -ENOMEM, -ECANCELED or
+ * -ETIMEDOUT while waiting for kernel 0.
+ */
+CURIO_API int curio_cores_tcp_server(const char *host, uint16_t port, curio_client_fn handler,
+                                     void *arg, const curio_server_options *opts);
+CURIO_API int curio_cores_unix_server(const char *path, curio_client_fn handler, void *arg,
+                                      const curio_server_options *opts);
+
 #ifdef __cplusplus
 }
 #endif
