@@ -96,11 +96,7 @@ static int member_post(struct member *t, curio__post *p)
         pthread_mutex_unlock(&t->lock);
         return -ESRCH;
     }
-    struct member *from = tls_member;
-    if (from && from->run == t->run && t->run->msg_ring && from->k)
-        curio__post_node_from(t->k, p, from->k);
-    else
-        curio__post_node(t->k, p);
+    curio__post_node(t->k, p); /* by MSG_RING from a kernel of the run (ring.c) */
     pthread_mutex_unlock(&t->lock);
     return 0;
 }
@@ -260,6 +256,9 @@ static void *member_thread(void *arg)
     if (m->create_rc < 0) {
         m->k = NULL;
         atomic_store(&r->create_failed, true);
+    } else {
+        m->k->run = r;
+        m->k->msg_ring = r->msg_ring;
     }
     pthread_mutex_lock(&r->gate_lock);
     r->arrived++;
@@ -420,4 +419,159 @@ int curio_cores_run(curio_core_fn fn, void *arg, const curio_cores_options *opts
     free(m);
     free(r);
     return rc;
+}
+
+/* ---- tasks spawned on another kernel ----
+ *
+ * The handle lives on the spawning kernel ("origin"); the task on the target. They talk by
+ * posts whose nodes are in the record: the spawn and the cancel go to the target, the
+ * end comes back to the origin. Two references keep the record: the handle's and the
+ * target side's (dropped when the end has reached the origin, or could not: the origin
+ * closed), and one more for a cancel post on its way. Fields are written on one side
+ * before a post and read on the other after it: the post lock orders them.
+ */
+struct curio_core_task {
+    _Atomic unsigned refs;
+    struct member *origin, *target;
+    curio_task_fn fn;
+    void *arg;
+    curio__task *task;           /* target's thread: the task while it runs */
+    long result;                 /* the task's return value, and how it ended */
+    int status;                  /* 0, CURIO_ETASKCANCELLED, -ESRCH, -ENOMEM */
+    bool done;                   /* origin's thread: the end arrived */
+    bool cancel_sent;            /* origin's thread */
+    curio__waitq joiners;        /* origin's thread */
+    curio__post spawn_post, done_post, cancel_post;
+};
+
+static void core_task_unref(curio_core_task *f)
+{
+    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+        free(f);
+}
+
+/* On the origin's thread: the task's end arrived. */
+static void core_task_done(void *arg)
+{
+    curio_core_task *f = arg;
+    f->done = true;
+    curio__waitq_wake_all(&f->joiners);
+    core_task_unref(f);
+}
+
+/* On the target's thread: tell the origin how the task ended. */
+static void core_task_finish(curio_core_task *f, int status, long result)
+{
+    f->status = status;
+    f->result = result;
+    if (member_post(f->origin, &f->done_post) < 0)
+        core_task_unref(f); /* the origin is closing: nobody will join */
+}
+
+static long core_task_main(void *arg)
+{
+    curio_core_task *f = arg;
+    curio__task *self = curio__self();
+    long r = f->fn(f->arg);
+    f->task = NULL;
+    bool cancelled = r == -ECANCELED && self->cancel_requested;
+    core_task_finish(f, cancelled ? CURIO_ETASKCANCELLED : 0, r);
+    return r;
+}
+
+static void core_task_start(void *arg)
+{
+    curio_core_task *f = arg;
+    struct member *m = f->target;
+    if (m->closing) {
+        core_task_finish(f, -ESRCH, 0);
+        return;
+    }
+    curio_spawn_options o = {.name = "core-task"};
+    curio__task *t;
+    int rc = curio__spawn(m->k, NULL, &t, core_task_main, f, &o);
+    if (rc < 0) {
+        core_task_finish(f, rc, 0);
+        return;
+    }
+    f->task = t;
+    curio_task_release(t); /* f->task is cleared by the task itself as it ends */
+}
+
+static void core_task_cancel(void *arg)
+{
+    curio_core_task *f = arg;
+    if (f->task)
+        curio_cancel_nowait(f->task);
+    core_task_unref(f);
+}
+
+int curio_core_spawn(curio_core_task **out, unsigned index, curio_task_fn fn, void *arg)
+{
+    struct member *me = tls_member;
+    if (!me || !curio__self())
+        return -EPERM;
+    if (!out || !fn || index >= me->run->n)
+        return -EINVAL;
+    curio_core_task *f = calloc(1, sizeof *f);
+    if (!f)
+        return -ENOMEM;
+    atomic_init(&f->refs, 2);
+    f->origin = me;
+    f->target = &me->run->m[index];
+    f->fn = fn;
+    f->arg = arg;
+    f->spawn_post = (curio__post){.fn = core_task_start, .arg = f};
+    f->done_post = (curio__post){.fn = core_task_done, .arg = f};
+    f->cancel_post = (curio__post){.fn = core_task_cancel, .arg = f};
+    int rc = member_post(f->target, &f->spawn_post);
+    if (rc < 0) {
+        free(f);
+        return rc;
+    }
+    *out = f;
+    return 0;
+}
+
+int curio_core_join(curio_core_task *f, long *result)
+{
+    curio__task *self = curio__self();
+    if (!self)
+        return -EPERM;
+    if (!f)
+        return -EINVAL;
+    if (tls_member != f->origin)
+        return -EXDEV;
+    while (!f->done) {
+        curio__waiter w;
+        int rc = curio__waitq_wait(&f->joiners, &w, "CORE_JOIN");
+        if (rc < 0)
+            return rc;
+    }
+    if (f->status == 0 && result)
+        *result = f->result;
+    return f->status;
+}
+
+int curio_core_cancel(curio_core_task *f)
+{
+    if (!f)
+        return -EINVAL;
+    if (tls_member != f->origin)
+        return -EXDEV;
+    if (f->done || f->cancel_sent)
+        return 0;
+    f->cancel_sent = true;
+    atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+    if (member_post(f->target, &f->cancel_post) < 0)
+        core_task_unref(f); /* the target is closing: it cancels its tasks itself */
+    return 0;
+}
+
+bool curio_core_done(const curio_core_task *f) { return f && f->done; }
+
+void curio_core_release(curio_core_task *f)
+{
+    if (f)
+        core_task_unref(f);
 }

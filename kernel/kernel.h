@@ -229,13 +229,8 @@ CURIO__HIDDEN void curio__posts_run(curio_kernel *k);
  * kernel's thread (so it cannot fail: for completions that must not be lost). */
 CURIO__HIDDEN void curio__post_node(curio_kernel *k, curio__post *p);
 
-/* --- a kernel per core (cores.c, ring.c) --- */
-/* curio__post_node, queued by the kernel from (the caller's own, on its thread): a wake-up
- * of k, if one is needed, is an IORING_OP_MSG_RING on from's ring instead of a write to
- * k's eventfd. k must stay alive until from has reaped that SQE's completion (cores.c
- * keeps every kernel of a run until each has: see msg_inflight). from NULL: plain
- * curio__post_node. The caller has checked curio__op_supported(IORING_OP_MSG_RING). */
-CURIO__HIDDEN void curio__post_node_from(curio_kernel *k, curio__post *p, curio_kernel *from);
+/* --- a kernel per core (cores.c, ring.c): curio__post_node between two kernels of one
+ *     curio_cores_run wakes the receiver with IORING_OP_MSG_RING (see ring.c) --- */
 /* A MSG_RING sent by k to wake `to` completed with res (ring.c's completion path). */
 CURIO__HIDDEN void curio__msg_sent(curio_kernel *k, curio_kernel *to, int res);
 /* Whether k has MSG_RING wake-ups in flight (cores.c waits for none before its run ends). */

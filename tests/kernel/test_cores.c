@@ -269,3 +269,258 @@ Test(cores, shutdown_with_tasks_blocked)
         usleep(1000);
     cr_assert_eq(fd_count(), before);
 }
+
+/* ---- messages between kernels, each test with MSG_RING wake-ups and with the eventfd
+ *      (CURIO_MSG_RING=0: the forced fallback) ---- */
+
+static void msg_ring(bool on)
+{
+    if (on) {
+        if (!curio__op_supported(IORING_OP_MSG_RING))
+            cr_skip_test("no IORING_OP_MSG_RING in this Linux");
+        unsetenv("CURIO_MSG_RING");
+    } else {
+        setenv("CURIO_MSG_RING", "0", 1);
+    }
+}
+
+/* Posts from kernel 0 to kernel 1 run there, in order. */
+#define NPOSTS 1000
+static unsigned post_log[NPOSTS], post_n;
+static _Atomic bool posts_done;
+
+static void logged(void *arg)
+{
+    cr_assert_eq(curio_core_index(), 1);
+    post_log[post_n++] = (unsigned)(uintptr_t)arg;
+    if (post_n == NPOSTS)
+        atomic_store(&posts_done, true);
+}
+
+static long post_main(unsigned index, void *arg)
+{
+    (void)arg;
+    if (index == 0)
+        for (unsigned i = 0; i < NPOSTS; i++) {
+            cr_assert_eq(curio_core_post(1, logged, (void *)(uintptr_t)i), 0);
+            if (i % 100 == 0)
+                curio_sleep(0); /* let the ring submit in between */
+        }
+    while (!atomic_load(&posts_done))
+        curio_sleep(0.0005);
+    return 0;
+}
+
+static void posts_in_order(bool on)
+{
+    msg_ring(on);
+    post_n = 0;
+    atomic_store(&posts_done, false);
+    curio_cores_options o = {.kernels = 2};
+    cr_assert_eq(curio_cores_run(post_main, NULL, &o), 0);
+    for (unsigned i = 0; i < NPOSTS; i++)
+        cr_assert_eq(post_log[i], i);
+}
+
+Test(cores, posts_in_order_msg_ring) { posts_in_order(true); }
+Test(cores, posts_in_order_eventfd) { posts_in_order(false); }
+
+/* A blocked kernel is woken by a post: a ping-pong through posts that ready parked tasks. */
+#define ROUNDS 2000
+static curio_task *_Atomic pp_task[2];
+static _Atomic unsigned pp_rounds;
+
+static void pp_wake(void *arg)
+{
+    curio_task *t = arg;
+    if (curio__task_parked(t))
+        curio__ready_with(t, 1);
+}
+
+static long pp_main(unsigned index, void *arg)
+{
+    (void)arg;
+    unsigned other = 1 - index;
+    if (index == 0) {
+        atomic_store(&pp_task[0], curio_current());
+        while (!atomic_load(&pp_task[1]))
+            curio_sleep(0.001);
+        curio_core_post(other, pp_wake, pp_task[other]);
+    } else {
+        /* set just before the first park, with no blocking call between: kernel 0's
+         * first post can only run here once the task is parked in it */
+        atomic_store(&pp_task[1], curio_current());
+    }
+    for (unsigned i = 0; i < ROUNDS; i++) {
+        int rc = curio__park("PING", CURIO__NO_DEADLINE);
+        cr_assert_eq(rc, 1);
+        if (index == 1)
+            atomic_fetch_add(&pp_rounds, 1);
+        if (index == 1 || i < ROUNDS - 1) /* kernel 1 answers every ping */
+            curio_core_post(other, pp_wake, pp_task[other]);
+    }
+    return 0;
+}
+
+static void ping_pong(bool on)
+{
+    msg_ring(on);
+    atomic_store(&pp_rounds, 0);
+    pp_task[0] = pp_task[1] = NULL;
+    curio_cores_options o = {.kernels = 2};
+    cr_assert_eq(curio_cores_run(pp_main, NULL, &o), 0);
+    cr_assert_eq(atomic_load(&pp_rounds), ROUNDS);
+}
+
+Test(cores, ping_pong_msg_ring) { ping_pong(true); }
+Test(cores, ping_pong_eventfd) { ping_pong(false); }
+
+/* curio_core_spawn: the task runs on its kernel, and its result comes back. */
+static long on_which(void *arg)
+{
+    (void)arg;
+    return 100 + curio_core_index();
+}
+
+static long sleeper(void *arg)
+{
+    (void)arg;
+    return curio_sleep(1000);
+}
+
+static curio_universal_queue *handoff;
+
+static long spawn_main(unsigned index, void *arg)
+{
+    (void)arg;
+    if (index == 1) {
+        /* a handle used on the wrong kernel */
+        void *item;
+        cr_assert_eq(curio_universal_queue_get(handoff, &item), 0);
+        curio_core_task *foreign = item;
+        long r;
+        cr_assert_eq(curio_core_join(foreign, &r), -EXDEV);
+        cr_assert_eq(curio_core_cancel(foreign), -EXDEV);
+        cr_assert_eq(curio_universal_queue_put(handoff, NULL), 0);
+        return 0;
+    }
+    curio_core_task *t;
+    long r = -1;
+    for (unsigned k = 0; k < 2; k++) {
+        cr_assert_eq(curio_core_spawn(&t, k, on_which, NULL), 0);
+        cr_assert_eq(curio_core_join(t, &r), 0);
+        cr_assert_eq(r, 100 + (long)k);
+        cr_assert(curio_core_done(t));
+        curio_core_release(t);
+    }
+    /* cancelled on its kernel */
+    cr_assert_eq(curio_core_spawn(&t, 1, sleeper, NULL), 0);
+    cr_assert_gt(curio_sleep(0.005), 0);
+    cr_assert(!curio_core_done(t));
+    cr_assert_eq(curio_core_cancel(t), 0);
+    cr_assert_eq(curio_core_join(t, &r), CURIO_ETASKCANCELLED);
+    curio_core_release(t);
+    /* the joiner interrupted: the task runs on, the handle stays good */
+    cr_assert_eq(curio_core_spawn(&t, 1, sleeper, NULL), 0);
+    curio_scope sc;
+    cr_assert_eq(curio_timeout_after(&sc, 0.005), 0);
+    cr_assert_eq(curio_core_join(t, &r), -ETIMEDOUT);
+    curio_scope_close(&sc);
+    cr_assert(!curio_core_done(t));
+    /* handed to kernel 1, whose calls on it are refused */
+    cr_assert_eq(curio_universal_queue_put(handoff, t), 0);
+    void *back;
+    curio_sleep(0.01);
+    cr_assert_eq(curio_universal_queue_get(handoff, &back), 0);
+    cr_assert_null(back);
+    curio_core_cancel(t);
+    cr_assert_eq(curio_core_join(t, &r), CURIO_ETASKCANCELLED);
+    curio_core_release(t);
+    /* released unjoined: the task runs to its end, then its record goes (ASan: no leak) */
+    cr_assert_eq(curio_core_spawn(&t, 1, on_which, NULL), 0);
+    curio_core_release(t);
+    /* bad input */
+    cr_assert_eq(curio_core_spawn(NULL, 1, on_which, NULL), -EINVAL);
+    cr_assert_eq(curio_core_spawn(&t, 2, on_which, NULL), -EINVAL);
+    cr_assert_eq(curio_core_spawn(&t, 1, NULL, NULL), -EINVAL);
+    cr_assert_eq(curio_core_join(NULL, &r), -EINVAL);
+    return 0;
+}
+
+static void spawn_join(bool on)
+{
+    msg_ring(on);
+    cr_assert_eq(curio_universal_queue_create(&handoff, 0), 0);
+    curio_cores_options o = {.kernels = 2};
+    cr_assert_eq(curio_cores_run(spawn_main, NULL, &o), 0);
+    curio_universal_queue_destroy(handoff);
+}
+
+Test(cores, spawn_join_msg_ring) { spawn_join(true); }
+Test(cores, spawn_join_eventfd) { spawn_join(false); }
+
+Test(cores, spawn_outside_a_run)
+{
+    curio_core_task *t;
+    cr_assert_eq(curio_core_spawn(&t, 0, on_which, NULL), -EPERM);
+}
+
+/* A UniversalQueue between tasks of different kernels: producers on kernel 0, consumers
+ * on kernel 1, and answers back the other way. */
+#define ITEMS 5000
+static curio_universal_queue *to1, *to0;
+
+static long producer(void *arg)
+{
+    (void)arg;
+    for (uintptr_t i = 1; i <= ITEMS; i++)
+        if (curio_universal_queue_put(to1, (void *)i) < 0)
+            return -1;
+    return 0;
+}
+
+static long uq_main(unsigned index, void *arg)
+{
+    (void)arg;
+    if (index == 0) {
+        curio_task *p[2];
+        for (int i = 0; i < 2; i++)
+            curio_spawn_ex(&p[i], producer, NULL, NULL);
+        long sum = 0;
+        for (int i = 0; i < 2 * ITEMS; i++) {
+            void *item;
+            if (curio_universal_queue_get(to0, &item) < 0)
+                return -1;
+            sum += (long)(uintptr_t)item;
+        }
+        for (int i = 0; i < 2; i++) {
+            curio_join(p[i], NULL);
+            curio_task_release(p[i]);
+        }
+        return sum;
+    }
+    for (int i = 0; i < 2 * ITEMS; i++) {
+        void *item;
+        if (curio_universal_queue_get(to1, &item) < 0)
+            return -1;
+        if (curio_universal_queue_put(to0, item) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void universal_queue(bool on)
+{
+    msg_ring(on);
+    cr_assert_eq(curio_universal_queue_create(&to1, 16), 0);
+    cr_assert_eq(curio_universal_queue_create(&to0, 16), 0);
+    long results[2];
+    curio_cores_options o = {.kernels = 2, .results = results};
+    cr_assert_eq(curio_cores_run(uq_main, NULL, &o), 0);
+    cr_assert_eq(results[0], 2L * ITEMS * (ITEMS + 1) / 2);
+    curio_universal_queue_destroy(to1);
+    curio_universal_queue_destroy(to0);
+}
+
+Test(cores, universal_queue_msg_ring) { universal_queue(true); }
+Test(cores, universal_queue_eventfd) { universal_queue(false); }
