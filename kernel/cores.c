@@ -82,6 +82,7 @@ struct run {
 };
 
 static __thread struct member *tls_member;
+__thread const void *curio__tls_core __attribute__((tls_model("initial-exec")));
 
 unsigned curio__msg_inflight(const curio_kernel *k) { return k->msg_inflight; }
 
@@ -226,6 +227,7 @@ static void member_finish(struct member *m)
 {
     struct run *r = m->run;
     tls_member = NULL;
+    curio__tls_core = NULL;
     if (atomic_fetch_sub(&r->threads, 1) == 1) {
         uint64_t one = 1;
         ssize_t w = write(r->done_fd, &one, sizeof one);
@@ -238,6 +240,7 @@ static void *member_thread(void *arg)
     struct member *m = arg;
     struct run *r = m->run;
     tls_member = m;
+    curio__tls_core = m;
     if (r->o.pin && r->ncpus > 0) {
         int want = (int)(m->index % (unsigned)r->ncpus), seen = 0;
         for (int c = 0; c < CPU_SETSIZE; c++) {

@@ -231,6 +231,11 @@ CURIO__HIDDEN void curio__post_node(curio_kernel *k, curio__post *p);
 
 /* --- a kernel per core (cores.c, ring.c): curio__post_node between two kernels of one
  *     curio_cores_run wakes the receiver with IORING_OP_MSG_RING (see ring.c) --- */
+/* The calling thread's place in a curio_cores_run (an address unique to it while the run
+ * lasts), or NULL on a thread that is not a kernel of a run: what handles (kernel/gate.h)
+ * are bound to, so that another kernel's use of one gets -EXDEV. */
+extern __thread const void *curio__tls_core CURIO__HIDDEN
+    __attribute__((tls_model("initial-exec")));
 /* A MSG_RING sent by k to wake `to` completed with res (ring.c's completion path). */
 CURIO__HIDDEN void curio__msg_sent(curio_kernel *k, curio_kernel *to, int res);
 /* Whether k has MSG_RING wake-ups in flight (cores.c waits for none before its run ends). */

@@ -186,3 +186,55 @@ Test(cores_server, bad_input)
     curio_cores_options o = {.kernels = 2};
     cr_assert_eq(curio_cores_run(outside, NULL, &o), 0);
 }
+
+/* A socket in use belongs to the kernel that first used it: another kernel's calls on it
+ * get -EXDEV. One not used yet may be handed over. */
+static curio_universal_queue *pass, *back;
+
+static long xdev_main(unsigned index, void *arg)
+{
+    (void)arg;
+    if (index == 0) {
+        curio_socket *pair[2];
+        cr_assert_eq(curio_socketpair(AF_UNIX, SOCK_STREAM, pair), 0);
+        cr_assert_eq(curio_sendall(pair[0], "a", 1, 0, NULL), 1);
+        char b;
+        cr_assert_eq(curio_recv(pair[1], &b, 1, 0), 1); /* pair[1] is kernel 0's now */
+        cr_assert_eq(curio_sendall(pair[0], "b", 1, 0, NULL), 1);
+        curio_socket *fresh[2];
+        cr_assert_eq(curio_socketpair(AF_UNIX, SOCK_STREAM, fresh), 0);
+        cr_assert_eq(curio_universal_queue_put(pass, pair[1]), 0);
+        cr_assert_eq(curio_universal_queue_put(pass, fresh[1]), 0);
+        void *done;
+        cr_assert_eq(curio_universal_queue_get(back, &done), 0);
+        cr_assert_eq(curio_sendall(fresh[0], "c", 1, 0, NULL), 1);
+        cr_assert_eq(curio_universal_queue_get(back, &done), 0);
+        curio_socket_close(pair[0]);
+        curio_socket_close(pair[1]);
+        curio_socket_close(fresh[0]);
+        return 0;
+    }
+    void *a, *f;
+    cr_assert_eq(curio_universal_queue_get(pass, &a), 0);
+    cr_assert_eq(curio_universal_queue_get(pass, &f), 0);
+    char b;
+    cr_assert_eq(curio_recv(a, &b, 1, 0), -EXDEV);
+    cr_assert_eq(curio_universal_queue_put(back, NULL), 0);
+    cr_assert_eq(curio_recv(f, &b, 1, 0), 1); /* handed over before any use: kernel 1's */
+    cr_assert_eq(b, 'c');
+    curio_socket_close(f);
+    cr_assert_eq(curio_universal_queue_put(back, NULL), 0);
+    return 0;
+}
+
+Test(cores_server, socket_of_another_kernel)
+{
+    int before = count_fds();
+    cr_assert_eq(curio_universal_queue_create(&pass, 0), 0);
+    cr_assert_eq(curio_universal_queue_create(&back, 0), 0);
+    curio_cores_options o = {.kernels = 2};
+    cr_assert_eq(curio_cores_run(xdev_main, NULL, &o), 0);
+    curio_universal_queue_destroy(pass);
+    curio_universal_queue_destroy(back);
+    cr_assert_eq(count_fds(), before);
+}
