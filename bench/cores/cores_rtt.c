@@ -2,7 +2,7 @@
  * cores-rtt: a message round trip between tasks of two kernels against a pthread
  * mutex + condition variable ping-pong (bench/cores/run; docs/benchmarks.md).
  *
- *   cores-rtt [--rounds N] [--repeat R]
+ *   cores-rtt [--rounds N (20000)] [--repeat R (5)]
  *
  * curio: a task on kernel 0 and a task on kernel 1 of one curio_cores_run (pinned to two
  * CPUs) bounce a wake-up: each parks, and wakes the other by curio_core_post of a function
@@ -21,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-static unsigned rounds = 100000;
+static unsigned rounds = 20000;
 
 static int64_t now_ns(void)
 {
