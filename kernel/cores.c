@@ -295,6 +295,8 @@ static void runner_wait(struct run *r, int sfd)
         if (sfd >= 0 && p[1].revents) {
             struct signalfd_siginfo si;
             while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                if (atomic_load(&r->running) == 0)
+                    continue; /* every main has ended: nothing to stop */
                 if (r->o.signo)
                     *r->o.signo = (int)si.ssi_signo;
                 atomic_store(&r->signalled, true);

@@ -69,7 +69,8 @@ typedef struct curio_cores_options {
  * the length of the run (the kernels' threads inherit the block) and read there, from a
  * signalfd: each arrival is taken once, by the run, which then cancels every kernel's
  * main task (each sees -ECANCELED at its blocking call, and a server winds down); a
- * second arrival does the same again. The caller's mask is restored at the end. Other
+ * second arrival does the same again; one that arrives once every main has ended is read
+ * and ignored. The caller's mask is restored at the end. Other
  * threads of the program must block them too (curio_enable_signals in main() before any
  * thread starts), or the kernel may hand them one with its default action. Tasks must not
  * watch SIGINT or SIGTERM themselves (curio_signal_event ...) during such a run: the run
@@ -77,12 +78,12 @@ typedef struct curio_cores_options {
  * only (index 0, say) and fan out with curio_core_post.
  *
  * Returns 0: every main returned a non-negative result. -EINTR: a SIGINT or SIGTERM
- * arrived and every main was cancelled (see signo). Otherwise, when a main returned a
- * negative result (a failure, -ECANCELED), the first such result. Before any main ran:
- * -EINVAL (fn NULL, kernels > CURIO_CORES_MAX), -ENOMEM, -EAGAIN (a thread could not be
- * started), or the error of curio_kernel_create for a kernel that could not start
- * (io_uring unavailable: -EPERM, -ENOSYS, -ENOMEM ...); no main runs then. Must not be
- * called from a thread that runs a kernel of another curio_cores_run (-EBUSY).
+ * arrived while a main ran, and every main was cancelled (see signo). Otherwise, when a
+ * main returned a negative result (a failure, -ECANCELED), the first such result. Before
+ * any main ran: -EINVAL (fn NULL, kernels > CURIO_CORES_MAX), -ENOMEM, -EAGAIN (a thread
+ * could not be started), or the error of curio_kernel_create for a kernel that could not
+ * start (io_uring unavailable: -EPERM, -ENOSYS, -ENOMEM ...); no main runs then. Must not
+ * be called from a thread that runs a kernel of another curio_cores_run (-EBUSY).
  */
 CURIO_API int curio_cores_run(curio_core_fn fn, void *arg, const curio_cores_options *opts);
 
