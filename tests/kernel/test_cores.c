@@ -524,3 +524,43 @@ static void universal_queue(bool on)
 
 Test(cores, universal_queue_msg_ring) { universal_queue(true); }
 Test(cores, universal_queue_eventfd) { universal_queue(false); }
+
+/* Once a kernel has begun shutting down, posts and spawns to it are refused (-ESRCH). */
+static _Atomic int late_post = 1, late_spawn = 1;
+
+static void noop(void *arg) { (void)arg; }
+
+static long late_cleanup(void *arg)
+{
+    (void)arg;
+    int64_t rc = curio_sleep(1000); /* cancelled when kernel 1 closes */
+    curio_scope sc;
+    curio_disable_cancellation(&sc);
+    int p;
+    while ((p = curio_core_post(0, noop, NULL)) == 0)
+        curio_sleep(0.001); /* until kernel 0 has closed */
+    atomic_store(&late_post, p);
+    curio_core_task *t;
+    atomic_store(&late_spawn, curio_core_spawn(&t, 0, on_which, NULL));
+    curio_scope_close(&sc);
+    return rc;
+}
+
+static long late_main(unsigned index, void *arg)
+{
+    (void)arg;
+    if (index == 1) {
+        curio_task *t;
+        curio_spawn_ex(&t, late_cleanup, NULL, NULL);
+        curio_task_release(t);
+    }
+    return 0;
+}
+
+Test(cores, closed_kernel_refuses_posts_and_spawns)
+{
+    curio_cores_options o = {.kernels = 2};
+    cr_assert_eq(curio_cores_run(late_main, NULL, &o), 0);
+    cr_assert_eq(atomic_load(&late_post), -ESRCH);
+    cr_assert_eq(atomic_load(&late_spawn), -ESRCH);
+}
