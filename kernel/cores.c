@@ -84,8 +84,6 @@ struct run {
 static __thread struct member *tls_member;
 __thread const void *curio__tls_core __attribute__((tls_model("initial-exec")));
 
-unsigned curio__msg_inflight(const curio_kernel *k) { return k->msg_inflight; }
-
 /* ---- posts between members ---- */
 
 /* Queue p on member t's kernel: -ESRCH once t is closed. From a member of the same run

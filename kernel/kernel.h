@@ -238,8 +238,6 @@ extern __thread const void *curio__tls_core CURIO__HIDDEN
     __attribute__((tls_model("initial-exec")));
 /* A MSG_RING sent by k to wake `to` completed with res (ring.c's completion path). */
 CURIO__HIDDEN void curio__msg_sent(curio_kernel *k, curio_kernel *to, int res);
-/* Whether k has MSG_RING wake-ups in flight (cores.c waits for none before its run ends). */
-CURIO__HIDDEN unsigned curio__msg_inflight(const curio_kernel *k);
 
 /* --- the worker-thread pool (thread.c) --- */
 typedef struct curio__job {
