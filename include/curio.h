@@ -492,5 +492,6 @@ typedef struct curio__waitq {
 #include "curio/channel.h"
 #include "curio/proc.h"
 #include "curio/monitor.h"
+#include "curio/cores.h"
 
 #endif /* CURIO_H */

@@ -161,6 +161,11 @@ struct curio_kernel {
     curio__post *posts_head, *posts_tail;
     _Atomic bool posted;
     _Atomic bool sleeping;
+    unsigned msg_inflight;       /* MSG_RING wake-ups this kernel sent whose CQE is due
+                                    (curio__post_node; kernel/cores.c) */
+    const void *run;             /* its curio_cores_run, or NULL (kernel/cores.c) */
+    bool msg_ring;               /* posts to kernels of the same run wake them with
+                                    IORING_OP_MSG_RING */
 
     /* stacks */
     struct curio__stack_pool *stacks;

@@ -46,6 +46,9 @@ typedef struct curio__gate {
     bool lent_nonblock;    /* O_NONBLOCK was set when lent: unlend sets it again */
     curio__task *reader;   /* the task in a read-side call, or NULL */
     curio__task *writer;   /* the task in a write-side call, or NULL */
+    const void *home;      /* the kernel of a curio_cores_run that first entered it
+                              (curio__tls_core), or NULL: calls from another kernel of
+                              a run get -EXDEV (kernel/cores.c) */
 } curio__gate;
 
 /* Enter g for the directions in dirs (CURIO__GATE_*, or 0 for none) as task self:
@@ -57,6 +60,15 @@ static inline int curio__gate_enter(curio__gate *g, curio__task *self, unsigned 
 {
     if (__builtin_expect(g->closing, 0))
         return -EBADF;
+    /* A handle in use belongs to one kernel of a run: the first to enter it. Outside a
+     * run curio__tls_core is NULL and nothing is checked. */
+    const void *core = curio__tls_core;
+    if (__builtin_expect(core != NULL, 0)) {
+        if (!g->home)
+            g->home = core;
+        else if (g->home != core)
+            return -EXDEV;
+    }
     if (__builtin_expect(g->lent, 0))
         return -EBUSY;
     if ((dirs & CURIO__GATE_READ) && g->reader && g->reader != self)

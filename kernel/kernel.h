@@ -23,6 +23,7 @@
  * curio__op record, which is never this small. */
 #define CURIO__UD_IGNORE 1u
 #define CURIO__UD_WAKE 2u
+#define CURIO__UD_MSG 3u    /* the CQE another kernel's IORING_OP_MSG_RING put in our ring */
 
 /*
  * A CQE sink: the receiver of completions that belong to no one suspended task, such as a
@@ -228,6 +229,16 @@ CURIO__HIDDEN void curio__posts_run(curio_kernel *k);
 /* curio_kernel_post with a node the caller owns and keeps valid until p->fn has run on the
  * kernel's thread (so it cannot fail: for completions that must not be lost). */
 CURIO__HIDDEN void curio__post_node(curio_kernel *k, curio__post *p);
+
+/* --- a kernel per core (cores.c, ring.c): curio__post_node between two kernels of one
+ *     curio_cores_run wakes the receiver with IORING_OP_MSG_RING (see ring.c) --- */
+/* The calling thread's place in a curio_cores_run (an address unique to it while the run
+ * lasts), or NULL on a thread that is not a kernel of a run: what handles (kernel/gate.h)
+ * are bound to, so that another kernel's use of one gets -EXDEV. */
+extern __thread const void *curio__tls_core CURIO__HIDDEN
+    __attribute__((tls_model("initial-exec")));
+/* A MSG_RING sent by k to wake `to` completed with res (ring.c's completion path). */
+CURIO__HIDDEN void curio__msg_sent(curio_kernel *k, curio_kernel *to, int res);
 
 /* --- the worker-thread pool (thread.c) --- */
 typedef struct curio__job {

@@ -123,6 +123,12 @@ static void complete(curio_kernel *k, const struct io_uring_cqe *cqe)
         k->wake_armed = false;
         return;
     }
+    if (ud == CURIO__UD_MSG)
+        return; /* another kernel's IORING_OP_MSG_RING: a wake-up (curio__post_node) */
+    if ((ud & 3u) == 2u) {
+        curio__msg_sent(k, (curio_kernel *)(uintptr_t)(ud & ~(uint64_t)3), cqe->res);
+        return;
+    }
     if (ud & 1u) {
         curio__sink *sink = (curio__sink *)(uintptr_t)(ud & ~(uint64_t)1);
         sink->fn(sink, cqe);
@@ -210,6 +216,15 @@ int curio_kernel_post(curio_kernel *k, void (*fn)(void *), void *arg)
 
 void curio__post_node(curio_kernel *k, curio__post *p)
 {
+    /* A kernel posting to another of the same curio_cores_run (kernel/cores.c) wakes it
+     * with an IORING_OP_MSG_RING queued on its own ring, submitted with its next
+     * io_uring_enter; the receiver gets a CQE of CURIO__UD_MSG, which ends its wait. The
+     * sender's own CQE names the receiver (its address with bit 1 set): on failure it
+     * writes the eventfd instead (curio__msg_sent). The run keeps every kernel alive until
+     * each has reaped the CQEs of its MSG_RINGs. A kernel posting to itself needs no
+     * wake-up: its loop looks at posted before it waits. */
+    curio_kernel *from = curio__tls_kernel;
+    bool msg = from && from->run && from->run == k->run && from->msg_ring;
     p->next = NULL;
     pthread_mutex_lock(&k->post_lock);
     if (k->posts_tail)
@@ -221,12 +236,33 @@ void curio__post_node(curio_kernel *k, curio__post *p)
      * the list, so a post that misses this batch always raises it again. The write happens
      * under the lock: the kernel cannot take this post (and so cannot wake, finish and be
      * destroyed by the task waiting for it) before the poster is done with k. */
-    if (!atomic_exchange_explicit(&k->posted, true, memory_order_acq_rel)) {
+    if (atomic_exchange_explicit(&k->posted, true, memory_order_acq_rel)) {
+        /* told already */
+    } else if (msg) {
+        if (from != k) {
+            struct io_uring_sqe *sqe = curio__sqe(from);
+            io_uring_prep_msg_ring(sqe, k->ring.ring_fd, 0, CURIO__UD_MSG, 0);
+            io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)k | 2u);
+            from->msg_inflight++;
+        }
+    } else {
         uint64_t one = 1;
         ssize_t w = write(k->wake_fd, &one, sizeof one);
         (void)w; /* EAGAIN means the counter is already non-zero: the kernel wakes anyway */
     }
     pthread_mutex_unlock(&k->post_lock);
+}
+
+/* The sender's completion of the MSG_RING that curio__post_node queued to wake to:
+ * on failure (to's CQ full ...) it is woken through its eventfd instead. */
+void curio__msg_sent(curio_kernel *k, curio_kernel *to, int res)
+{
+    k->msg_inflight--;
+    if (res < 0) {
+        uint64_t one = 1;
+        ssize_t w = write(to->wake_fd, &one, sizeof one);
+        (void)w;
+    }
 }
 
 void curio__posts_run(curio_kernel *k)

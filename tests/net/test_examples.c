@@ -255,3 +255,26 @@ Test(examples, udp_client_without_a_server_times_out, .timeout = 30)
     cr_assert_str_eq(p.buf, "No reply to anyone?\n");
     close(s);
 }
+
+/* The echo server on every core (examples/cores_echo.c): two kernels listening on one
+ * port, every connection answered by one of them, and SIGINT read once by the run, which
+ * stops both: the program ends normally, saying "stopped". */
+Test(examples, cores_echo, .timeout = 30)
+{
+    const char *args[] = {"0", "2", NULL};
+    xproc p;
+    xstart_stdout(&p, "cores_echo", args);
+    int port = xport(&p, "of 2");
+    expect_times(&p, "listening at 127.0.0.1:", 2);
+    for (int i = 0; i < 20; i++) {
+        int fd = client(port);
+        char back[16] = {0};
+        cr_assert_eq(write_full(fd, "hi\n", 3), 0);
+        cr_assert_eq(read_full(fd, back, 7), 7);
+        cr_assert(strcmp(back, "[0] hi\n") == 0 || strcmp(back, "[1] hi\n") == 0, "%s", back);
+        close(fd);
+    }
+    cr_assert_eq(kill(p.pid, SIGINT), 0);
+    cr_assert_eq(xwait(&p), 0);
+    cr_assert_not_null(strstr(p.buf, "stopped\n"), "%s", p.buf);
+}
