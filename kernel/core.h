@@ -150,6 +150,12 @@ struct curio_kernel {
     size_t heap_len, heap_cap;
     uint64_t timer_seq;
 
+    /* the latest reading of the clock on this thread (curio__now), and whether it was
+     * taken during the current pass or just before it, after the scheduler's last look at
+     * the ring: the trap check then uses it instead of reading the clock again */
+    int64_t now;
+    bool now_fresh;
+
     /* cross-thread posts */
     int wake_fd;
     uint64_t wake_buf;
@@ -180,6 +186,13 @@ struct curio_kernel {
     curio__pipe pipes[CURIO__PIPES];
     unsigned npipes;
 };
+
+/* --- deadlines of I/O operations (trap.c) --- */
+/* An operation's deadline at least this many ns past the kernel's latest reading of the
+ * clock goes into the timer heap; a nearer one gets a linked timeout SQE. A variable so
+ * that bench/ and tests can choose either path (INT64_MAX: always a linked timeout). */
+#define CURIO__LINK_BELOW_NS 1000000
+extern int64_t curio__link_below CURIO__HIDDEN;
 
 /* --- stacks (stack.c) --- */
 struct curio__stack {

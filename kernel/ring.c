@@ -182,6 +182,8 @@ void curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline)
     } else {
         rc = io_uring_submit_and_get_events(&k->ring);
     }
+    if (wait)
+        k->now_fresh = false; /* a reading taken before the wait is old news */
     /* -EBUSY/-EAGAIN: the kernel holds overflowed completions and wants them reaped before
      * it takes more submissions; -EINTR/-ETIME: a signal or the deadline. All are handled
      * by reaping below and letting the caller come round again. */

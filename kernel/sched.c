@@ -214,6 +214,7 @@ static void run_pass(curio_kernel *k)
     if (t)
         run(k, &k->sched_ctx, t, 0);
     k->pass_budget = 0;
+    k->now_fresh = false; /* the next pass reads the clock again, at most once */
 }
 
 void curio__loop_until(curio_kernel *k, curio__task *until)

@@ -4,8 +4,9 @@
  * Waits that are not I/O (sleep, join, events, queues...) keep their deadline in a binary
  * min-heap here; the ring's wait is bounded by the earliest one. That costs no SQE and no
  * system call per sleeper, cancelling a sleeper is synchronous, and a million sleepers are
- * a million heap entries (24 bytes each). I/O waits use linked timeout SQEs instead, except
- * those that block in one of io_uring's worker threads (trap.c).
+ * a million heap entries (24 bytes each). I/O waits keep theirs here too (an expiry
+ * cancels the operation), except very near deadlines, which get a linked timeout SQE
+ * (kernel/trap.c, curio__op_wait).
  */
 #include "core.h"
 
@@ -14,6 +15,9 @@
 
 int64_t (*curio__clock_hook)(int64_t now);
 
+/* Every reading is also kept as the thread's kernel's latest (k->now, fresh for the rest
+ * of the pass: see curio__trap_check_slow). The clock is monotonic, so a later reading
+ * never moves it back. */
 int64_t curio__now(void)
 {
     struct timespec ts;
@@ -21,6 +25,11 @@ int64_t curio__now(void)
     int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     if (__builtin_expect(curio__clock_hook != NULL, 0))
         now = curio__clock_hook(now);
+    curio_kernel *k = curio__tls_kernel;
+    if (k) {
+        k->now = now;
+        k->now_fresh = true;
+    }
     return now;
 }
 
