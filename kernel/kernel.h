@@ -213,6 +213,8 @@ CURIO__HIDDEN int64_t curio__now(void);
  * use instead, so that a test can move the clock past a deadline between any two checks. */
 extern int64_t (*curio__clock_hook)(int64_t now) CURIO__HIDDEN;
 CURIO__HIDDEN int curio__timer_add(curio_kernel *k, curio__task *t, int64_t when);
+/* Move t's entry to `when` (or add one): 0 or -ENOMEM. */
+CURIO__HIDDEN int curio__timer_set(curio_kernel *k, curio__task *t, int64_t when);
 CURIO__HIDDEN void curio__timer_remove(curio_kernel *k, curio__task *t);
 CURIO__HIDDEN int64_t curio__timer_next(curio_kernel *k);
 CURIO__HIDDEN void curio__timers_fire(curio_kernel *k, int64_t now);

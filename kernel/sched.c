@@ -174,6 +174,8 @@ void curio__task_exit(curio__task *self)
 {
     curio_kernel *k = self->k;
     curio__stack_check(self);
+    if (self->heap_index != SIZE_MAX)
+        curio__timer_remove(k, self); /* left by an I/O wait (trap.c) */
     self->done = true;
     self->state = "TERMINATED";
     if (self->result == -ECANCELED && self->cancel_delivered)

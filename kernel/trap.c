@@ -204,19 +204,35 @@ static inline __attribute__((always_inline)) int op_suspend(curio__op *op,
  * the timer heap; nearer ones get a linked timeout (curio__op_wait). */
 int64_t curio__link_below = CURIO__LINK_BELOW_NS;
 
-/* Wait for op with its deadline in the timer heap, whose expiry cancels it (curio__interrupt,
+/*
+ * Wait for op with its deadline in the timer heap, whose expiry cancels it (curio__interrupt,
  * the same path as a cancellation): 0 after a completed wait with *rc its result, or
- * -ENOMEM before anything was submitted if the heap cannot grow. */
+ * -ENOMEM before anything was submitted if the heap cannot grow.
+ *
+ * The task's entry is not removed when the operation completes: most operations complete
+ * long before their deadline, and the next one usually has a later deadline (a server's
+ * next read under its idle timeout). An entry left by an earlier operation that is not
+ * later than op's deadline is kept as it is, and fires early: curio__timers_fire then
+ * moves it on to the deadline of the operation waiting, or drops it if none waits. So a
+ * task that keeps doing I/O under far deadlines touches the heap about once per deadline
+ * period rather than twice per operation. A parked wait (waitq.c) and the task's end
+ * remove or move the entry.
+ */
 static inline __attribute__((always_inline)) int heap_wait(curio__op *op,
                                                            struct io_uring_sqe *sqe,
                                                            const char *state, int *rc)
 {
     curio__task *self = op->task;
-    if (curio__timer_add(self->k, self, op->deadline) < 0)
-        return -ENOMEM;
+    curio_kernel *k = self->k;
+    size_t i = self->heap_index;
+    if (i == SIZE_MAX) {
+        if (curio__timer_add(k, self, op->deadline) < 0)
+            return -ENOMEM;
+    } else if (k->heap[i].when > op->deadline) {
+        curio__timer_set(k, self, op->deadline);
+    }
     self->sleep_until = CURIO__NO_DEADLINE; /* an expiry interrupts, never wakes */
     *rc = op_suspend(op, sqe, state);
-    curio__timer_remove(self->k, self); /* still there if the operation finished first */
     return 0;
 }
 
