@@ -223,8 +223,9 @@ CURIO__HIDDEN void curio__timers_fire(curio_kernel *k, int64_t now);
 CURIO__HIDDEN int curio__ring_init(curio_kernel *k);
 CURIO__HIDDEN void curio__ring_exit(curio_kernel *k);
 /* Submit what is pending and reap completions; wait for at least one only if `wait`,
- * and then no later than `deadline` (CURIO__NO_DEADLINE: no limit). */
-CURIO__HIDDEN void curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline);
+ * and then no later than `deadline` (CURIO__NO_DEADLINE: no limit). True if the wait
+ * ended at its deadline. */
+CURIO__HIDDEN bool curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline);
 CURIO__HIDDEN void curio__posts_run(curio_kernel *k);
 /* curio_kernel_post with a node the caller owns and keeps valid until p->fn has run on the
  * kernel's thread (so it cannot fail: for completions that must not be lost). */

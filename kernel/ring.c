@@ -167,11 +167,11 @@ static bool cq_overflowed(curio_kernel *k)
     return IO_URING_READ_ONCE(*k->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW;
 }
 
-void curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline)
+bool curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline)
 {
     int rc;
     if (wait && deadline != CURIO__NO_DEADLINE) {
-        int64_t rel = deadline - curio__now();
+        int64_t rel = deadline - (k->now_fresh ? k->now : curio__now());
         if (rel < 0)
             rel = 0;
         struct __kernel_timespec ts = {.tv_sec = rel / 1000000000, .tv_nsec = rel % 1000000000};
@@ -194,6 +194,7 @@ void curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline)
     }
     if (!k->wake_armed)
         ring_arm_wake(k);
+    return rc == -ETIME;
 }
 
 /* ---- cross-thread posts ---- */

@@ -252,8 +252,10 @@ void curio__loop_until(curio_kernel *k, curio__task *until)
                 continue;
             }
         }
-        curio__ring_poll(k, true, d);
-        if (k->heap_len)
+        /* Woken by a completion rather than by the deadline, it does not read the clock:
+         * the next time round does, before it waits again (an entry due meanwhile fires
+         * a pass later). */
+        if (curio__ring_poll(k, true, d) && k->heap_len)
             curio__timers_fire(k, curio__now());
     }
 }
