@@ -15,7 +15,7 @@
  * Prints one JSON line per figure and the ratios heap / link. --mode runs only the
  * ping-pong, only that way (for an instruction count under valgrind --tool=cachegrind).
  */
-#include "../kernel/core.h"
+#include "../kernel/kernel.h"
 
 #include <curio.h>
 

@@ -187,13 +187,6 @@ struct curio_kernel {
     unsigned npipes;
 };
 
-/* --- deadlines of I/O operations (trap.c) --- */
-/* An operation's deadline at least this many ns past the kernel's latest reading of the
- * clock goes into the timer heap; a nearer one gets a linked timeout SQE. A variable so
- * that bench/ and tests can choose either path (INT64_MAX: always a linked timeout). */
-#define CURIO__LINK_BELOW_NS 1000000
-extern int64_t curio__link_below CURIO__HIDDEN;
-
 /* --- stacks (stack.c) --- */
 struct curio__stack {
     struct curio__stack *next_free;

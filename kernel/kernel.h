@@ -195,6 +195,12 @@ CURIO__HIDDEN int curio__op_begin(curio__op *op, struct io_uring_sqe **sqe);
 CURIO__HIDDEN int curio__op_begin_fd(curio__op *op, struct io_uring_sqe **sqe, int fd,
                                      int dir);
 CURIO__HIDDEN int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state);
+/* Where curio__op_wait keeps a deadline: one at least curio__link_below ns past the
+ * kernel's latest reading of the clock goes into the timer heap, a nearer one gets a
+ * linked timeout SQE. A variable so that bench/ and tests can choose either path
+ * (INT64_MAX: always a linked timeout; 0: always the heap). */
+#define CURIO__LINK_BELOW_NS 1000000
+extern int64_t curio__link_below CURIO__HIDDEN;
 CURIO__HIDDEN struct io_uring_sqe *curio__sqe(curio_kernel *k);
 
 /* --- waiting for another task: the wait queue (kernel/waitq.h); lists (kernel/list.h) --- */
