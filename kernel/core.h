@@ -153,6 +153,12 @@ struct curio_kernel {
     size_t heap_len, heap_cap;
     uint64_t timer_seq;
 
+    /* the latest reading of the clock on this thread (curio__now), and whether it was
+     * taken during the current pass or just before it, after the scheduler's last look at
+     * the ring: the trap check then uses it instead of reading the clock again */
+    int64_t now;
+    bool now_fresh;
+
     /* cross-thread posts */
     int wake_fd;
     uint64_t wake_buf;

@@ -197,6 +197,12 @@ CURIO__HIDDEN int curio__op_begin(curio__op *op, struct io_uring_sqe **sqe);
 CURIO__HIDDEN int curio__op_begin_fd(curio__op *op, struct io_uring_sqe **sqe, int fd,
                                      int dir);
 CURIO__HIDDEN int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state);
+/* Where curio__op_wait keeps a deadline: one at least curio__link_below ns past the
+ * kernel's latest reading of the clock goes into the timer heap, a nearer one gets a
+ * linked timeout SQE. A variable so that bench/ and tests can choose either path
+ * (INT64_MAX: always a linked timeout; 0: always the heap). */
+#define CURIO__LINK_BELOW_NS 1000000
+extern int64_t curio__link_below CURIO__HIDDEN;
 CURIO__HIDDEN struct io_uring_sqe *curio__sqe(curio_kernel *k);
 
 /* --- waiting for another task: the wait queue (kernel/waitq.h); lists (kernel/list.h) --- */
@@ -215,6 +221,8 @@ CURIO__HIDDEN int64_t curio__now(void);
  * use instead, so that a test can move the clock past a deadline between any two checks. */
 extern int64_t (*curio__clock_hook)(int64_t now) CURIO__HIDDEN;
 CURIO__HIDDEN int curio__timer_add(curio_kernel *k, curio__task *t, int64_t when);
+/* Move t's entry to `when` (or add one): 0 or -ENOMEM. */
+CURIO__HIDDEN int curio__timer_set(curio_kernel *k, curio__task *t, int64_t when);
 CURIO__HIDDEN void curio__timer_remove(curio_kernel *k, curio__task *t);
 CURIO__HIDDEN int64_t curio__timer_next(curio_kernel *k);
 CURIO__HIDDEN void curio__timers_fire(curio_kernel *k, int64_t now);
@@ -223,8 +231,9 @@ CURIO__HIDDEN void curio__timers_fire(curio_kernel *k, int64_t now);
 CURIO__HIDDEN int curio__ring_init(curio_kernel *k);
 CURIO__HIDDEN void curio__ring_exit(curio_kernel *k);
 /* Submit what is pending and reap completions; wait for at least one only if `wait`,
- * and then no later than `deadline` (CURIO__NO_DEADLINE: no limit). */
-CURIO__HIDDEN void curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline);
+ * and then no later than `deadline` (CURIO__NO_DEADLINE: no limit). True if the wait
+ * ended at its deadline. */
+CURIO__HIDDEN bool curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline);
 CURIO__HIDDEN void curio__posts_run(curio_kernel *k);
 /* curio_kernel_post with a node the caller owns and keeps valid until p->fn has run on the
  * kernel's thread (so it cannot fail: for completions that must not be lost). */

@@ -173,11 +173,11 @@ static bool cq_overflowed(curio_kernel *k)
     return IO_URING_READ_ONCE(*k->ring.sq.kflags) & IORING_SQ_CQ_OVERFLOW;
 }
 
-void curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline)
+bool curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline)
 {
     int rc;
     if (wait && deadline != CURIO__NO_DEADLINE) {
-        int64_t rel = deadline - curio__now();
+        int64_t rel = deadline - (k->now_fresh ? k->now : curio__now());
         if (rel < 0)
             rel = 0;
         struct __kernel_timespec ts = {.tv_sec = rel / 1000000000, .tv_nsec = rel % 1000000000};
@@ -188,6 +188,8 @@ void curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline)
     } else {
         rc = io_uring_submit_and_get_events(&k->ring);
     }
+    if (wait)
+        k->now_fresh = false; /* a reading taken before the wait is old news */
     /* -EBUSY/-EAGAIN: the kernel holds overflowed completions and wants them reaped before
      * it takes more submissions; -EINTR/-ETIME: a signal or the deadline. All are handled
      * by reaping below and letting the caller come round again. */
@@ -198,6 +200,7 @@ void curio__ring_poll(curio_kernel *k, bool wait, int64_t deadline)
     }
     if (!k->wake_armed)
         ring_arm_wake(k);
+    return rc == -ETIME;
 }
 
 /* ---- cross-thread posts ---- */

@@ -175,6 +175,8 @@ void curio__task_exit(curio__task *self)
 {
     curio_kernel *k = self->k;
     curio__stack_check(self);
+    if (self->heap_index != SIZE_MAX)
+        curio__timer_remove(k, self); /* left by an I/O wait (trap.c) */
     self->done = true;
     self->state = "TERMINATED";
     if (self->result == -ECANCELED && self->cancel_delivered)
@@ -215,6 +217,7 @@ static void run_pass(curio_kernel *k)
     if (t)
         run(k, &k->sched_ctx, t, 0);
     k->pass_budget = 0;
+    k->now_fresh = false; /* the next pass reads the clock again, at most once */
 }
 
 void curio__loop_until(curio_kernel *k, curio__task *until)
@@ -250,8 +253,10 @@ void curio__loop_until(curio_kernel *k, curio__task *until)
                 continue;
             }
         }
-        curio__ring_poll(k, true, d);
-        if (k->heap_len)
+        /* Woken by a completion rather than by the deadline, it does not read the clock:
+         * the next time round does, before it waits again (an entry due meanwhile fires
+         * a pass later). */
+        if (curio__ring_poll(k, true, d) && k->heap_len)
             curio__timers_fire(k, curio__now());
     }
 }

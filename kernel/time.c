@@ -4,8 +4,9 @@
  * Waits that are not I/O (sleep, join, events, queues...) keep their deadline in a binary
  * min-heap here; the ring's wait is bounded by the earliest one. That costs no SQE and no
  * system call per sleeper, cancelling a sleeper is synchronous, and a million sleepers are
- * a million heap entries (24 bytes each). I/O waits use linked timeout SQEs instead, except
- * those that block in one of io_uring's worker threads (trap.c).
+ * a million heap entries (24 bytes each). I/O waits keep theirs here too (an expiry
+ * cancels the operation), except very near deadlines, which get a linked timeout SQE
+ * (kernel/trap.c, curio__op_wait).
  */
 #include "core.h"
 
@@ -14,6 +15,9 @@
 
 int64_t (*curio__clock_hook)(int64_t now);
 
+/* Every reading is also kept as the thread's kernel's latest (k->now, fresh for the rest
+ * of the pass: see curio__trap_check_slow). The clock is monotonic, so a later reading
+ * never moves it back. */
 int64_t curio__now(void)
 {
     struct timespec ts;
@@ -21,6 +25,11 @@ int64_t curio__now(void)
     int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     if (__builtin_expect(curio__clock_hook != NULL, 0))
         now = curio__clock_hook(now);
+    curio_kernel *k = curio__tls_kernel;
+    if (k) {
+        k->now = now;
+        k->now_fresh = true;
+    }
     return now;
 }
 
@@ -75,6 +84,21 @@ int curio__timer_add(curio_kernel *k, curio__task *t, int64_t when)
     return 0;
 }
 
+int curio__timer_set(curio_kernel *k, curio__task *t, int64_t when)
+{
+    size_t i = t->heap_index;
+    if (i == SIZE_MAX)
+        return curio__timer_add(k, t, when);
+    curio__timer e = k->heap[i];
+    e.when = when;
+    e.seq = k->timer_seq++;
+    if (i > 0 && before(&e, &k->heap[(i - 1) / 2]))
+        sift_up(k, i, e);
+    else
+        sift_down(k, i, e);
+    return 0;
+}
+
 void curio__timer_remove(curio_kernel *k, curio__task *t)
 {
     size_t i = t->heap_index;
@@ -95,19 +119,38 @@ int64_t curio__timer_next(curio_kernel *k)
     return k->heap_len ? k->heap[0].when : CURIO__NO_DEADLINE;
 }
 
-/* Wake every task whose deadline has passed, earliest first. A sleeper whose own deadline
- * came first returns 0; otherwise an enclosing scope expired and it gets -ETIMEDOUT. */
+/* Fire every entry that is due, earliest first. A parked task's entry is its wait's
+ * deadline: a sleeper whose own deadline came first returns 0; otherwise an enclosing
+ * scope expired and it gets -ETIMEDOUT. An I/O operation's entry may be one left by an
+ * earlier operation of the task, never later than the current one's deadline (trap.c,
+ * heap_wait): it interrupts the operation if its deadline has passed, moves on to that
+ * deadline if not, and is dropped if no operation waits on the heap any more. */
 void curio__timers_fire(curio_kernel *k, int64_t now)
 {
     while (k->heap_len && k->heap[0].when <= now) {
         curio__task *t = k->heap[0].task;
-        curio__timer_remove(k, t);
         /* The scopes are marked expired where -ETIMEDOUT is delivered (trap.c), not
          * here: an operation interrupted too late still returns its result. */
-        if (t->sleep_until <= now)
-            curio__ready_with(t, 0);
-        else
+        if (t->parked) {
+            curio__timer_remove(k, t);
+            if (t->sleep_until <= now)
+                curio__ready_with(t, 0);
+            else
+                curio__interrupt(t, -ETIMEDOUT);
+            continue;
+        }
+        const curio__op *op = t->op;
+        if (op && !op->done && !op->interrupt && !op->linked_timeout &&
+            op->deadline != CURIO__NO_DEADLINE) {
+            if (op->deadline > now) {
+                curio__timer_set(k, t, op->deadline);
+                continue;
+            }
+            curio__timer_remove(k, t);
             curio__interrupt(t, -ETIMEDOUT);
+            continue;
+        }
+        curio__timer_remove(k, t);
     }
 }
 

@@ -42,10 +42,13 @@ int curio__undeliver(curio__task *self, int rc)
 /*
  * Every -ETIMEDOUT a blocking call returns because of a scope is a delivery, and marks the
  * applicable scopes whose deadline had passed at that moment as expired (what close then
- * reports). The clock is read once: whatever happens to the time after this check, the
- * caller either was told -ETIMEDOUT or goes on to set its operation up completely; a
- * deadline that passes meanwhile is then caught by the wait itself (the linked timeout or
- * the timer heap fire at once).
+ * reports). The time compared is one reading of the clock: the kernel's latest (k->now)
+ * when it was taken in this pass or just before it (by the scheduler after its look at the
+ * ring, or by anything else that read the clock since), else a new one. Whatever happens
+ * to the time after that reading, the caller either was told -ETIMEDOUT or goes on to set
+ * its operation up completely; a deadline that passes meanwhile is then caught by the wait
+ * itself (a due timer-heap entry fires on the scheduler's next pass, a linked timeout in
+ * the past at once). A deadline is so noticed at most one pass late, as a completion is.
  */
 int curio__trap_check_slow(curio__task *self)
 {
@@ -60,7 +63,8 @@ int curio__trap_check_slow(curio__task *self)
          * the clock only moves on, so d <= now holds again until the scope is closed. */
         int64_t d = curio__effective_deadline(self);
         if (d != CURIO__NO_DEADLINE) {
-            int64_t now = curio__now();
+            curio_kernel *k = self->k;
+            int64_t now = k->now_fresh ? k->now : curio__now();
             if (d <= now) {
                 curio__expire_scopes(self, now);
                 return -ETIMEDOUT;
@@ -196,42 +200,86 @@ static inline __attribute__((always_inline)) int op_suspend(curio__op *op,
     return curio__delivered(self, res);
 }
 
+/* Deadlines at least this far (ns) past the kernel's latest reading of the clock go into
+ * the timer heap; nearer ones get a linked timeout (curio__op_wait). */
+int64_t curio__link_below = CURIO__LINK_BELOW_NS;
+
+/*
+ * Wait for op with its deadline in the timer heap, whose expiry cancels it (curio__interrupt,
+ * the same path as a cancellation): 0 after a completed wait with *rc its result, or
+ * -ENOMEM before anything was submitted if the heap cannot grow.
+ *
+ * The task's entry is not removed when the operation completes: most operations complete
+ * long before their deadline, and the next one usually has a later deadline (a server's
+ * next read under its idle timeout). An entry left by an earlier operation that is not
+ * later than op's deadline is kept as it is, and fires early: curio__timers_fire then
+ * moves it on to the deadline of the operation waiting, or drops it if none waits. So a
+ * task that keeps doing I/O under far deadlines touches the heap about once per deadline
+ * period rather than twice per operation. A parked wait (waitq.c) and the task's end
+ * remove or move the entry.
+ */
+static inline __attribute__((always_inline)) int heap_wait(curio__op *op,
+                                                           struct io_uring_sqe *sqe,
+                                                           const char *state, int *rc)
+{
+    curio__task *self = op->task;
+    curio_kernel *k = self->k;
+    size_t i = self->heap_index;
+    if (i == SIZE_MAX) {
+        if (curio__timer_add(k, self, op->deadline) < 0)
+            return -ENOMEM;
+    } else if (k->heap[i].when > op->deadline) {
+        curio__timer_set(k, self, op->deadline);
+    }
+    self->sleep_until = CURIO__NO_DEADLINE; /* an expiry interrupts, never wakes */
+    *rc = op_suspend(op, sqe, state);
+    return 0;
+}
+
 /*
  * An operation that blocks in one of io_uring's worker threads (curio__op_blocks_in_worker)
  * with a deadline. There a linked timeout is armed only once the operation returns (seen
  * on 6.18 with an open of a FIFO waiting for its other end, and with a splice from an
- * empty socket), so it would never interrupt one that blocks. The deadline goes into the
- * timer heap instead, whose expiry cancels the operation (curio__interrupt); cancelling a
- * worker's blocked call does interrupt it. If the heap cannot grow, the SQE is turned into
- * a no-op, waited for, and the call returns -ENOMEM rather than run without its deadline.
+ * empty socket), so it would never interrupt one that blocks: its deadline always goes
+ * into the timer heap, however near. If the heap cannot grow, the SQE is turned into a
+ * no-op, waited for, and the call returns -ENOMEM rather than run without its deadline.
  */
 static __attribute__((noinline, cold)) int worker_wait(curio__op *op,
                                                        struct io_uring_sqe *sqe,
                                                        const char *state)
 {
-    curio__task *self = op->task;
-    self->sleep_until = CURIO__NO_DEADLINE; /* an expiry interrupts, never wakes */
-    if (curio__timer_add(self->k, self, op->deadline) < 0) {
-        io_uring_prep_nop(sqe);
-        op->deadline = CURIO__NO_DEADLINE;
-        op_suspend(op, sqe, state);
-        return -ENOMEM;
-    }
-    int rc = op_suspend(op, sqe, state);
-    curio__timer_remove(self->k, self); /* still there if the operation finished first */
-    return rc;
+    int rc;
+    if (heap_wait(op, sqe, state, &rc) == 0)
+        return rc;
+    io_uring_prep_nop(sqe);
+    op->deadline = CURIO__NO_DEADLINE;
+    op_suspend(op, sqe, state);
+    return -ENOMEM;
 }
 
+/*
+ * An operation with a deadline: in the timer heap (no SQE, no kernel timer; an expiry is
+ * an ASYNC_CANCEL, a completion just leaves the heap), unless the deadline is nearer than
+ * curio__link_below, where a timeout is likely to fire and an absolute LINK_TIMEOUT fires
+ * without waiting for the scheduler's next look at the clock; also when the heap cannot
+ * grow. Either way a result that completed before the timeout took effect is returned.
+ */
 int curio__op_wait(curio__op *op, struct io_uring_sqe *sqe, const char *state)
 {
     if (op->deadline != CURIO__NO_DEADLINE) {
         if (__builtin_expect(curio__op_blocks_in_worker(sqe), 0))
             return worker_wait(op, sqe, state);
+        curio__task *self = op->task;
+        int64_t ahead;
+        int rc;
+        if (!__builtin_sub_overflow(op->deadline, self->k->now, &ahead) &&
+            ahead >= curio__link_below && heap_wait(op, sqe, state, &rc) == 0)
+            return rc;
         sqe->flags |= IOSQE_IO_LINK;
         op->ts.tv_sec = op->deadline / 1000000000;
         op->ts.tv_nsec = op->deadline % 1000000000;
         /* room kept by curio__sqe */
-        struct io_uring_sqe *t = io_uring_get_sqe(&op->task->k->ring);
+        struct io_uring_sqe *t = io_uring_get_sqe(&self->k->ring);
         io_uring_prep_link_timeout(t, &op->ts, IORING_TIMEOUT_ABS);
         io_uring_sqe_set_data64(t, CURIO__UD_IGNORE);
         op->linked_timeout = true;

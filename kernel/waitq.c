@@ -19,9 +19,11 @@ static inline int park(curio__task *self, const char *state, int64_t own_deadlin
     if (own_deadline < d)
         d = own_deadline;
     if (d != CURIO__NO_DEADLINE) {
-        rc = curio__timer_add(self->k, self, d);
+        rc = curio__timer_set(self->k, self, d); /* moves an entry an I/O wait left */
         if (rc < 0)
             return rc;
+    } else if (self->heap_index != SIZE_MAX) {
+        curio__timer_remove(self->k, self); /* left by an I/O wait (trap.c) */
     }
     self->sleep_until = own_deadline;
     self->wake_result = 0;
@@ -45,6 +47,8 @@ void curio__park_nointr(curio__task *self, const char *state)
 {
     /* No deadline is registered, and with nocancel raised curio_cancel_nowait records a
      * request without interrupting: only the caller's waker readies the task. */
+    if (self->heap_index != SIZE_MAX)
+        curio__timer_remove(self->k, self); /* left by an I/O wait (trap.c) */
     self->nocancel++;
     self->wake_result = 0;
     self->parked = true;

@@ -10,10 +10,11 @@
  *
  * A deadline of a few microseconds lands anywhere in a call: before its first check, while
  * its SQE waits in the ring, while the operation is in flight, or after the completion was
- * reaped but before the task ran. Each case checks the data, not the timing. Prints
- * "N passed, N failed" (the line ./dev sums up).
+ * reaped but before the task ran. Each case runs twice: with near deadlines as linked
+ * timeouts (the default), then with every deadline in the timer heap. Each case checks the
+ * data, not the timing. Prints "N passed, N failed" (the line ./dev sums up).
  */
-#include "../../kernel/kernel.h"
+#include "../../kernel/core.h"
 
 #include <curio/io.h>
 #include <curio/net.h>
@@ -479,13 +480,21 @@ static const struct {
     {"accept", case_accept},   {"queue", case_queue},
 };
 
+/* Every case twice: with the deadlines of I/O operations as the kernel places them (these
+ * near ones as linked timeouts), then all of them in the timer heap (curio__link_below 0),
+ * whose expiry is a cancel racing the operation. */
 static long main_task(void *arg)
 {
     const char *only = arg;
     int passed = 0;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        if (!only || strcmp(only, cases[i].name) == 0)
-            passed += cases[i].fn() == 0;
+    for (int heap = 0; heap < 2; heap++) {
+        curio__link_below = heap ? 0 : CURIO__LINK_BELOW_NS;
+        printf(" I/O deadlines %s:\n", heap ? "all in the timer heap" : "as placed by default");
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            if (!only || strcmp(only, cases[i].name) == 0)
+                passed += cases[i].fn() == 0;
+    }
+    curio__link_below = CURIO__LINK_BELOW_NS;
     return passed;
 }
 

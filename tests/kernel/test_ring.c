@@ -6,6 +6,8 @@
 #include "child.h"
 #include "testutil.h"
 
+#include "../../kernel/core.h"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/audit.h>
@@ -268,13 +270,27 @@ static void fleet_test(unsigned n, bool scoped)
 /* (b) SQ full: 4 SQ entries, 200 reads in flight. */
 Test(ring, sq_full_200_readers, .timeout = 60) { fleet_test(200, false); }
 
-/* The same, each read with a linked timeout: two SQEs per operation. */
-Test(ring, sq_full_200_readers_with_timeouts, .timeout = 60) { fleet_test(200, true); }
+/* The same, each read with a linked timeout (curio__link_below forces it for their 10 s
+ * deadlines, which would otherwise go into the timer heap): two SQEs per operation. */
+Test(ring, sq_full_200_readers_with_timeouts, .timeout = 60)
+{
+    curio__link_below = INT64_MAX;
+    fleet_test(200, true);
+}
+
+/* With their deadlines in the timer heap (the default for them): one SQE per operation. */
+Test(ring, sq_full_200_readers_with_heap_deadlines, .timeout = 60) { fleet_test(200, true); }
 
 /* (c) CQ overflow: a 16-entry CQ, 300 completions arriving together. */
 Test(ring, cq_overflow_300_readers, .timeout = 60) { fleet_test(300, false); }
 
-Test(ring, cq_overflow_300_readers_with_timeouts, .timeout = 60) { fleet_test(300, true); }
+Test(ring, cq_overflow_300_readers_with_timeouts, .timeout = 60)
+{
+    curio__link_below = INT64_MAX;
+    fleet_test(300, true);
+}
+
+Test(ring, cq_overflow_300_readers_with_heap_deadlines, .timeout = 60) { fleet_test(300, true); }
 
 /* ---- (d) one kernel per thread ---- */
 
