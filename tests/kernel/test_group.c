@@ -308,7 +308,8 @@ Test(group, next_result_reports_a_failure, .timeout = 30)
 static long any_first(void *arg)
 {
     (void)arg;
-    static const spec a = {"A", 0.05, 1, 0}, b = {"B", 0.01, 22, 0}, c = {"C", 5, 3, 0};
+    /* A and C sleep far past B: a stalled machine cannot wake them in B's pass. */
+    static const spec a = {"A", 5, 1, 0}, b = {"B", 0.01, 22, 0}, c = {"C", 5, 3, 0};
     curio_group *g;
     cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ANY), 0);
     curio_task *ta = gspawn(g, &a, false), *tb = gspawn(g, &b, false),
@@ -394,6 +395,7 @@ Test(group, wait_object_without_a_result_waits_for_all, .timeout = 30)
 static long none_cancels(void *arg)
 {
     (void)arg;
+    /* A and C sleep far past B: a stalled machine cannot wake them in B's pass. */
     static const spec a = {"A", 5, 1, 0}, b = {"B", 5, 2, 0}, c = {"C", 5, 3, 0};
     static const spec d = {"D", 5, 1, 0}, e = {"E", 5, 2, 0};
     /* Members that have not started yet: they still run, and see the cancellation at
@@ -561,6 +563,7 @@ Test(group, destroy_cancels_running_members_and_waits, .timeout = 30)
 static long destroy_unjoined_and_unstarted(void *arg)
 {
     (void)arg;
+    /* A and C sleep far past B: a stalled machine cannot wake them in B's pass. */
     static const spec a = {"A", 5, 1, 0}, b = {"B", 5, 2, 0};
     curio_kernel *k = curio_kernel_current();
     size_t before = k->ntasks;
@@ -899,6 +902,7 @@ Test(group, cancel_remaining_cancels_and_waits, .timeout = 30)
 static long retained_member(void *arg)
 {
     (void)arg;
+    /* A and C sleep far past B: a stalled machine cannot wake them in B's pass. */
     static const spec a = {"A", 5, 1, 0}, b = {"B", -1, 2, 0};
     curio_group *g;
     cr_assert_eq(curio_group_create(&g, CURIO_WAIT_ALL), 0);
