@@ -179,7 +179,7 @@ Test(where, module_and_offset_without_lines)
     cr_assert_eq(run_monitored(bare_main, NULL), 0);
 }
 
-/* ---- the session asking about itself: its own stack, running ---- */
+/* ---- the monitor's task asking about itself: its own stack, running ---- */
 
 static long self_main(void *arg)
 {
@@ -196,14 +196,14 @@ static long self_main(void *arg)
     const char *w = mon_cmd(c, cmd);
     /* (curio__mon_command calls the command's function as a tail call: no frame; gcc
      * keeps serve() between, clang inlines it.) */
-    expect_in_order(w, (const char *const[]){"state='RUNNING'", "in curio__mon_session_main\n",
-                                             "in curio__mon_where\n", NULL});
+    expect_in_order(w, (const char *const[]){"state='RUNNING'", "in curio__mon_agent\n",
+                                             NULL});
     cr_assert(!strstr(w, "capture_self"), "%s", w);
     mon_close(c);
     return 0;
 }
 
-Test(where, the_running_session_itself)
+Test(where, the_running_agent_itself)
 {
     cr_assert_eq(run_monitored(self_main, NULL), 0);
 }
@@ -241,9 +241,9 @@ static long errors_main(void *arg)
      * monitor answers), so the command is run here directly. */
     curio__task *late = spawn_named(quick, NULL, "late");
     curio__mon_session s = {.mon = curio_kernel_current()->monitor, .task = curio__self()};
-    char line[32];
-    snprintf(line, sizeof line, "where %llu", (unsigned long long)late->id);
-    cr_assert_eq(curio__mon_command(&s, line), 0);
+    static curio__mon_req r;
+    snprintf(r.arg, sizeof r.arg, "%llu", (unsigned long long)late->id);
+    curio__mon_where_capture(&s, &r);
     snprintf(want, sizeof want, "Error: task %llu has not started yet: it has no stack to "
              "show\n", (unsigned long long)late->id);
     cr_assert_str_eq(s.out.p, want);
