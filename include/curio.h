@@ -104,6 +104,10 @@ typedef struct curio_options {
                                see curio/net.h), rounded up to a power of two; default
                                256, at most 32768 */
     unsigned recv_buffer_size; /* bytes per buffer of that ring; default 4096 */
+    unsigned stall_ms;      /* the stall detector (see curio/monitor.h): when a task runs
+                               this many milliseconds without a blocking call, its name,
+                               how long and its C stack are printed once to stderr;
+                               default 0: CURIO_STALL_MS if set, else off */
 } curio_options;
 
 /*

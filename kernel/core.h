@@ -180,12 +180,13 @@ struct curio_kernel {
      * tasks_lock guards the lists all and zombies, task names and the internal mark (taken
      * on spawn, on a task's end, and for those rare changes); running_id (the task running,
      * 0 in the scheduler) and switches (counted at every switch and self-resumption) are
-     * stored relaxed on the switch path; on_destroy is called by curio_kernel_destroy once
+     * stored relaxed on the switch path; on_destroy (up to 2) are called by curio_kernel_destroy once
      * every task has ended */
     pthread_mutex_t tasks_lock;
     _Atomic uint64_t running_id;
     _Atomic uint64_t switches;
-    void (*on_destroy)(curio_kernel *k);
+    void (*on_destroy[2])(curio_kernel *k);
+    struct curio__stall *stall;          /* the stall detector (monitor/stall.c), or NULL */
 
     /* the provided-buffer ring (kernel/bufring.h), registered on first use, or NULL */
     struct curio__bufring *bufring;

@@ -73,6 +73,7 @@ curio__task *curio__task_lookup(curio_kernel *k, uint64_t id)
 }
 
 const curio_options *curio__kernel_options(const curio_kernel *k) { return &k->opts; }
+struct curio__stall **curio__kernel_stall(curio_kernel *k) { return &k->stall; }
 struct curio__monitor *curio__kernel_monitor(const curio_kernel *k) { return k->monitor; }
 void curio__kernel_set_monitor(curio_kernel *k, struct curio__monitor *m) { k->monitor = m; }
 
@@ -109,4 +110,12 @@ void curio__kernel_activity(curio_kernel *k, uint64_t *running, uint64_t *switch
     *running = atomic_load_explicit(&k->running_id, memory_order_relaxed);
 }
 
-void curio__kernel_on_destroy(curio_kernel *k, void (*fn)(curio_kernel *k)) { k->on_destroy = fn; }
+void curio__kernel_on_destroy(curio_kernel *k, void (*fn)(curio_kernel *k))
+{
+    for (size_t i = 0; i < sizeof k->on_destroy / sizeof k->on_destroy[0]; i++) {
+        if (!k->on_destroy[i] || k->on_destroy[i] == fn) {
+            k->on_destroy[i] = fn;
+            return;
+        }
+    }
+}

@@ -52,6 +52,8 @@ CURIO__HIDDEN curio__task *curio__task_lookup(curio_kernel *k, uint64_t id);
 
 /* The options k was created with (defaults filled in). */
 CURIO__HIDDEN const curio_options *curio__kernel_options(const curio_kernel *k);
+/* The stall detector of k (monitor/stall.c), or NULL. */
+CURIO__HIDDEN struct curio__stall **curio__kernel_stall(curio_kernel *k);
 /* The monitor of k (monitor/), or NULL; the monitor sets it once it is started. */
 CURIO__HIDDEN struct curio__monitor *curio__kernel_monitor(const curio_kernel *k);
 CURIO__HIDDEN void curio__kernel_set_monitor(curio_kernel *k, struct curio__monitor *m);
@@ -78,7 +80,8 @@ CURIO__HIDDEN size_t curio__tasks_peek(curio_kernel *k, curio__task_peek *out, s
 CURIO__HIDDEN void curio__kernel_activity(curio_kernel *k, uint64_t *running,
                                           uint64_t *switches);
 /* Call fn(k) in curio_kernel_destroy once every task of k has ended (before anything else
- * goes): where a service stops the threads that read k. One per kernel. */
+ * goes): where a service stops the threads that read k. Two per kernel (the monitor, the
+ * stall detector); registering fn again is a no-op. */
 CURIO__HIDDEN void curio__kernel_on_destroy(curio_kernel *k, void (*fn)(curio_kernel *k));
 
 #endif

@@ -155,8 +155,9 @@ void curio_kernel_destroy(curio_kernel *k)
     /* Posts still pending run now, while every task record is still valid. */
     curio__posts_run(k);
     /* A service's own end (the monitor's thread stops reading this kernel). */
-    if (k->on_destroy)
-        k->on_destroy(k);
+    for (size_t i = 0; i < sizeof k->on_destroy / sizeof k->on_destroy[0]; i++)
+        if (k->on_destroy[i])
+            k->on_destroy[i](k);
     /* Records of ended tasks whose handles were never released die with the kernel. */
     while (!curio__list_empty(&k->zombies)) {
         curio__task *t = curio__list_entry(curio__list_first(&k->zombies), curio__task,

@@ -161,8 +161,20 @@ CURIO__HIDDEN long curio__mon_sampler(void *arg);
 CURIO__HIDDEN uint64_t curio__mon_running(struct curio__monitor *m, double *for_s);
 /* Take the C stack of the task running on thread tid now, with a signal (SIGURG) whose
  * handler calls backtrace(); at most 1 s. Returns the number of addresses (0: none came),
- * and *skip, the handler's own frames at the start. Call in a task (it sleeps). */
+ * and *skip, the handler's own frames at the start. In a task it sleeps with curio_sleep,
+ * elsewhere with nanosleep. */
 CURIO__HIDDEN int curio__mon_sample_stack(int tid, void **pcs, int cap, int *skip);
+/* Symbolise n addresses (blocking: a thread's work) and list them as `where` does, the
+ * first skip being machinery. */
+CURIO__HIDDEN void curio__mon_format_stack(curio__text *o, void *const *pcs, int n, int skip);
+/* The stall detector's start, a service of every kernel (stall.c; registered with the
+ * monitor's, so that a static link that has the one has the other). */
+CURIO__HIDDEN int curio__stall_start(curio_kernel *k);
+/* On the monitor's own thread (server.c). */
+CURIO__HIDDEN bool curio__mon_inner(void);
+/* Load the unwinder (the first backtrace() dlopens libgcc_s) on this thread's own stack,
+ * before a task's small stack or a signal handler needs it. */
+CURIO__HIDDEN void curio__mon_warm_unwinder(void);
 /* ps and parents from the thread-safe view, when k does not answer. */
 CURIO__HIDDEN void curio__mon_ps_busy(curio__mon_session *s);
 CURIO__HIDDEN void curio__mon_parents_busy(curio__mon_session *s, const char *arg);

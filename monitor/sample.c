@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- the sampler ---- */
@@ -87,13 +88,24 @@ static void install(void)
     sigaction(SIGURG, &sa, &previous);
 }
 
+/* 1 ms: curio_sleep in a task (the monitor's), else nanosleep (the stall detector's). */
+static int nap(void)
+{
+    if (curio_current()) {
+        int64_t rc = curio_sleep(0.001);
+        return rc < 0 ? (int)rc : 0;
+    }
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
+    return 0;
+}
+
 int curio__mon_sample_stack(int tid, void **pcs, int cap, int *skip)
 {
     pthread_once(&installed, install);
     bool no = false;
     while (!atomic_compare_exchange_strong(&slot.owned, &no, true)) {
         no = false;
-        if (curio_sleep(0.001) < 0)
+        if (nap() < 0)
             return 0;
     }
     atomic_store(&slot.tid, tid);
@@ -102,7 +114,7 @@ int curio__mon_sample_stack(int tid, void **pcs, int cap, int *skip)
     if (syscall(SYS_tgkill, getpid(), tid, SIGURG) == 0) {
         for (int i = 0; i < 1000 && atomic_load_explicit(&slot.state, memory_order_acquire) !=
                                         DONE; i++)
-            curio_sleep(0.001);
+            nap();
         int expect = ARMED;
         if (!atomic_compare_exchange_strong(&slot.state, &expect, IDLE)) {
             /* Taken: the handler is at work and returns soon. */

@@ -157,8 +157,17 @@ static void server_log(const char *message, void *arg)
  * format replies and take backtraces of themselves. */
 #define MON_STACK (64 * 1024)
 
-/* Set on the monitor's thread: its own kernel has no monitor of its own. */
+/* Set on the monitor's thread: its own kernel has no monitor (or stall detector) of its
+ * own. */
 static __thread bool inner;
+
+bool curio__mon_inner(void) { return inner; }
+
+void curio__mon_warm_unwinder(void)
+{
+    void *warm[2];
+    backtrace(warm, 2);
+}
 
 /* The main task of the monitor's kernel: the sampler and the server, until the watched
  * kernel is destroyed (stop_main cancels it). */
@@ -307,8 +316,7 @@ static int monitor_start(curio_kernel *k)
     /* The first backtrace() loads the unwinder (libgcc_s, through dlopen): do it here,
      * on the thread's own stack, rather than on the small stack of a task being looked at
      * or in the signal handler that samples a running task. */
-    void *warm[2];
-    backtrace(warm, 2);
+    curio__mon_warm_unwinder();
 
     struct curio__monitor *m = calloc(1, sizeof *m);
     char where[CURIO_ADDR_STRLEN];
@@ -357,6 +365,7 @@ static int monitor_start(curio_kernel *k)
 __attribute__((constructor)) static void register_monitor(void)
 {
     curio__service_register("monitor", monitor_start);
+    curio__service_register("stall", curio__stall_start); /* in the same link, always */
 }
 
 bool curio__mon_is_own(const struct curio__monitor *m, uint64_t id)

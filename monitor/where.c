@@ -155,6 +155,14 @@ static void format(curio__text *o, const curio__frames *fr, size_t skip, bool pr
                               "addr2line from binutils)\n");
 }
 
+void curio__mon_format_stack(curio__text *o, void *const *pcs, int n, int skip)
+{
+    curio__frames fr = {0};
+    curio__symbolise(pcs, n > 0 ? (size_t)n : 0, &fr);
+    format(o, &fr, (size_t)skip, false, n == MAX_FRAMES);
+    curio__frames_free(&fr);
+}
+
 /* On the watched kernel's thread (the agent): take the task's stack. */
 void curio__mon_where_capture(curio__mon_session *s, curio__mon_req *r)
 {
