@@ -70,8 +70,8 @@ static void report(struct curio__stall *st, uint64_t id, double ran)
     curio__text_printf(&o, "curio: stall: task %llu (%s) has run for %.3f s without a "
                            "blocking call (threshold %u ms); its C stack then (most recent "
                            "call last):\n", (unsigned long long)id, name, ran, st->ms);
-    if (n > 0)
-        curio__mon_format_stack(&o, pcs, n, skip);
+    if (n > skip) /* the handler's frames left out by position (see where.c) */
+        curio__mon_format_stack(&o, pcs + skip, n - skip, 0);
     else
         curio__text_printf(&o, "  (it could not be sampled)\n");
     if (!o.failed)

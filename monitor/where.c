@@ -81,7 +81,7 @@ static bool machinery(const curio__frame *f)
 {
     return named(f, "capture_probe") || named(f, "capture_self") ||
            named(f, "serve_probes") || named(f, "curio__suspend") ||
-           named(f, "sample_handler") || named(f, "__restore_rt") ||
+           named(f, "sample_handler") ||
            (f->func && strncmp(f->func, "__interceptor_backtrace", 23) == 0);
 }
 
@@ -126,7 +126,9 @@ static void format(curio__text *o, const curio__frames *fr, size_t skip, bool pr
                    bool truncated)
 {
     size_t first = 0, end = fr->n;
-    bool names = fr->n && fr->v[0].func;
+    bool names = false; /* some frame is named (a vdso's, for one, may not be) */
+    for (size_t i = 0; i < fr->n && !names; i++)
+        names = fr->v[i].func != NULL;
     if (names) {
         first = first_own(fr, probed);
         for (size_t i = first; i < fr->n; i++) {
@@ -255,7 +257,10 @@ static int where_running(curio__mon_session *s, uint64_t id, double for_s)
     char note[128];
     snprintf(note, sizeof note, "  (running for %.3f s without a trap; sampled where it runs "
                                 "now)\n", for_s);
-    return show(s, pcs, n, skip, false, (unsigned long long)id, name, "RUNNING", note);
+    /* The handler's frames are left out by position: the signal's return trampoline has
+     * no name of its own (it is named after whatever symbol precedes it). */
+    return show(s, pcs + skip, n - skip, 0, false, (unsigned long long)id, name, "RUNNING",
+                note);
 }
 
 int curio__mon_cmd_where(curio__mon_session *s, char *arg)
