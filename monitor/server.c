@@ -16,7 +16,9 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -123,22 +125,56 @@ static int resolve(curio_addr *a, const char *host, uint16_t port)
     return rc;
 }
 
+/* A Unix socket's file: one left behind by a program that ended is replaced (a socket
+ * nobody listens on); anything else there is an error (-EADDRINUSE). */
+static int clear_unix_path(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return 0;
+    if (!S_ISSOCK(st.st_mode))
+        return -EADDRINUSE;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    int err = errno;
+    close(fd);
+    if (rc == 0)
+        return -EADDRINUSE; /* a live monitor (or anything) listens there */
+    if (err != ECONNREFUSED)
+        return -err;
+    return unlink(path) < 0 ? -errno : 0;
+}
+
 static int listen_at(curio_socket **out, curio_addr *a)
 {
+    bool unix_path = a->u.sa.sa_family == AF_UNIX;
+    int rc = unix_path ? clear_unix_path(a->u.un.sun_path) : 0;
+    if (rc < 0)
+        return rc;
     curio_socket *s;
-    int rc = curio_socket_open(&s, a->u.sa.sa_family, SOCK_STREAM, 0);
+    rc = curio_socket_open(&s, a->u.sa.sa_family, SOCK_STREAM, 0);
     if (rc < 0)
         return rc;
     int one = 1;
-    rc = curio_socket_setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    rc = unix_path ? 0 : curio_socket_setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (rc == 0)
         rc = curio_socket_bind(s, a);
+    /* Its file's permissions decide who may connect: 0600, set before anyone can (a
+     * connect to a socket bound but not listening is refused). */
+    if (rc == 0 && unix_path && chmod(a->u.un.sun_path, 0600) < 0)
+        rc = -errno;
     if (rc == 0)
         rc = curio_socket_listen(s, 16);
     if (rc == 0)
         rc = curio_socket_getsockname(s, a);
     if (rc < 0) {
         curio_socket_close(s);
+        if (unix_path)
+            unlink(a->u.un.sun_path);
         return rc;
     }
     *out = s;
@@ -247,6 +283,8 @@ static void monitor_stop(curio_kernel *k)
     pthread_cond_signal(&m->stop_cv);
     pthread_mutex_unlock(&m->stop_lock);
     pthread_join(m->thread, NULL);
+    if (m->addr.u.sa.sa_family == AF_UNIX)
+        unlink(m->addr.u.un.sun_path);
     pthread_mutex_destroy(&m->stop_lock);
     pthread_cond_destroy(&m->stop_cv);
     curio__mon_requests_drain(m);
@@ -306,9 +344,14 @@ static int monitor_start(curio_kernel *k)
     char host[256];
     uint16_t port;
     curio_addr a;
-    int rc = split_address(spec, host, sizeof host, &port);
-    if (rc == 0)
-        rc = resolve(&a, host, port);
+    int rc;
+    if (strncmp(spec, "unix:", 5) == 0) {
+        rc = spec[5] ? curio_addr_unix(&a, spec + 5) : -EINVAL;
+    } else {
+        rc = split_address(spec, host, sizeof host, &port);
+        if (rc == 0)
+            rc = resolve(&a, host, port);
+    }
     if (rc < 0) {
         say(k, "bad address", spec, rc);
         return rc;
