@@ -1,13 +1,13 @@
 /*
  * monitor/server.c - starting a kernel's monitor: what asks for it (the option, the
- * environment), the listening socket, and the server task that runs curio_run_server with
- * one session task per connection.
+ * environment), the monitor's thread (its own kernel, the listening socket, the server
+ * with one session task per connection, the sampler), the agent task on the kernel
+ * watched, and the end of it all when that kernel is destroyed.
  *
- * The socket is bound while the kernel is created, outside any task, so that a port in
- * use is reported at once and the address is known before anything runs. The server task
- * owns the monitor's state and frees it when it ends (curio_run_server returns only once
- * every session has ended); the kernel's shutdown cancels it like any task, and a task
- * function always runs, so this happens even for a kernel that never ran.
+ * curio_kernel_create waits until the thread listens, so that a port in use is reported
+ * at once and the address is known before anything runs. curio_kernel_destroy, once the
+ * kernel's tasks (the agent among them) have ended, stops the thread (monitor_stop) and
+ * frees the monitor's state.
  */
 #include "monitor.h"
 #include "../net/net.h"

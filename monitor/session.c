@@ -1,7 +1,8 @@
 /*
  * monitor/session.c - one monitor connection: the banner, then a loop of reading a command
  * line, running it and sending its reply with the next prompt. It is the handler of the
- * monitor's curio_run_server, so it runs in a task of its own; its socket is the server's.
+ * monitor's curio_run_server, so it runs in a task of its own on the monitor's thread and
+ * kernel; its socket is the server's.
  */
 #include "monitor.h"
 
