@@ -87,11 +87,12 @@ typedef struct curio_options {
                                caught by a canary checked whenever the task switches out,
                                or by the fault handler, and may first corrupt a
                                neighbouring stack. */
-    bool monitor;           /* start the monitor (see curio/monitor.h): a task serving
+    bool monitor;           /* start the monitor (see curio/monitor.h): a thread serving
                                ps, where, cancel ... on 127.0.0.1:48802; default off,
                                unless the environment variable CURIO_MONITOR turns it on */
     const char *monitor_address; /* "host:port" for the monitor to listen on ("[::1]:port"
-                               for IPv6; a host name is resolved once, when the kernel is
+                               for IPv6, "unix:/path" for a Unix socket of mode 0600; a
+                               host name is resolved once, when the kernel is
                                created; port 0: a free port, see curio_monitor_address);
                                read by curio_kernel_create only; default NULL: the address
                                CURIO_MONITOR gives, else 127.0.0.1:48802 */
@@ -104,6 +105,10 @@ typedef struct curio_options {
                                see curio/net.h), rounded up to a power of two; default
                                256, at most 32768 */
     unsigned recv_buffer_size; /* bytes per buffer of that ring; default 4096 */
+    unsigned stall_ms;      /* the stall detector (see curio/monitor.h): when a task runs
+                               this many milliseconds without a blocking call, its name,
+                               how long and its C stack are printed once to stderr;
+                               default 0: CURIO_STALL_MS if set, else off */
 } curio_options;
 
 /*

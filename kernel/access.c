@@ -19,4 +19,9 @@ curio_kernel *curio__task_kernel(const curio__task *t) { return t->k; }
 uint64_t curio__task_id(const curio__task *t) { return t->id; }
 bool curio__task_parked(const curio__task *t) { return t->parked; }
 bool curio__task_in_io(const curio__task *t) { return t->op != NULL; }
-void curio__task_set_internal(curio__task *t) { t->internal = true; }
+void curio__task_set_internal(curio__task *t)
+{
+    pthread_mutex_lock(&t->k->tasks_lock);
+    t->internal = true;
+    pthread_mutex_unlock(&t->k->tasks_lock);
+}

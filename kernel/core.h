@@ -41,8 +41,10 @@ struct curio_task {
     curio__task *ready_next;     /* ready-queue link; valid while on the ready queue */
     curio__ctx ctx;              /* saved stack pointer while not running */
     curio_kernel *k;
-    const char *state;           /* static string: READY, RUNNING, a trap state, TERMINATED */
-    uint64_t cycles;
+    /* state and cycles are atomic since another thread reads them (the monitor's, through
+     * kernel/introspect.h); the kernel's switch path stores them relaxed (a plain store) */
+    _Atomic(const char *) state; /* static string: READY, RUNNING, a trap state, TERMINATED */
+    _Atomic uint64_t cycles;
 
     /* --- identity --- */
     uint64_t id, parent_id;
@@ -187,6 +189,18 @@ struct curio_kernel {
      * curio__probe_run), else NULL; and the monitor's state, or NULL */
     struct curio__probe *probe;
     struct curio__monitor *monitor;
+
+    /* for threads other than the kernel's (the monitor's, kernel/introspect.h):
+     * tasks_lock guards the lists all and zombies, task names and the internal mark (taken
+     * on spawn, on a task's end, and for those rare changes); running_id (the task running,
+     * 0 in the scheduler) and switches (counted at every switch and self-resumption) are
+     * stored relaxed on the switch path; on_destroy (up to 2) are called by curio_kernel_destroy once
+     * every task has ended */
+    pthread_mutex_t tasks_lock;
+    _Atomic uint64_t running_id;
+    _Atomic uint64_t switches;
+    void (*on_destroy[2])(curio_kernel *k);
+    struct curio__stall *stall;          /* the stall detector (monitor/stall.c), or NULL */
 
     /* the provided-buffer ring (kernel/bufring.h), registered on first use, or NULL */
     struct curio__bufring *bufring;

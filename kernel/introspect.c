@@ -5,6 +5,7 @@
 #include "core.h"
 #include "introspect.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* The nearest deadline of t's open timeout scopes (timeout_after, ignore_after; also
@@ -72,5 +73,49 @@ curio__task *curio__task_lookup(curio_kernel *k, uint64_t id)
 }
 
 const curio_options *curio__kernel_options(const curio_kernel *k) { return &k->opts; }
+struct curio__stall **curio__kernel_stall(curio_kernel *k) { return &k->stall; }
 struct curio__monitor *curio__kernel_monitor(const curio_kernel *k) { return k->monitor; }
 void curio__kernel_set_monitor(curio_kernel *k, struct curio__monitor *m) { k->monitor = m; }
+
+/* ---- from another thread ---- */
+
+size_t curio__tasks_peek(curio_kernel *k, curio__task_peek *out, size_t cap)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&k->tasks_lock);
+    curio__list_foreach_entry(t, &k->all, curio__task, all_node) {
+        if (n < cap) {
+            curio__task_peek *p = &out[n];
+            p->id = t->id;
+            p->parent_id = t->parent_id;
+            memcpy(p->name, t->name, sizeof p->name);
+            p->name[sizeof p->name - 1] = 0;
+            if (!p->name[0]) /* the default name, not made yet: not made here either */
+                snprintf(p->name, sizeof p->name, "task-%llu", (unsigned long long)t->id);
+            const char *st = atomic_load_explicit(&t->state, memory_order_relaxed);
+            p->state = st ? st : "READY";
+            p->cycles = atomic_load_explicit(&t->cycles, memory_order_relaxed);
+            p->internal = t->internal;
+            p->daemon = t->daemon;
+        }
+        n++;
+    }
+    pthread_mutex_unlock(&k->tasks_lock);
+    return n;
+}
+
+void curio__kernel_activity(curio_kernel *k, uint64_t *running, uint64_t *switches)
+{
+    *switches = atomic_load_explicit(&k->switches, memory_order_relaxed);
+    *running = atomic_load_explicit(&k->running_id, memory_order_relaxed);
+}
+
+void curio__kernel_on_destroy(curio_kernel *k, void (*fn)(curio_kernel *k))
+{
+    for (size_t i = 0; i < sizeof k->on_destroy / sizeof k->on_destroy[0]; i++) {
+        if (!k->on_destroy[i] || k->on_destroy[i] == fn) {
+            k->on_destroy[i] = fn;
+            return;
+        }
+    }
+}

@@ -52,8 +52,36 @@ CURIO__HIDDEN curio__task *curio__task_lookup(curio_kernel *k, uint64_t id);
 
 /* The options k was created with (defaults filled in). */
 CURIO__HIDDEN const curio_options *curio__kernel_options(const curio_kernel *k);
+/* The stall detector of k (monitor/stall.c), or NULL. */
+CURIO__HIDDEN struct curio__stall **curio__kernel_stall(curio_kernel *k);
 /* The monitor of k (monitor/), or NULL; the monitor sets it once it is started. */
 CURIO__HIDDEN struct curio__monitor *curio__kernel_monitor(const curio_kernel *k);
 CURIO__HIDDEN void curio__kernel_set_monitor(curio_kernel *k, struct curio__monitor *m);
+
+/* ---- from another thread (the monitor's thread, the stall detector) ----
+ *
+ * Safe to call from any thread while k's thread runs: the lists of tasks and the names are
+ * read under k's tasks lock (which the kernel takes only when a task is spawned or ends,
+ * and for a rename), state and cycles are atomics. Nothing else of a task may be read from
+ * another thread. k must outlive the calls (curio__kernel_on_destroy). */
+typedef struct curio__task_peek {
+    uint64_t id, parent_id;
+    char name[32];
+    const char *state;
+    uint64_t cycles;
+    bool internal, daemon;
+} curio__task_peek;
+/* Copy up to cap of k's live tasks, in id order, into out; returns how many live tasks k
+ * has (more than cap: the rest were left out). */
+CURIO__HIDDEN size_t curio__tasks_peek(curio_kernel *k, curio__task_peek *out, size_t cap);
+/* The id of the task running on k (0: none, k is in its scheduler) and how many times k
+ * has scheduled a task so far. A task that runs on with switches unchanged has not
+ * trapped meanwhile. */
+CURIO__HIDDEN void curio__kernel_activity(curio_kernel *k, uint64_t *running,
+                                          uint64_t *switches);
+/* Call fn(k) in curio_kernel_destroy once every task of k has ended (before anything else
+ * goes): where a service stops the threads that read k. Two per kernel (the monitor, the
+ * stall detector); registering fn again is a no-op. */
+CURIO__HIDDEN void curio__kernel_on_destroy(curio_kernel *k, void (*fn)(curio_kernel *k));
 
 #endif

@@ -91,6 +91,7 @@ int curio_kernel_create(curio_kernel **out, const curio_options *opts)
         k->opts = *opts;
     apply_defaults(&k->opts);
     pthread_mutex_init(&k->post_lock, NULL);
+    pthread_mutex_init(&k->tasks_lock, NULL);
     int rc = curio__ring_init(k);
     if (rc < 0) {
         free(k);
@@ -153,6 +154,10 @@ void curio_kernel_destroy(curio_kernel *k)
     shutdown_tasks(k);
     /* Posts still pending run now, while every task record is still valid. */
     curio__posts_run(k);
+    /* A service's own end (the monitor's thread stops reading this kernel). */
+    for (size_t i = 0; i < sizeof k->on_destroy / sizeof k->on_destroy[0]; i++)
+        if (k->on_destroy[i])
+            k->on_destroy[i](k);
     /* Records of ended tasks whose handles were never released die with the kernel. */
     while (!curio__list_empty(&k->zombies)) {
         curio__task *t = curio__list_entry(curio__list_first(&k->zombies), curio__task,
@@ -177,6 +182,7 @@ void curio_kernel_destroy(curio_kernel *k)
     }
     pthread_mutex_unlock(&k->post_lock);
     pthread_mutex_destroy(&k->post_lock);
+    pthread_mutex_destroy(&k->tasks_lock);
     curio__stacks_destroy(k);
     curio__overflow_handler_release(k);
     free(k->heap);

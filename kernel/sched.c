@@ -19,14 +19,16 @@
  * switches of a yield storm cost a few microseconds, which bounds the I/O latency added. */
 #define PASS_MIN 128
 
-void curio__ready(curio__task *t)
+/* always_inline: the counters the monitor reads (count_switch) made gcc stop inlining
+ * this and run() into the yield path; a call each cost more than the counters. */
+static inline __attribute__((always_inline)) void ready(curio__task *t)
 {
     if (t->on_ready || t->done)
         return;
     curio_kernel *k = t->k;
     t->parked = false;
     t->on_ready = true;
-    t->state = "READY";
+    atomic_store_explicit(&t->state, "READY", memory_order_relaxed);
     t->ready_next = NULL;
     if (k->ready_tail)
         k->ready_tail->ready_next = t;
@@ -36,12 +38,14 @@ void curio__ready(curio__task *t)
     k->nready++;
 }
 
+void curio__ready(curio__task *t) { ready(t); }
+
 static inline void ready_with(curio__task *t, int result)
 {
     if (t->heap_index != SIZE_MAX)
         curio__timer_remove(t->k, t);
     t->wake_result = result;
-    curio__ready(t);
+    ready(t);
 }
 
 void curio__ready_with(curio__task *t, int result) { ready_with(t, result); }
@@ -93,14 +97,27 @@ static void reap_exited(curio_kernel *k)
     curio__task_maybe_free(t);
 }
 
+/* A task is scheduled: its state and cycles, and the kernel's switch count (all read by
+ * other threads, kernel/introspect.h: relaxed stores by the one writer, plain moves). */
+static inline void count_switch(curio_kernel *k, curio__task *t)
+{
+    atomic_store_explicit(&t->state, "RUNNING", memory_order_relaxed);
+    atomic_store_explicit(&t->cycles, atomic_load_explicit(&t->cycles, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_store_explicit(&k->switches,
+                          atomic_load_explicit(&k->switches, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
 /* Switch from the running context to task `to`, or to the scheduler when it is NULL. */
-static void run(curio_kernel *k, curio__ctx *from_ctx, curio__task *to, int final)
+static inline __attribute__((always_inline)) void run(curio_kernel *k, curio__ctx *from_ctx,
+                                                      curio__task *to, int final)
 {
     k->current = to;
     curio__ctx *to_ctx = &k->sched_ctx;
+    atomic_store_explicit(&k->running_id, to ? to->id : 0, memory_order_relaxed);
     if (to) {
-        to->state = "RUNNING";
-        to->cycles++;
+        count_switch(k, to);
         to_ctx = &to->ctx;
     }
     curio__ctx_switch(from_ctx, to_ctx, final);
@@ -131,8 +148,7 @@ void curio__suspend(curio__task *self)
     curio__stack_check(self);
     curio__task *next = next_in_pass(k);
     if (next == self) {
-        self->state = "RUNNING";
-        self->cycles++;
+        count_switch(k, self);
         return;
     }
     run(k, &self->ctx, next, 0);
@@ -166,7 +182,7 @@ int curio_yield(void)
     int rc = curio__trap_check(self);
     if (rc < 0)
         return rc;
-    curio__ready(self);
+    ready(self);
     curio__suspend(self);
     return 0;
 }
@@ -177,8 +193,9 @@ void curio__task_exit(curio__task *self)
     curio__stack_check(self);
     if (self->heap_index != SIZE_MAX)
         curio__timer_remove(k, self); /* left by an I/O wait (trap.c) */
+    pthread_mutex_lock(&k->tasks_lock);
     self->done = true;
-    self->state = "TERMINATED";
+    atomic_store_explicit(&self->state, "TERMINATED", memory_order_relaxed);
     if (self->result == -ECANCELED && self->cancel_delivered)
         self->cancelled = true;
     /* Leave the list of live tasks. */
@@ -187,6 +204,7 @@ void curio__task_exit(curio__task *self)
         self->zombie = true;
         curio__list_push_front(&k->zombies, &self->all_node);
     }
+    pthread_mutex_unlock(&k->tasks_lock);
     if (!curio__waitq_empty(&self->joiners))
         curio__waitq_wake_all(&self->joiners);
     if (self->group)

@@ -70,7 +70,9 @@ static int spawn_finish(curio_kernel *k, curio__task *parent, curio__task *t,
     t->handles = 1;
     t->heap_index = SIZE_MAX;
     t->sleep_until = CURIO__NO_DEADLINE;
+    pthread_mutex_lock(&k->tasks_lock);
     curio__list_push_back(&k->all, &t->all_node);
+    pthread_mutex_unlock(&k->tasks_lock);
     k->ntasks++;
     curio__task_start_ctx(t, reserved);
     curio__ready(t);
@@ -187,8 +189,11 @@ void curio__task_maybe_free(curio__task *t)
 {
     if (!t->done || t->handles || t->group || t->stack)
         return;
-    if (t->zombie)
+    if (t->zombie) {
+        pthread_mutex_lock(&t->k->tasks_lock);
         curio__list_remove(&t->k->zombies, &t->all_node);
+        pthread_mutex_unlock(&t->k->tasks_lock);
+    }
     task_free(t);
 }
 
@@ -286,8 +291,11 @@ uint64_t curio_task_parent_id(const curio_task *t) { return t->parent_id; }
 const char *curio_task_name(const curio_task *t)
 {
     curio__task *m = (curio__task *)t; /* the lazily made default is a cache, not a change */
-    if (!m->name[0])
+    if (!m->name[0]) {
+        pthread_mutex_lock(&m->k->tasks_lock);
         snprintf(m->name, sizeof m->name, "task-%llu", (unsigned long long)m->id);
+        pthread_mutex_unlock(&m->k->tasks_lock);
+    }
     return m->name;
 }
 const char *curio_task_state(const curio_task *t) { return t->state ? t->state : "READY"; }
@@ -302,7 +310,9 @@ int curio_task_set_name(curio_task *t, const char *name)
 {
     if (!t || !name)
         return -EINVAL;
+    pthread_mutex_lock(&t->k->tasks_lock);
     snprintf(t->name, sizeof t->name, "%s", name);
+    pthread_mutex_unlock(&t->k->tasks_lock);
     return 0;
 }
 

@@ -174,7 +174,7 @@ static inline __attribute__((always_inline)) int op_suspend(curio__op *op,
     io_uring_sqe_set_data(sqe, op);
     self->k->inflight++;
     self->op = op;
-    self->state = state;
+    atomic_store_explicit(&self->state, state, memory_order_relaxed);
     curio__suspend(self);
     self->op = NULL;
     if (op->claimed)

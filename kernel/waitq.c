@@ -28,7 +28,7 @@ static inline int park(curio__task *self, const char *state, int64_t own_deadlin
     self->sleep_until = own_deadline;
     self->wake_result = 0;
     self->parked = true;
-    self->state = state;
+    atomic_store_explicit(&self->state, state, memory_order_relaxed);
     curio__suspend(self);
     rc = self->wake_result;
     /* -ETIMEDOUT only comes from the timer heap, set to d: a scope's deadline (a sleep's
@@ -52,7 +52,7 @@ void curio__park_nointr(curio__task *self, const char *state)
     self->nocancel++;
     self->wake_result = 0;
     self->parked = true;
-    self->state = state;
+    atomic_store_explicit(&self->state, state, memory_order_relaxed);
     curio__suspend(self);
     self->nocancel--;
 }

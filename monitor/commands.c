@@ -26,11 +26,11 @@ static const struct command {
     const char *args;   /* NULL: takes none */
     const char *help;
 } commands[] = {
-    {"ps", curio__mon_ps, NULL, "Show task table"},
-    {"where", curio__mon_where, "taskid", "Show the C call stack of a task"},
-    {"cancel", curio__mon_cancel, "taskid", "Cancel an indicated task"},
+    {"ps", curio__mon_cmd_ps, NULL, "Show task table"},
+    {"where", curio__mon_cmd_where, "taskid", "Show the C call stack of a task"},
+    {"cancel", curio__mon_cmd_cancel, "taskid", "Cancel an indicated task"},
     {"signal", cmd_signal, "signame", "Send a Unix signal to this process"},
-    {"parents", curio__mon_parents, "taskid", "List task parents"},
+    {"parents", curio__mon_cmd_parents, "taskid", "List task parents"},
     {"help", cmd_help, NULL, "Show this list"},
     {"quit", cmd_quit, NULL, "Leave the monitor"},
 };

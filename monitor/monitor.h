@@ -28,18 +28,56 @@ CURIO__HIDDEN void curio__text_free(curio__text *t);
 
 struct curio__mon_session;
 
+/*
+ * A kernel's monitor lives on two threads. The monitor's thread runs a curio kernel of its
+ * own (mk) with the server and one session task per connection, and a sampler task that
+ * watches which task the kernel (k) runs and since when; it reads k only through
+ * introspect.h's thread-safe calls. On k's thread, the agent task ("monitor", task 1)
+ * does what must happen there (snapshots with timeouts, probes of suspended stacks,
+ * cancellations), one request at a time from the queue `requests` (ask.c). A session
+ * waits for the agent for a moment (CURIO__MON_ASK_WAIT); a kernel too busy to answer
+ * (a task running without trapping) is answered from the thread-safe view instead.
+ */
 struct curio__monitor {
-    curio_kernel *k;
+    /* set before either thread uses it, then read only */
+    curio_kernel *k;                     /* the kernel watched */
+    int tid;                             /* its thread (gettid) */
     curio_addr addr;                     /* where it listens (the chosen port filled in) */
     char where[CURIO_ADDR_STRLEN];       /* addr as text, for messages */
-    uint64_t server_id;                  /* the server task's id */
-    curio__list sessions;                /* live sessions, newest first (by node) */
-    unsigned nsessions;
+    uint64_t server_id;                  /* the agent task's id on k */
     bool quiet;                          /* the kernel's quiet option: no messages */
     double idle;                         /* seconds a session may wait for a command line,
                                             or for a reply to go out, before it is closed;
                                             negative: no limit */
+    curio_universal_queue *requests;     /* curio__mon_req, from sessions to the agent */
+
+    /* the monitor's thread */
+    pthread_t thread;
+    curio_kernel *mk;                    /* its kernel */
+    curio_socket *ls;                    /* the listening socket, an mk socket */
+    int start_rc;                        /* how its start went (then `started` is posted) */
+    int mtid;                            /* its gettid (tests) */
+    void *started;                       /* sem_t, posted by the thread once listening */
+    /* only on the monitor's thread */
+    curio__task *mmain;                  /* mk's main task */
+    bool stopping;                       /* curio_kernel_destroy of k asked it to end */
+    curio__post stop;                    /* that request, posted to mk */
+    pthread_mutex_t stop_lock;           /* guards stop_asked (both threads) */
+    pthread_cond_t stop_cv;
+    bool stop_asked;
+    curio__list sessions;                /* live sessions, newest first (by node) */
+    unsigned nsessions;
+    uint64_t seen_running, seen_switches; /* the sampler's last look at k */
+    int64_t seen_since;                  /* when it first saw that (ns) */
+
+    /* only on k's thread (the agent) */
+    struct curio__mon_held *held;        /* tasks being cancelled, kept for their outcome */
 };
+
+/* How long a session waits for the agent before answering from the thread-safe view. */
+#define CURIO__MON_ASK_WAIT 0.05
+/* How often the sampler looks at the kernel, seconds. */
+#define CURIO__MON_SAMPLE 0.01
 
 /* The default of curio_options.monitor_idle_timeout, seconds. */
 #define CURIO__MON_IDLE_DEFAULT 300.0
@@ -52,6 +90,7 @@ typedef struct curio__mon_session {
     curio__list_node node;               /* in the monitor's list */
     struct curio__monitor *mon;
     curio__task *task;                   /* the session's own task */
+    char peer[CURIO_ADDR_STRLEN];        /* the client's address */
     curio_stream *stream;                /* the connection (the socket's stream) */
     curio__text out;                     /* the reply being built */
     bool quit;                           /* close after this reply */
@@ -66,8 +105,81 @@ CURIO__HIDDEN long curio__mon_session_main(curio_socket *client, const curio_add
  * Returns 0 or the write's error. */
 CURIO__HIDDEN int curio__mon_flush(curio__mon_session *s);
 
-/* The monitor's own tasks (the server and the sessions), which ps marks. */
+/* The monitor's own task on k (the agent), which ps marks. */
 CURIO__HIDDEN bool curio__mon_is_own(const struct curio__monitor *m, uint64_t id);
+
+/* ---- requests from a session to the agent (ask.c) ---- */
+
+enum curio__mon_op { CURIO__MON_PS, CURIO__MON_PARENTS, CURIO__MON_CANCEL, CURIO__MON_STATUS,
+                     CURIO__MON_WHERE };
+
+#define CURIO__MON_MAX_FRAMES 64
+
+typedef struct curio__mon_req {
+    _Atomic int refs;                    /* the asker's and the agent's */
+    curio_universal_event *done;         /* set by the agent once answered */
+    enum curio__mon_op op;
+    char arg[64];                        /* the command's argument */
+    bool final;                          /* STATUS: the last one asked (report in any case) */
+    /* the answer */
+    curio__text out;                     /* the reply text */
+    bool ended;                          /* CANCEL: refused or failed (out says why);
+                                            STATUS: reported (out) */
+    void *pcs[CURIO__MON_MAX_FRAMES];    /* WHERE: the stack taken (n addresses) */
+    int n;
+    int skip;                            /* how many of pcs are surely machinery */
+    bool captured;                       /* WHERE: pcs holds a stack (else out says why) */
+    curio__task_info ti;                 /* WHERE: the task when it was taken */
+} curio__mon_req;
+
+/* Hand a request to the agent and wait up to `wait` seconds for its answer. Returns 0 and
+ * *out (the answer: curio__mon_req_put it), -ETIMEDOUT (the kernel did not answer in
+ * time: the request stays queued and is done when the kernel gets to it), -ENOMEM, or the
+ * session's cancellation. */
+CURIO__HIDDEN int curio__mon_ask(curio__mon_session *s, enum curio__mon_op op,
+                                 const char *arg, bool final, double wait,
+                                 curio__mon_req **out);
+CURIO__HIDDEN void curio__mon_req_put(curio__mon_req *r);
+/* Append the answer's text to s->out (an answer cut short by a lack of memory makes the
+ * reply say so). */
+CURIO__HIDDEN void curio__mon_take(curio__mon_session *s, const curio__mon_req *r);
+/* The reply when curio__mon_ask failed with rc (other than -ETIMEDOUT): rc for the
+ * session's cancellation, else 0 with an error line. */
+CURIO__HIDDEN int curio__mon_ask_failed(curio__mon_session *s, int rc);
+/* The agent task's function (task 1 of k). */
+CURIO__HIDDEN long curio__mon_agent(void *arg);
+/* Drop the requests left in the queue (k's destroy, once the agent and the monitor's
+ * thread are gone). */
+CURIO__HIDDEN void curio__mon_requests_drain(struct curio__monitor *m);
+
+/* ---- the kernel seen from the monitor's thread (sample.c) ---- */
+
+/* The sampler task on mk: keeps seen_* up to date. */
+CURIO__HIDDEN long curio__mon_sampler(void *arg);
+/* The task k runs (0: none) and for how long, in seconds, it has run without trapping as
+ * far as the sampler saw. */
+CURIO__HIDDEN uint64_t curio__mon_running(struct curio__monitor *m, double *for_s);
+/* Take the C stack of the task running on thread tid now, with a signal (SIGURG) whose
+ * handler calls backtrace(); at most 1 s. Returns the number of addresses (0: none came),
+ * and *skip, the handler's own frames at the start. In a task it sleeps with curio_sleep,
+ * elsewhere with nanosleep. */
+CURIO__HIDDEN int curio__mon_sample_stack(int tid, void **pcs, int cap, int *skip);
+/* Symbolise n addresses (blocking: a thread's work) and list them as `where` does, the
+ * first skip being machinery. */
+CURIO__HIDDEN void curio__mon_format_stack(curio__text *o, void *const *pcs, int n, int skip);
+/* The stall detector's start, a service of every kernel (stall.c; registered with the
+ * monitor's, so that a static link that has the one has the other). */
+CURIO__HIDDEN int curio__stall_start(curio_kernel *k);
+/* On the monitor's own thread (server.c). */
+CURIO__HIDDEN bool curio__mon_inner(void);
+/* Load the unwinder (the first backtrace() dlopens libgcc_s) on this thread's own stack,
+ * before a task's small stack or a signal handler needs it. */
+CURIO__HIDDEN void curio__mon_warm_unwinder(void);
+/* ps and parents from the thread-safe view, when k does not answer. */
+CURIO__HIDDEN void curio__mon_ps_busy(curio__mon_session *s);
+CURIO__HIDDEN void curio__mon_parents_busy(curio__mon_session *s, const char *arg);
+/* One line saying what keeps k from answering. */
+CURIO__HIDDEN void curio__mon_busy_line(curio__mon_session *s);
 
 /* ---- commands (commands.c, tasks.c, where.c) ---- */
 
@@ -81,10 +193,22 @@ CURIO__HIDDEN int curio__mon_command(curio__mon_session *s, char *line);
 CURIO__HIDDEN bool curio__mon_task_arg(curio__mon_session *s, const char *arg,
                                        const char *cmd, curio__task **out);
 
+/* The commands, on the monitor's thread: they ask the agent (ask.c). */
+CURIO__HIDDEN int curio__mon_cmd_ps(curio__mon_session *s, char *arg);
+CURIO__HIDDEN int curio__mon_cmd_parents(curio__mon_session *s, char *arg);
+CURIO__HIDDEN int curio__mon_cmd_cancel(curio__mon_session *s, char *arg);
+CURIO__HIDDEN int curio__mon_cmd_where(curio__mon_session *s, char *arg);
+
+/* Their parts on the watched kernel's thread, run by the agent with a session record of
+ * its own (s->task: the agent) whose out becomes the answer. */
 CURIO__HIDDEN int curio__mon_ps(curio__mon_session *s, char *arg);
 CURIO__HIDDEN int curio__mon_parents(curio__mon_session *s, char *arg);
-CURIO__HIDDEN int curio__mon_cancel(curio__mon_session *s, char *arg);
-CURIO__HIDDEN int curio__mon_where(curio__mon_session *s, char *arg);
+struct curio__mon_req;
+CURIO__HIDDEN void curio__mon_cancel_start(curio__mon_session *s, struct curio__mon_req *r);
+CURIO__HIDDEN void curio__mon_cancel_status(curio__mon_session *s, struct curio__mon_req *r);
+CURIO__HIDDEN void curio__mon_where_capture(curio__mon_session *s, struct curio__mon_req *r);
+/* Release the tasks held for cancel's report: those held over 2 s, or all. */
+CURIO__HIDDEN void curio__mon_held_expire(struct curio__monitor *m, bool all);
 
 /* ---- where: symbolising captured addresses (symbols.c, dwarf.c) ---- */
 

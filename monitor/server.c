@@ -1,18 +1,25 @@
 /*
  * monitor/server.c - starting a kernel's monitor: what asks for it (the option, the
- * environment), the listening socket, and the server task that runs curio_run_server with
- * one session task per connection.
+ * environment), the monitor's thread (its own kernel, the listening socket, the server
+ * with one session task per connection, the sampler), the agent task on the kernel
+ * watched, and the end of it all when that kernel is destroyed.
  *
- * The socket is bound while the kernel is created, outside any task, so that a port in
- * use is reported at once and the address is known before anything runs. The server task
- * owns the monitor's state and frees it when it ends (curio_run_server returns only once
- * every session has ended); the kernel's shutdown cancels it like any task, and a task
- * function always runs, so this happens even for a kernel that never ran.
+ * curio_kernel_create waits until the thread listens, so that a port in use is reported
+ * at once and the address is known before anything runs. curio_kernel_destroy, once the
+ * kernel's tasks (the agent among them) have ended, stops the thread (monitor_stop) and
+ * frees the monitor's state.
  */
 #include "monitor.h"
 #include "../net/net.h"
 
 #include <execinfo.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,22 +125,56 @@ static int resolve(curio_addr *a, const char *host, uint16_t port)
     return rc;
 }
 
+/* A Unix socket's file: one left behind by a program that ended is replaced (a socket
+ * nobody listens on); anything else there is an error (-EADDRINUSE). */
+static int clear_unix_path(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return 0;
+    if (!S_ISSOCK(st.st_mode))
+        return -EADDRINUSE;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    int err = errno;
+    close(fd);
+    if (rc == 0)
+        return -EADDRINUSE; /* a live monitor (or anything) listens there */
+    if (err != ECONNREFUSED)
+        return -err;
+    return unlink(path) < 0 ? -errno : 0;
+}
+
 static int listen_at(curio_socket **out, curio_addr *a)
 {
+    bool unix_path = a->u.sa.sa_family == AF_UNIX;
+    int rc = unix_path ? clear_unix_path(a->u.un.sun_path) : 0;
+    if (rc < 0)
+        return rc;
     curio_socket *s;
-    int rc = curio_socket_open(&s, a->u.sa.sa_family, SOCK_STREAM, 0);
+    rc = curio_socket_open(&s, a->u.sa.sa_family, SOCK_STREAM, 0);
     if (rc < 0)
         return rc;
     int one = 1;
-    rc = curio_socket_setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    rc = unix_path ? 0 : curio_socket_setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (rc == 0)
         rc = curio_socket_bind(s, a);
+    /* Its file's permissions decide who may connect: 0600, set before anyone can (a
+     * connect to a socket bound but not listening is refused). */
+    if (rc == 0 && unix_path && chmod(a->u.un.sun_path, 0600) < 0)
+        rc = -errno;
     if (rc == 0)
         rc = curio_socket_listen(s, 16);
     if (rc == 0)
         rc = curio_socket_getsockname(s, a);
     if (rc < 0) {
         curio_socket_close(s);
+        if (unix_path)
+            unlink(a->u.un.sun_path);
         return rc;
     }
     *out = s;
@@ -148,29 +189,108 @@ static void server_log(const char *message, void *arg)
         fprintf(stderr, "curio: monitor: %s\n", message);
 }
 
-struct server_start {
-    struct curio__monitor *mon;
-    curio_socket *ls;
-    size_t stack_size;
-};
-
 /* The monitor's tasks get at least this much stack, whatever the kernel's default: they
  * format replies and take backtraces of themselves. */
 #define MON_STACK (64 * 1024)
 
-static long server_main(void *arg)
+/* Set on the monitor's thread: its own kernel has no monitor (or stall detector) of its
+ * own. */
+static __thread bool inner;
+
+bool curio__mon_inner(void) { return inner; }
+
+void curio__mon_warm_unwinder(void)
 {
-    struct server_start *st = arg;
-    struct curio__monitor *m = st->mon;
-    curio_socket *ls = st->ls;
-    curio_server_options so = {.stack_size = st->stack_size, .log = server_log};
-    free(st);
-    int rc = curio_run_server(ls, curio__mon_session_main, m, &so);
-    if (rc != -ECANCELED && !m->quiet)
-        fprintf(stderr, "curio: monitor: stopped: %s\n", curio_strerror(rc));
-    curio__kernel_set_monitor(m->k, NULL);
+    void *warm[2];
+    backtrace(warm, 2);
+}
+
+/* The main task of the monitor's kernel: the sampler and the server, until the watched
+ * kernel is destroyed (stop_main cancels it). */
+static long mon_main(void *arg)
+{
+    struct curio__monitor *m = arg;
+    m->mmain = curio__self();
+    if (m->stopping)
+        return 0;
+    curio_spawn_options sso = {.name = "sampler", .daemon = true};
+    curio_task *sampler = NULL;
+    curio_spawn_ex(&sampler, curio__mon_sampler, m, &sso);
+    curio_server_options so = {.stack_size = MON_STACK, .log = server_log};
+    int rc = curio_run_server(m->ls, curio__mon_session_main, m, &so);
+    if (rc != -ECANCELED) {
+        if (!m->quiet)
+            fprintf(stderr, "curio: monitor: stopped: %s\n", curio_strerror(rc));
+        curio_event ev = CURIO_EVENT_INIT;
+        while (curio_event_wait(&ev) != -ECANCELED)
+            ; /* wait for the end (the kernel record must outlive stop's post) */
+    }
+    if (sampler) {
+        curio_cancel(sampler);
+        curio_task_release(sampler);
+    }
+    return 0;
+}
+
+static void *mon_thread(void *arg)
+{
+    struct curio__monitor *m = arg;
+    inner = true;
+    m->mtid = (int)syscall(SYS_gettid);
+    curio_options o = {.quiet = m->quiet, .stack_size = MON_STACK};
+    int rc = curio_kernel_create(&m->mk, &o);
+    if (rc == 0) {
+        rc = listen_at(&m->ls, &m->addr);
+        if (rc < 0)
+            curio_kernel_destroy(m->mk);
+    }
+    m->start_rc = rc;
+    sem_post(m->started);
+    if (rc < 0)
+        return NULL;
+    curio_kernel_run(m->mk, mon_main, m, NULL); /* the server closes m->ls */
+    if (!m->mmain)
+        curio_socket_close(m->ls); /* the run could not start (no memory) */
+    /* mk must outlive monitor_stop's post to it. */
+    pthread_mutex_lock(&m->stop_lock);
+    while (!m->stop_asked)
+        pthread_cond_wait(&m->stop_cv, &m->stop_lock);
+    pthread_mutex_unlock(&m->stop_lock);
+    curio_kernel_destroy(m->mk);
+    return NULL;
+}
+
+/* Posted to the monitor's kernel by monitor_stop. */
+static void stop_main(void *arg)
+{
+    struct curio__monitor *m = arg;
+    m->stopping = true;
+    if (m->mmain)
+        curio_cancel_nowait(m->mmain);
+}
+
+/* curio_kernel_destroy of the watched kernel, once its tasks (the agent too) have ended:
+ * end the monitor's thread, which reads the kernel, then free the rest. */
+static void monitor_stop(curio_kernel *k)
+{
+    struct curio__monitor *m = curio__kernel_monitor(k);
+    if (!m)
+        return;
+    m->stop = (curio__post){.fn = stop_main, .arg = m};
+    curio__post_node(m->mk, &m->stop);
+    pthread_mutex_lock(&m->stop_lock);
+    m->stop_asked = true;
+    pthread_cond_signal(&m->stop_cv);
+    pthread_mutex_unlock(&m->stop_lock);
+    pthread_join(m->thread, NULL);
+    if (m->addr.u.sa.sa_family == AF_UNIX)
+        unlink(m->addr.u.un.sun_path);
+    pthread_mutex_destroy(&m->stop_lock);
+    pthread_cond_destroy(&m->stop_cv);
+    curio__mon_requests_drain(m);
+    curio_universal_queue_destroy(m->requests);
+    curio__kernel_set_monitor(k, NULL);
     free(m);
-    return rc;
 }
 
 static void say(const curio_kernel *k, const char *what, const char *where, int err)
@@ -182,11 +302,37 @@ static void say(const curio_kernel *k, const char *what, const char *where, int 
                 what, where, curio_strerror(err));
 }
 
+/* Start the monitor's thread and wait until it listens (or could not). Its signals are
+ * blocked, so that signals meant for the program go to the program's threads. */
+static int start_thread(struct curio__monitor *m)
+{
+    sem_t started;
+    sem_init(&started, 0, 0);
+    m->started = &started;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = -pthread_create(&m->thread, NULL, mon_thread, m);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0) {
+        while (sem_wait(&started) < 0)
+            ;
+        rc = m->start_rc;
+        if (rc < 0)
+            pthread_join(m->thread, NULL);
+    }
+    sem_destroy(&started);
+    m->started = NULL;
+    return rc;
+}
+
 /* Called by curio_kernel_create once the kernel is set up (a service: see register_monitor
  * below). A monitor that cannot start leaves the kernel running without one (and says
  * why). */
 static int monitor_start(curio_kernel *k)
 {
+    if (inner)
+        return 0;
     const char *env_addr = NULL;
     enum env_switch sw = env_switch(&env_addr);
     const curio_options *o = curio__kernel_options(k);
@@ -198,52 +344,60 @@ static int monitor_start(curio_kernel *k)
     char host[256];
     uint16_t port;
     curio_addr a;
-    int rc = split_address(spec, host, sizeof host, &port);
-    if (rc == 0)
-        rc = resolve(&a, host, port);
+    int rc;
+    if (strncmp(spec, "unix:", 5) == 0) {
+        rc = spec[5] ? curio_addr_unix(&a, spec + 5) : -EINVAL;
+    } else {
+        rc = split_address(spec, host, sizeof host, &port);
+        if (rc == 0)
+            rc = resolve(&a, host, port);
+    }
     if (rc < 0) {
         say(k, "bad address", spec, rc);
         return rc;
     }
     /* The first backtrace() loads the unwinder (libgcc_s, through dlopen): do it here,
-     * on the thread's own stack, rather than on the small stack of a task being looked at. */
-    void *warm[2];
-    backtrace(warm, 2);
+     * on the thread's own stack, rather than on the small stack of a task being looked at
+     * or in the signal handler that samples a running task. */
+    curio__mon_warm_unwinder();
 
     struct curio__monitor *m = calloc(1, sizeof *m);
-    struct server_start *st = calloc(1, sizeof *st);
-    curio_socket *ls = NULL;
-    rc = m && st ? listen_at(&ls, &a) : -ENOMEM;
     char where[CURIO_ADDR_STRLEN];
     curio_addr_format(&a, where, sizeof where);
-    if (rc < 0) {
-        say(k, "cannot listen on", where, rc);
+    if (!m || curio_universal_queue_create(&m->requests, 0) < 0) {
+        say(k, "cannot listen on", where, -ENOMEM);
         free(m);
-        free(st);
-        return rc;
+        return -ENOMEM;
     }
     m->k = k;
+    m->tid = (int)syscall(SYS_gettid);
+    pthread_mutex_init(&m->stop_lock, NULL);
+    pthread_cond_init(&m->stop_cv, NULL);
     m->addr = a;
     m->quiet = o->quiet;
     m->idle = idle_timeout(k);
+    rc = start_thread(m);
+    curio_addr_format(&m->addr, where, sizeof where);
+    if (rc < 0) {
+        say(k, "cannot listen on", where, rc);
+        curio_universal_queue_destroy(m->requests);
+        free(m);
+        return rc;
+    }
     snprintf(m->where, sizeof m->where, "%s", where);
-    st->mon = m;
-    st->ls = ls;
-    st->stack_size = o->stack_size > MON_STACK ? o->stack_size : MON_STACK;
-    curio_spawn_options so = {.name = "monitor", .daemon = true, .stack_size = st->stack_size};
+    curio_spawn_options so = {.name = "monitor", .daemon = true, .stack_size = MON_STACK};
     curio__task *t;
-    rc = curio__spawn(k, NULL, &t, server_main, st, &so);
+    curio__kernel_set_monitor(k, m);
+    curio__kernel_on_destroy(k, monitor_stop);
+    rc = curio__spawn(k, NULL, &t, curio__mon_agent, m, &so);
     if (rc < 0) {
         say(k, "cannot start its task at", where, rc);
-        curio_socket_close(ls);
-        free(m);
-        free(st);
+        monitor_stop(k);
         return rc;
     }
     m->server_id = curio_task_id(t);
     curio__task_set_internal(t);
     curio_task_release(t); /* it runs on; its record goes when it ends */
-    curio__kernel_set_monitor(k, m);
     return 0;
 }
 
@@ -254,16 +408,12 @@ static int monitor_start(curio_kernel *k)
 __attribute__((constructor)) static void register_monitor(void)
 {
     curio__service_register("monitor", monitor_start);
+    curio__service_register("stall", curio__stall_start); /* in the same link, always */
 }
 
 bool curio__mon_is_own(const struct curio__monitor *m, uint64_t id)
 {
-    if (id == m->server_id)
-        return true;
-    curio__list_foreach_entry(s, &m->sessions, const curio__mon_session, node)
-        if (curio_task_id(s->task) == id)
-            return true;
-    return false;
+    return id == m->server_id;
 }
 
 int curio_monitor_address(curio_kernel *k, curio_addr *a)

@@ -1,7 +1,8 @@
 /*
  * monitor/session.c - one monitor connection: the banner, then a loop of reading a command
  * line, running it and sending its reply with the next prompt. It is the handler of the
- * monitor's curio_run_server, so it runs in a task of its own; its socket is the server's.
+ * monitor's curio_run_server, so it runs in a task of its own on the monitor's thread and
+ * kernel; its socket is the server's.
  */
 #include "monitor.h"
 
@@ -13,19 +14,29 @@
 /* The longest command line, with its newline. */
 #define LINE_MAX_BYTES 1024
 #define PROMPT "curio > "
+/* How many times in a row a read that found no memory is tried again (1 ms apart). */
+#define STARVED_MAX 1000
 
-/* Open the idle timeout's scope (none without a limit). */
-static int idle_begin(curio__mon_session *s, curio_scope *sc)
+/* Open the idle timeout's scope (none without a limit; none either when there is no
+ * memory for its timer: the call then waits without a limit rather than failing). */
+static int idle_begin(curio__mon_session *s, curio_scope *sc, bool *on)
 {
-    return s->mon->idle < 0 ? 0 : curio_timeout_after(sc, s->mon->idle);
+    *on = false;
+    if (s->mon->idle < 0)
+        return 0;
+    int rc = curio_timeout_after(sc, s->mon->idle);
+    if (rc == -ENOMEM)
+        return 0;
+    *on = rc == 0;
+    return rc;
 }
 
 /* Close it; rc is what the call under it returned, which an expiry of this scope turns
  * into -ETIMEDOUT with s->idle set (a slot held by a silent peer, or by one that does not
  * read its replies, is given back). */
-static ssize_t idle_end(curio__mon_session *s, curio_scope *sc, ssize_t rc)
+static ssize_t idle_end(curio__mon_session *s, curio_scope *sc, bool on, ssize_t rc)
 {
-    if (s->mon->idle >= 0 && curio_scope_close(sc) == -ETIMEDOUT) {
+    if (on && curio_scope_close(sc) == -ETIMEDOUT) {
         s->idle = true;
         return -ETIMEDOUT;
     }
@@ -42,8 +53,9 @@ static int send_reply(curio__mon_session *s, bool prompt)
         iov[0] = (struct iovec){(void *)oom, sizeof oom - 1};
     ssize_t rc = 0;
     curio_scope sc;
-    if (iov[0].iov_len + iov[1].iov_len && (rc = idle_begin(s, &sc)) == 0)
-        rc = idle_end(s, &sc, curio_stream_writelines(s->stream, iov, 2, NULL));
+    bool on;
+    if (iov[0].iov_len + iov[1].iov_len && (rc = idle_begin(s, &sc, &on)) == 0)
+        rc = idle_end(s, &sc, on, curio_stream_writelines(s->stream, iov, 2, NULL));
     curio__text_clear(&s->out);
     return rc < 0 ? (int)rc : 0;
 }
@@ -88,14 +100,16 @@ static ssize_t skip_line(curio_stream *st)
 static int serve(curio__mon_session *s)
 {
     char line[LINE_MAX_BYTES + 1];
+    int starved = 0;
     curio__text_printf(&s->out, "\nCurio Monitor: %zu tasks running\nType help for commands\n",
-                       curio__tasks_live(s->mon->k));
+                       curio__tasks_peek(s->mon->k, NULL, 0));
     int rc = send_reply(s, true);
     while (rc == 0) {
         curio_scope sc;
-        if ((rc = idle_begin(s, &sc)) < 0)
+        bool on;
+        if ((rc = idle_begin(s, &sc, &on)) < 0)
             break;
-        ssize_t n = idle_end(s, &sc, curio_stream_readline(s->stream, line, sizeof line));
+        ssize_t n = idle_end(s, &sc, on, curio_stream_readline(s->stream, line, sizeof line));
         if (s->idle) {
             curio__text_printf(&s->out, "Closing: no command for %g s\n", s->mon->idle);
             send_reply(s, false); /* its own expiry is the peer's problem: not reading */
@@ -104,10 +118,9 @@ static int serve(curio__mon_session *s)
         if (n == -EMSGSIZE) {
             curio__text_printf(&s->out, "Error: line too long (at most %d bytes)\n",
                                LINE_MAX_BYTES - 1);
-            curio_scope sc;
-            if ((rc = idle_begin(s, &sc)) < 0)
+            if ((rc = idle_begin(s, &sc, &on)) < 0)
                 break;
-            n = idle_end(s, &sc, skip_line(s->stream));
+            n = idle_end(s, &sc, on, skip_line(s->stream));
             if (s->idle)
                 return 0;
             rc = send_reply(s, n == 0);
@@ -115,8 +128,19 @@ static int serve(curio__mon_session *s)
                 return rc < 0 ? rc : (int)n; /* -EMSGSIZE: not sending lines at all */
             continue;
         }
+        if (n == -ENOMEM && ++starved <= STARVED_MAX) {
+            /* No memory to read with (the descriptor's first wait grows a table): the
+             * line is still unread; try again in a moment. */
+            int64_t z = curio_sleep(0.001);
+            if (z < 0) {
+                rc = (int)z;
+                break;
+            }
+            continue;
+        }
         if (n <= 0)
             return (int)n;
+        starved = 0;
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             line[--n] = 0;
         rc = curio__mon_command(s, line);
@@ -150,6 +174,7 @@ long curio__mon_session_main(curio_socket *client, const curio_addr *peer, void 
     curio__mon_session s = {.mon = arg, .task = curio__self()};
     char name[8 + CURIO_ADDR_STRLEN] = "monitor ";
     curio_addr_format(peer, name + 8, CURIO_ADDR_STRLEN);
+    curio_addr_format(peer, s.peer, sizeof s.peer);
     curio_task_set_name(s.task, name); /* cut to the 31 bytes a name holds */
     curio__task_set_internal(s.task);
     link_session(&s);

@@ -8,6 +8,7 @@
 #include "monitor.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- ps ---- */
@@ -88,6 +89,19 @@ int curio__mon_parents(curio__mon_session *s, char *arg)
 
 /* How long cancel waits to report how the task ended. */
 #define CANCEL_WAIT 1.0
+/* How often it looks. */
+#define CANCEL_POLL 0.01
+/* How long the first answer waits for the task's end. */
+#define CANCEL_QUICK 0.02
+
+/* A task being cancelled, held (a handle) so that its outcome can be read once it ended:
+ * the agent's, on the watched kernel's thread. */
+struct curio__mon_held {
+    struct curio__mon_held *next;
+    curio__task *t;
+    uint64_t id;
+    int64_t since;
+};
 
 /* What became of the task after the wait (t: its snapshot then): ended, or why not yet. */
 static void report(curio__mon_session *s, const curio__task_info *t)
@@ -108,47 +122,184 @@ static void report(curio__mon_session *s, const curio__task_info *t)
                                     "winding down\n", id, CANCEL_WAIT, t->state);
 }
 
-int curio__mon_cancel(curio__mon_session *s, char *arg)
+static void unhold(struct curio__mon_held **pp)
 {
+    struct curio__mon_held *h = *pp;
+    *pp = h->next;
+    curio_task_release(h->t);
+    free(h);
+}
+
+void curio__mon_held_expire(struct curio__monitor *m, bool all)
+{
+    int64_t old = curio__now() - curio__ns(2 * CANCEL_WAIT);
+    for (struct curio__mon_held **pp = &m->held; *pp;) {
+        if (all || (*pp)->since < old)
+            unhold(pp);
+        else
+            pp = &(*pp)->next;
+    }
+}
+
+void curio__mon_cancel_start(curio__mon_session *s, curio__mon_req *r)
+{
+    r->ended = true;
     curio__task *t;
-    if (!curio__mon_task_arg(s, arg, "cancel", &t))
-        return 0;
+    if (!curio__mon_task_arg(s, r->arg, "cancel", &t))
+        return;
     curio__task_info ti;
     curio__task_snapshot(t, &ti);
     unsigned long long id = (unsigned long long)ti.id;
     if (ti.done) {
         curio__text_printf(&s->out, "Error: task %llu has already ended\n", id);
-        return 0;
+        return;
     }
     if (ti.internal) {
         /* Cancelling one would take a piece of curio away for the rest of the process (the
          * monitor itself, the delivery of signals), with no way to start it again. */
         curio__text_printf(&s->out, "Error: task %llu (%s) is curio's own: the monitor does "
                                     "not cancel it\n", id, ti.name);
-        return 0;
+        return;
+    }
+    struct curio__mon_held *h = calloc(1, sizeof *h);
+    if (h) {
+        h->t = curio_task_retain(t);
+        h->id = ti.id;
+        h->since = curio__now();
+        h->next = s->mon->held;
+        s->mon->held = h;
     }
     curio__text_printf(&s->out, "Cancelling task %llu\n", id);
     if (ti.cancel_requested)
         curio__text_printf(&s->out, "(its cancellation had been requested already)\n");
-    int rc = curio__mon_flush(s);
-    if (rc < 0)
-        return rc;
-    curio_task_retain(t);
     curio_cancel_nowait(t);
+    r->ended = false;
+    /* Most tasks end at once: wait a moment, so that the answer can say so (and say it
+     * before a program whose end this brings has ended). */
+    curio_task_retain(t);
     curio_scope sc;
-    rc = curio_timeout_after(&sc, CANCEL_WAIT);
-    if (rc == 0) {
-        rc = curio_task_wait(t);
+    if (curio_timeout_after(&sc, CANCEL_QUICK) == 0) {
+        curio_task_wait(t);
         curio_scope_close(&sc);
     }
-    if (rc == 0 || rc == -ETIMEDOUT) {
-        curio__task_snapshot(t, &ti);
-        report(s, &ti);
-        rc = 0;
-    } else if (rc == -ENOMEM) {
-        curio__text_printf(&s->out, "(out of memory to wait for it: not waiting)\n");
-        rc = 0;
-    }
+    curio__task_snapshot(t, &ti);
     curio_task_release(t);
-    return rc; /* else the session's own cancellation (the kernel is shutting down) */
+    if (ti.done) {
+        report(s, &ti);
+        r->ended = true;
+        if (h && s->mon->held == h)
+            unhold(&s->mon->held);
+    }
+}
+
+void curio__mon_cancel_status(curio__mon_session *s, curio__mon_req *r)
+{
+    uint64_t id = strtoull(r->arg, NULL, 10);
+    for (struct curio__mon_held **pp = &s->mon->held; *pp; pp = &(*pp)->next) {
+        if ((*pp)->id != id)
+            continue;
+        curio__task_info ti;
+        curio__task_snapshot((*pp)->t, &ti);
+        if (ti.done || r->final) {
+            report(s, &ti);
+            r->ended = true;
+            unhold(pp);
+        }
+        return;
+    }
+    curio__text_printf(&s->out, "(task %llu: its outcome is no longer known)\n",
+                       (unsigned long long)id);
+    r->ended = true;
+}
+
+/* ---- the commands, on the monitor's thread ---- */
+
+/* The monitor's connections (its sessions are tasks of its own thread's kernel, not of
+ * the kernel watched): oldest first. */
+static void connections(curio__mon_session *s)
+{
+    curio__text_printf(&s->out, "Monitor connections (%u):", s->mon->nsessions);
+    const char *sep = " ";
+    for (curio__list_node *n = curio__list_last(&s->mon->sessions); n;
+         n = curio__list_prev(n)) {
+        const curio__mon_session *o = curio__list_entry(n, curio__mon_session, node);
+        curio__text_printf(&s->out, "%s%s%s", sep, o->peer, o == s ? " (this one)" : "");
+        sep = ", ";
+    }
+    curio__text_printf(&s->out, "\n");
+}
+
+int curio__mon_cmd_ps(curio__mon_session *s, char *arg)
+{
+    curio__mon_req *r;
+    int rc = curio__mon_ask(s, CURIO__MON_PS, arg, false, CURIO__MON_ASK_WAIT, &r);
+    if (rc == -ETIMEDOUT) {
+        curio__mon_ps_busy(s);
+        connections(s);
+        return 0;
+    }
+    if (rc < 0)
+        return curio__mon_ask_failed(s, rc);
+    curio__mon_take(s, r);
+    curio__mon_req_put(r);
+    connections(s);
+    return 0;
+}
+
+int curio__mon_cmd_parents(curio__mon_session *s, char *arg)
+{
+    curio__mon_req *r;
+    int rc = curio__mon_ask(s, CURIO__MON_PARENTS, arg, false, CURIO__MON_ASK_WAIT, &r);
+    if (rc == -ETIMEDOUT) {
+        curio__mon_parents_busy(s, arg);
+        return 0;
+    }
+    if (rc < 0)
+        return curio__mon_ask_failed(s, rc);
+    curio__mon_take(s, r);
+    curio__mon_req_put(r);
+    return 0;
+}
+
+int curio__mon_cmd_cancel(curio__mon_session *s, char *arg)
+{
+    curio__mon_req *r;
+    int rc = curio__mon_ask(s, CURIO__MON_CANCEL, arg, false,
+                            CURIO__MON_ASK_WAIT + CANCEL_QUICK, &r);
+    if (rc == -ETIMEDOUT) {
+        curio__text_printf(&s->out, "Cancelling task %s when the kernel gets to it: ", arg);
+        curio__mon_busy_line(s);
+        return 0;
+    }
+    if (rc < 0)
+        return curio__mon_ask_failed(s, rc);
+    curio__mon_take(s, r);
+    bool ended = r->ended;
+    curio__mon_req_put(r);
+    if (ended)
+        return 0;
+    if ((rc = curio__mon_flush(s)) < 0)
+        return rc;
+    /* Ask for its outcome until it has ended, for CANCEL_WAIT at most. */
+    int64_t until = curio__now() + curio__ns(CANCEL_WAIT);
+    for (;;) {
+        bool final = curio__now() >= until;
+        rc = curio__mon_ask(s, CURIO__MON_STATUS, arg, final, CURIO__MON_ASK_WAIT, &r);
+        if (rc == -ETIMEDOUT && final) {
+            curio__mon_busy_line(s);
+            return 0;
+        }
+        if (rc < 0 && rc != -ETIMEDOUT)
+            return curio__mon_ask_failed(s, rc);
+        if (rc == 0) {
+            curio__mon_take(s, r);
+            ended = r->ended;
+            curio__mon_req_put(r);
+            if (ended)
+                return 0;
+        }
+        int64_t z = curio_sleep(CANCEL_POLL);
+        if (z < 0)
+            return (int)z;
+    }
 }

@@ -10,8 +10,8 @@
  * marks the end of the stack (x86-64: its return address is undefined in its CFI; aarch64:
  * it has no unwind entry; ucontext: glibc's __start_context ends the chain).
  *
- * Only addresses are taken on the task's stack. Turning them into names reads ELF files
- * and may run addr2line, so that happens on a pool thread (curio_run_in_thread) while the
+ * Only addresses are taken on the task's stack. Turning them into names reads debugging
+ * information through libdw, so that happens on a pool thread (curio_run_in_thread) while the
  * session task waits; the kernel goes on running meanwhile.
  */
 #include "monitor.h"
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FRAMES 64
+#define MAX_FRAMES CURIO__MON_MAX_FRAMES
 
 /* The stack a task must have left for the unwinder to run on it. backtrace() takes about
  * 1.1 KiB of it on x86-64 (5.5 KiB under AddressSanitizer; tests/monitor/test_probe.c
@@ -81,11 +81,12 @@ static bool machinery(const curio__frame *f)
 {
     return named(f, "capture_probe") || named(f, "capture_self") ||
            named(f, "serve_probes") || named(f, "curio__suspend") ||
+           named(f, "sample_handler") ||
            (f->func && strncmp(f->func, "__interceptor_backtrace", 23) == 0);
 }
 
 /* Where the task's own frames begin: after curio__suspend, with what the compiler inlined
- * into it (the switch's helpers, which addr2line names too); or, when curio__suspend has
+ * into it (the switch's helpers, which libdw names too); or, when curio__suspend has
  * no frame of its own (inlined into curio_yield), after the leading machinery. */
 static size_t first_own(const curio__frames *fr, bool probed)
 {
@@ -125,7 +126,9 @@ static void format(curio__text *o, const curio__frames *fr, size_t skip, bool pr
                    bool truncated)
 {
     size_t first = 0, end = fr->n;
-    bool names = fr->n && fr->v[0].func;
+    bool names = false; /* some frame is named (a vdso's, for one, may not be) */
+    for (size_t i = 0; i < fr->n && !names; i++)
+        names = fr->v[i].func != NULL;
     if (names) {
         first = first_own(fr, probed);
         for (size_t i = first; i < fr->n; i++) {
@@ -151,25 +154,34 @@ static void format(curio__text *o, const curio__frames *fr, size_t skip, bool pr
         curio__text_printf(o, "  (out of memory: frames may be missing or unnamed)\n");
     if (!lines && first < end)
         curio__text_printf(o, "  (no file:line: that needs debugging information (-g) and "
-                              "addr2line from binutils)\n");
+                              "a build with libdw)\n");
 }
 
-int curio__mon_where(curio__mon_session *s, char *arg)
+void curio__mon_format_stack(curio__text *o, void *const *pcs, int n, int skip)
+{
+    curio__frames fr = {0};
+    curio__symbolise(pcs, n > 0 ? (size_t)n : 0, &fr);
+    format(o, &fr, (size_t)skip, false, n == MAX_FRAMES);
+    curio__frames_free(&fr);
+}
+
+/* On the watched kernel's thread (the agent): take the task's stack. */
+void curio__mon_where_capture(curio__mon_session *s, curio__mon_req *r)
 {
     curio__task *t;
-    if (!curio__mon_task_arg(s, arg, "where", &t))
-        return 0;
+    if (!curio__mon_task_arg(s, r->arg, "where", &t))
+        return;
     curio__task_info ti;
     curio__task_snapshot(t, &ti);
     unsigned long long id = (unsigned long long)ti.id;
     if (ti.done) {
         curio__text_printf(&s->out, "Error: task %llu has ended: it has no stack\n", id);
-        return 0;
+        return;
     }
     /* The header describes the task as it was when its stack was taken: the names are
      * looked up on a thread meanwhile, while the task may move on (or end). */
     struct capture c = {.stack_lo = ti.stack_lo};
-    size_t skip = 1;
+    int skip = 1;
     if (t == s->task) {
         capture_self(&c);
     } else {
@@ -178,20 +190,31 @@ int curio__mon_where(curio__mon_session *s, char *arg)
         if (rc == -EAGAIN) {
             curio__text_printf(&s->out, "Error: task %llu has not started yet: it has no "
                                         "stack to show\n", id);
-            return 0;
+            return;
         }
         if (rc < 0) {
             curio__text_printf(&s->out, "Error: task %llu: %s\n", id, curio_strerror(rc));
-            return 0;
+            return;
         }
         skip = 2; /* capture_probe, serve_probes */
     }
     if (c.err == -ENOSPC) {
         curio__text_printf(&s->out, "Error: task %llu has less than %d KiB of stack left: too "
                                     "little to unwind it safely\n", id, UNWIND_ROOM / 1024);
-        return 0;
+        return;
     }
-    struct symbolise_job j = {.pcs = c.pcs, .n = c.n > 0 ? (size_t)c.n : 0};
+    memcpy(r->pcs, c.pcs, sizeof r->pcs);
+    r->n = c.n > 0 ? c.n : 0;
+    r->skip = skip;
+    r->ti = ti;
+    r->captured = true;
+}
+
+/* Symbolise and list a stack taken (on the monitor's thread). */
+static int show(curio__mon_session *s, void *const *pcs, int n, int skip, bool probed,
+                unsigned long long id, const char *name, const char *state, const char *note)
+{
+    struct symbolise_job j = {.pcs = pcs, .n = n > 0 ? (size_t)n : 0};
     int rc = curio_run_in_thread(symbolise_job, &j, NULL);
     if (rc < 0) {
         curio__frames_free(&j.frames);
@@ -202,8 +225,69 @@ int curio__mon_where(curio__mon_session *s, char *arg)
         return 0;
     }
     curio__text_printf(&s->out, "Stack for Task(id=%llu, name='%s', state='%s') (most recent "
-                                "call last):\n", id, ti.name, ti.state);
-    format(&s->out, &j.frames, skip, skip == 2, c.n == MAX_FRAMES);
+                                "call last):\n", id, name, state);
+    if (note)
+        curio__text_printf(&s->out, "%s", note);
+    format(&s->out, &j.frames, (size_t)skip, probed, n == MAX_FRAMES);
     curio__frames_free(&j.frames);
     return 0;
+}
+
+/* The running task of a kernel too busy to answer: its stack by a signal. */
+static int where_running(curio__mon_session *s, uint64_t id, double for_s)
+{
+    void *pcs[MAX_FRAMES];
+    int skip;
+    int n = curio__mon_sample_stack(s->mon->tid, pcs, MAX_FRAMES, &skip);
+    if (n <= 0) {
+        curio__text_printf(&s->out, "Error: task %llu is running and its stack could not be "
+                                    "sampled\n", (unsigned long long)id);
+        return 0;
+    }
+    char name[32] = "?";
+    size_t cap = curio__tasks_peek(s->mon->k, NULL, 0) + 16;
+    curio__task_peek *v = calloc(cap, sizeof *v);
+    if (v) {
+        size_t m = curio__tasks_peek(s->mon->k, v, cap);
+        for (size_t i = 0; i < m && i < cap; i++)
+            if (v[i].id == id)
+                memcpy(name, v[i].name, sizeof name);
+        free(v);
+    }
+    char note[128];
+    snprintf(note, sizeof note, "  (running for %.3f s without a trap; sampled where it runs "
+                                "now)\n", for_s);
+    /* The handler's frames are left out by position: the signal's return trampoline has
+     * no name of its own (it is named after whatever symbol precedes it). */
+    return show(s, pcs + skip, n - skip, 0, false, (unsigned long long)id, name, "RUNNING",
+                note);
+}
+
+int curio__mon_cmd_where(curio__mon_session *s, char *arg)
+{
+    curio__mon_req *r;
+    int rc = curio__mon_ask(s, CURIO__MON_WHERE, arg, false, CURIO__MON_ASK_WAIT, &r);
+    if (rc == -ETIMEDOUT) {
+        char *end;
+        unsigned long long id = strtoull(arg, &end, 10);
+        double for_s;
+        uint64_t running = curio__mon_running(s->mon, &for_s);
+        if (running && *arg >= '0' && *arg <= '9' && !*end && id == running)
+            return where_running(s, running, for_s);
+        curio__text_printf(&s->out, "Error: task %s's stack can be read once the kernel "
+                                    "answers ", arg);
+        curio__mon_busy_line(s);
+        return 0;
+    }
+    if (rc < 0)
+        return curio__mon_ask_failed(s, rc);
+    if (!r->captured) {
+        curio__mon_take(s, r);
+        curio__mon_req_put(r);
+        return 0;
+    }
+    rc = show(s, r->pcs, r->n, r->skip, r->skip == 2, (unsigned long long)r->ti.id, r->ti.name,
+              r->ti.state, NULL);
+    curio__mon_req_put(r);
+    return rc;
 }

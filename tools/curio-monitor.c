@@ -2,7 +2,7 @@
  * curio-monitor - talk to the monitor of a running curio program (Curio's
  * `python3 -m curio.monitor`).
  *
- *     curio-monitor [-H host] [-p port] [command ...]
+ *     curio-monitor [-H host] [-p port] [-U path] [command ...]
  *
  * Without a command: an interactive session. The monitor's banner and its "curio > "
  * prompt are shown, each line typed is sent, and the session ends with "quit", end of
@@ -10,8 +10,9 @@
  * "curio-monitor where 3"): that command's reply alone is printed, for scripts; the exit
  * status is 1 if the monitor answered with an error.
  *
- * The address: -H and -p, else the environment variable CURIO_MONITOR if it holds a
- * host:port (as for the program itself), else 127.0.0.1:48802. A plain program: it does not
+ * The address: -U path (a Unix socket), or -H and -p, else the environment variable
+ * CURIO_MONITOR if it holds a host:port or unix:path (as for the program itself), else
+ * 127.0.0.1:48802. A plain program: it does not
  * need libcurio, and any TCP client (nc 127.0.0.1 48802) can do the same.
  */
 #include <curio.h>
@@ -23,23 +24,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define PROMPT "curio > "
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: curio-monitor [-H host] [-p port] [command ...]\n"
+    fprintf(stderr, "usage: curio-monitor [-H host] [-p port] [-U path] [command ...]\n"
                     "  Connects to a curio program's monitor (default %s:%d, or\n"
-                    "  CURIO_MONITOR=host:port). Without a command: interactive; with one,\n"
+                    "  CURIO_MONITOR=host:port or unix:path; -U: a Unix socket). Without a\n"
+                    "  command: interactive; with one,\n"
                     "  prints its reply (exit status 1 if it is an error).\n",
             CURIO_MONITOR_HOST, CURIO_MONITOR_PORT);
 }
 
-/* CURIO_MONITOR as host:port ("[v6]:port" too), if it is one. */
-static void from_env(char *host, size_t cap, char *port, size_t pcap)
+/* CURIO_MONITOR as host:port ("[v6]:port" too) or unix:path, if it is one. */
+static void from_env(char *host, size_t cap, char *port, size_t pcap, char *path,
+                     size_t pathcap)
 {
     const char *v = getenv("CURIO_MONITOR");
+    if (v && strncmp(v, "unix:", 5) == 0) {
+        snprintf(path, pathcap, "%s", v + 5);
+        return;
+    }
     const char *colon = v ? strrchr(v, ':') : NULL;
     if (!colon || !colon[1])
         return;
@@ -75,6 +83,24 @@ static int connect_to(const char *host, const char *port)
     if (fd < 0)
         fprintf(stderr, "curio-monitor: cannot connect to %s:%s: %s (is the program running "
                         "with its monitor on?)\n", host, port, strerror(err));
+    return fd;
+}
+
+static int connect_unix(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path) {
+        fprintf(stderr, "curio-monitor: %s: path too long\n", path);
+        return -1;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        fprintf(stderr, "curio-monitor: cannot connect to %s: %s (is the program running "
+                        "with its monitor on?)\n", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 
@@ -180,24 +206,29 @@ static int one_command(int fd, const char *cmd)
 
 int main(int argc, char **argv)
 {
-    char host[256] = CURIO_MONITOR_HOST, port[16];
+    char host[256] = CURIO_MONITOR_HOST, port[16], path[256] = "";
     snprintf(port, sizeof port, "%d", CURIO_MONITOR_PORT);
-    from_env(host, sizeof host, port, sizeof port);
+    from_env(host, sizeof host, port, sizeof port, path, sizeof path);
     int opt;
-    while ((opt = getopt(argc, argv, "+H:p:h")) != -1) {
+    while ((opt = getopt(argc, argv, "+H:p:U:h")) != -1) {
         switch (opt) {
         case 'H':
             snprintf(host, sizeof host, "%s", optarg);
+            path[0] = 0;
             break;
         case 'p':
             snprintf(port, sizeof port, "%s", optarg);
+            path[0] = 0;
+            break;
+        case 'U':
+            snprintf(path, sizeof path, "%s", optarg);
             break;
         default:
             usage();
             return opt == 'h' ? 0 : 2;
         }
     }
-    int fd = connect_to(host, port);
+    int fd = path[0] ? connect_unix(path) : connect_to(host, port);
     if (fd < 0)
         return 1;
     int rc;

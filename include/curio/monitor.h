@@ -1,28 +1,37 @@
 /*
- * curio/monitor.h - the monitor (Curio's curio.monitor): a task of the kernel that serves a
- * plain-text command line over TCP, for looking inside a running program. Included by
+ * curio/monitor.h - the monitor (Curio's curio.monitor): a thread of the kernel's that
+ * serves a plain-text command line over TCP (or a Unix socket), for looking inside a
+ * running program, also while one of its tasks holds the kernel. Included by
  * <curio.h>; do not include it directly.
  *
  * Turning it on. Set curio_options.monitor, or the environment variable CURIO_MONITOR:
  *
  *     CURIO_MONITOR=1 ./server                # on, at 127.0.0.1:48802
  *     CURIO_MONITOR=127.0.0.1:9000 ./server   # on, at that address
+ *     CURIO_MONITOR=unix:/run/me/app.sock ./server   # on, at a Unix socket, mode 0600
  *
  * ("1", "yes", "on", "true" mean on; "", "0", "no", "off", "false" leave it as the program
  * asked; anything else is an address). The address is curio_options.monitor_address if the
  * program set one, else the one CURIO_MONITOR gives, else 127.0.0.1:48802. Port 0 lets the
  * system choose a free port; curio_monitor_address tells which.
  *
- * What it is. When the kernel is created, curio_kernel_create binds and listens at once
- * (outside any task) and spawns the monitor's server task, a daemon named "monitor" (task
- * 1, since it is the kernel's first). It serves up to 16 connections at once, each served by
- * a task of its own named "monitor <peer address>"; ps marks these tasks with a '*'. A
- * connection silent for curio_options.monitor_idle_timeout (CURIO_MONITOR_IDLE; default
- * 300 s), or not reading its replies for as long, is closed. Its
- * I/O goes through the kernel like any task's, so the monitor never stops the kernel, and
- * it only answers while the kernel runs (between two curio_kernel_run calls, connections
- * wait in the listen queue). The monitor's tasks never keep the kernel alive: curio_run
- * returns when the main task does, and the shutdown cancels them with every other task.
+ * What it is. curio_kernel_create starts the monitor's thread, which runs a curio kernel of
+ * its own and listens before curio_kernel_create returns, and spawns the monitor's task on
+ * the program's kernel, a daemon named "monitor" (task 1, since it is the kernel's first),
+ * which does what must happen on the kernel's thread (snapshots with timeouts, the stacks
+ * of suspended tasks, cancellations); ps marks it with a '*'. The thread serves up to 16
+ * connections at once. A connection silent for curio_options.monitor_idle_timeout
+ * (CURIO_MONITOR_IDLE; default 300 s), or not reading its replies for as long, is closed.
+ * When the kernel does not answer within 50 ms (a task runs without a blocking call, or the
+ * kernel is between runs), ps and parents are answered from what another thread may read
+ * (no timeouts), with the running task and how long it has run without a trap; where on
+ * that task samples its stack with a signal (SIGURG) to the kernel's thread; cancel is
+ * handed over and takes effect when the kernel gets to it. The monitor never keeps the
+ * kernel alive: curio_kernel_destroy ends its thread once the kernel's tasks have ended.
+ *
+ * The stall detector (curio_options.stall_ms, CURIO_STALL_MS): when a task runs that many
+ * milliseconds without a blocking call, its name, how long and its C stack are printed
+ * once to stderr. Off by default; it needs no monitor.
  *
  * If the monitor cannot start (the port is in use, a bad address, out of memory), the
  * kernel starts without it and says so on stderr (unless curio_options.quiet):
@@ -46,8 +55,10 @@
  *     help            the list of commands
  *     quit            close this connection (end of input does the same)
  *
- * Security: anyone who can connect can cancel tasks and signal the process. The default
- * address is loopback; listening on another one exposes that control to its network.
+ * Security: anyone who can connect to the TCP port can cancel tasks and signal the
+ * process. The default address is loopback (every local user can reach it); listening on
+ * another one exposes that control to its network. A Unix-socket address ("unix:/path")
+ * is made with mode 0600: its file's permissions decide who may connect.
  *
  * How `where` works. The task asked about is suspended in a blocking call. The monitor
  * switches to it for a moment: on its own stack, without returning from that call, the task

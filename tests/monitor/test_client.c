@@ -7,6 +7,8 @@
  */
 #include "montest.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -110,9 +112,9 @@ static long one_shot_main(void *arg)
     struct run w = {.argv = {client_path(), "-p", port_text, "where", "1", NULL}};
     run(&w);
     cr_assert_eq(w.status, 0);
-    cr_assert(strncmp(w.out, "Stack for Task(id=1, name='monitor', state='READ_WAIT')", 55) == 0,
+    cr_assert(strncmp(w.out, "Stack for Task(id=1, name='monitor', state='RUNNING')", 53) == 0,
               "%s", w.out);
-    cr_assert(strstr(w.out, WHERE_FRAME("accept_loop", "test_monitor_client")), "%s", w.out);
+    cr_assert(strstr(w.out, WHERE_FRAME("curio__mon_agent", "test_monitor_client")), "%s", w.out);
 
     struct run e = {.argv = {client_path(), "-p", port_text, "where", "99", NULL}};
     run(&e);
@@ -176,11 +178,14 @@ Test(client, address_from_the_environment)
 static long nobody_main(void *arg)
 {
     (void)arg;
-    /* A port nobody listens on: the monitor's own, after it was cancelled. */
-    snprintf(port_text, sizeof port_text, "%d", mon_port());
-    curio_cancel_nowait(
-        curio__list_entry(curio_kernel_current()->all.head, curio__task, all_node));
-    wait_until(curio_kernel_current()->monitor == NULL);
+    /* A port nobody listens on: one the system chose for a socket then closed. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sin;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    close(fd);
+    snprintf(port_text, sizeof port_text, "%d", ntohs(sin.sin_port));
     struct run r = {.argv = {client_path(), "-p", port_text, "ps", NULL}};
     run(&r);
     cr_assert_eq(r.status, 1);
@@ -198,4 +203,64 @@ static long nobody_main(void *arg)
 Test(client, nobody_listening_and_usage)
 {
     cr_assert_eq(run_monitored(nobody_main, NULL), 0);
+}
+
+/* ---- a Unix-socket address: its file is the program's, mode 0600 ---- */
+
+#include <sys/stat.h>
+#include <sys/un.h>
+
+static char sock_path[108];
+
+static long unix_main(void *arg)
+{
+    (void)arg;
+    curio_addr a;
+    cr_assert_eq(curio_monitor_address(curio_kernel_current(), &a), 0);
+    cr_assert_eq(a.u.sa.sa_family, AF_UNIX);
+    struct stat st;
+    cr_assert_eq(lstat(sock_path, &st), 0);
+    cr_assert(S_ISSOCK(st.st_mode));
+    cr_assert_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
+    struct run r = {.argv = {client_path(), "-U", sock_path, "ps", NULL}};
+    run(&r);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "monitor *\n"), "%s", r.out);
+    char var[160];
+    snprintf(var, sizeof var, "CURIO_MONITOR=unix:%s", sock_path);
+    char *envp[] = {var, NULL};
+    struct run e = {.argv = {client_path(), "parents", "1", NULL}, .envp = envp};
+    run(&e);
+    cr_assert_eq(e.status, 0, "%s", e.err);
+    cr_assert(strstr(e.out, "monitor\n"), "%s", e.out);
+    return 0;
+}
+
+Test(client, unix_socket_address)
+{
+    snprintf(sock_path, sizeof sock_path, "/tmp/curio-monitor-test-%d.sock", (int)getpid());
+    /* A socket file left behind by an earlier program, nobody listening: replaced. */
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    close(fd);
+    char spec[128];
+    snprintf(spec, sizeof spec, "unix:%s", sock_path);
+    curio_options o = {.monitor = true, .monitor_address = spec};
+    long result;
+    cr_assert_eq(curio_run(unix_main, NULL, &o, &result), 0);
+    cr_assert_eq(result, 0);
+    struct stat st;
+    cr_assert_eq(lstat(sock_path, &st), -1, "the file goes with the monitor");
+    /* A file that is not a socket is not replaced. */
+    fd = open(sock_path, O_CREAT | O_WRONLY, 0600);
+    close(fd);
+    curio_options q = {.monitor = true, .monitor_address = spec, .quiet = true};
+    curio_kernel *k;
+    cr_assert_eq(curio_kernel_create(&k, &q), 0);
+    cr_assert_eq(curio_monitor_address(k, &(curio_addr){0}), -ENOENT);
+    curio_kernel_destroy(k);
+    cr_assert_eq(lstat(sock_path, &st), 0);
+    unlink(sock_path);
 }

@@ -139,7 +139,7 @@ Test(examples, kid_monitor_ps_where_cancel)
     expect_in_order(ps, (const char *const[]){
         "Task   State        Cycles     Timeout Task\n",
         "------ ------------ ---------- ------- -----",
-        "\n1      READ_WAIT    ", " None    monitor *\n",
+        "\n1      RUNNING      ", " None    monitor *\n",
         "2      TASK_JOIN    ", " None    parent\n",
         "3      TIME_SLEEP   ", " None    kid\n",
         "* the monitor's own tasks\n", NULL});
@@ -149,7 +149,7 @@ Test(examples, kid_monitor_ps_where_cancel)
     char banner[1024] = "";
     size_t blen = 0;
     read_until(fd, banner, sizeof banner, &blen, PROMPT);
-    cr_assert(strstr(banner, "Curio Monitor: 4 tasks running\nType help for commands\n"),
+    cr_assert(strstr(banner, "Curio Monitor: 3 tasks running\nType help for commands\n"),
               "monitor, parent, kid and this session:\n%s", banner);
 
 #if CURIO_LIBDW
@@ -221,7 +221,7 @@ Test(examples, kid_signal_monitor_ps_and_signal)
     waitpid(cpid, &st, 0);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", ps);
     expect_in_order(ps, (const char *const[]){
-        "\n1      READ_WAIT    ", " None    monitor *\n",
+        "\n1      RUNNING      ", " None    monitor *\n",
         "2      SIGNAL_WAIT  ", " None    parent\n",
         "3      TIME_SLEEP   ", " None    kid\n", NULL});
 

@@ -91,7 +91,9 @@ static long eof_main(void *arg)
     }
     const char *ps = mon_cmd(b, "ps");
     int sessions = 0;
-    for (const char *p = ps; (p = strstr(p, "monitor 127.0.0.1:")); p++)
+    const char *line = strstr(ps, "Monitor connections (2): ");
+    cr_assert(line, "%s", ps);
+    for (const char *p = line; (p = strstr(p, "127.0.0.1:")) && p < strchr(line, '\n'); p++)
         sessions++;
     cr_assert_eq(sessions, 2, "b and d, not a:\n%s", ps);
     mon_close(a);
@@ -204,7 +206,7 @@ static long plain_main(void *arg)
     cr_assert_eq(r, 0, "%s", curio_strerror((int)r));
     const char *parts[] = {"Curio Monitor: ", "Type help for commands\n", PROMPT,
                            "Task   State", PROMPT, "Stack for Task(id=1, name='monitor'",
-                           WHERE_FRAME("accept_loop", "test_monitor_session"), PROMPT, NULL};
+                           WHERE_FRAME("curio__mon_agent", "test_monitor_session"), PROMPT, NULL};
     const char *at = p.out;
     for (const char **s = parts; *s; s++) {
         const char *f = strstr(at, *s);

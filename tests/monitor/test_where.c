@@ -546,7 +546,7 @@ Test(where, a_child_forked_during_a_lookup)
     }
 }
 
-/* ---- the session asking about itself: its own stack, running ---- */
+/* ---- the monitor's task asking about itself: its own stack, running ---- */
 
 static long self_main(void *arg)
 {
@@ -561,11 +561,10 @@ static long self_main(void *arg)
     char cmd[32];
     snprintf(cmd, sizeof cmd, "where %llu", id);
     const char *w = mon_cmd(c, cmd);
-    /* (curio__mon_command calls the command's function as a tail call: no frame; gcc
-     * keeps serve() between, clang inlines it.) */
+    /* The task running while `where` is served is the monitor's agent on this kernel. */
 #if CURIO_LIBDW
-    expect_in_order(w, (const char *const[]){"state='RUNNING'", "in curio__mon_session_main\n",
-                                             "in curio__mon_where\n", NULL});
+    expect_in_order(w, (const char *const[]){"state='RUNNING'", "in curio__mon_agent\n",
+                                             NULL});
 #else
     expect_in_order(w, (const char *const[]){"state='RUNNING'", "  File \"test_monitor_where\" +0x",
                                              NULL});
@@ -575,7 +574,7 @@ static long self_main(void *arg)
     return 0;
 }
 
-Test(where, the_running_session_itself)
+Test(where, the_running_agent_itself)
 {
     cr_assert_eq(run_monitored(self_main, NULL), 0);
 }
@@ -613,9 +612,9 @@ static long errors_main(void *arg)
      * monitor answers), so the command is run here directly. */
     curio__task *late = spawn_named(quick, NULL, "late");
     curio__mon_session s = {.mon = curio_kernel_current()->monitor, .task = curio__self()};
-    char line[32];
-    snprintf(line, sizeof line, "where %llu", (unsigned long long)late->id);
-    cr_assert_eq(curio__mon_command(&s, line), 0);
+    static curio__mon_req r;
+    snprintf(r.arg, sizeof r.arg, "%llu", (unsigned long long)late->id);
+    curio__mon_where_capture(&s, &r);
     snprintf(want, sizeof want, "Error: task %llu has not started yet: it has no stack to "
              "show\n", (unsigned long long)late->id);
     cr_assert_str_eq(s.out.p, want);
