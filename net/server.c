@@ -239,6 +239,8 @@ static int accept_loop(struct server *srv)
                 srv_log(srv, "accept failed: %s; retrying with back-off", curio_strerror(rc));
             backoff = backoff == 0 ? 0.01 : (backoff * 2 > 1 ? 1 : backoff * 2);
             int64_t s = curio_sleep(backoff);
+            if (s == -ENOMEM) /* the timer heap could not grow: retry after the others ran */
+                s = curio_yield();
             if (s < 0) {
                 rc = (int)s;
                 break;
