@@ -5,6 +5,7 @@
  */
 #include "child.h"
 #include "testutil.h"
+#include "dive.h"
 #include "core.h" /* curio_kernel.ntasks, to check that no task record is left over */
 
 #include <fcntl.h>
@@ -39,29 +40,12 @@ __attribute__((used)) const char *__asan_default_options(void)
 
 /* ---- (a) an overflow is reported naming the task ---- */
 
-static volatile int dive_limit = INT_MAX; /* never reached; keeps the recursion honest */
-
-__attribute__((noinline)) static long dive(int depth)
-{
-    volatile char pad[256];
-    pad[0] = (char)depth;
-    pad[sizeof pad - 1] = (char)depth;
-    long below = depth < dive_limit ? dive(depth + 1) : 0;
-    return below + pad[depth & 255]; /* use pad after the call: no tail call */
-}
-
-static long deep_diver(void *arg)
-{
-    (void)arg;
-    return dive(0);
-}
-
 static long spawn_diver(void *arg)
 {
     (void)arg;
     curio_task *t;
     curio_spawn_options o = {.name = "deep-diver"};
-    int rc = curio_spawn_ex(&t, deep_diver, NULL, &o);
+    int rc = curio_spawn_ex(&t, diver, NULL, &o);
     if (rc < 0)
         return rc;
     long r = 0;

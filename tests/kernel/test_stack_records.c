@@ -7,6 +7,7 @@
  * reported naming it (the report reads the record, at the top of the overflowing stack).
  */
 #include "testutil.h"
+#include "dive.h"
 #include "child.h"
 #include "core.h" /* the task's record and stack descriptor */
 
@@ -290,23 +291,6 @@ Test(stack_records, parked_task_holds_one_page)
 }
 
 /* ---- overflows ---- */
-
-static volatile int dive_limit = INT_MAX; /* never reached; keeps the recursion honest */
-
-__attribute__((noinline)) static long dive(int depth)
-{
-    volatile char pad[256];
-    pad[0] = (char)depth;
-    pad[sizeof pad - 1] = (char)depth;
-    long below = depth < dive_limit ? dive(depth + 1) : 0;
-    return below + pad[depth & 255]; /* use pad after the call: no tail call */
-}
-
-static long diver(void *arg)
-{
-    (void)arg;
-    return dive(0);
-}
 
 static long spawn_diver_on_stack(void *arg)
 {
