@@ -10,7 +10,8 @@
 
 /* The body of curio__park, inlined into the wait queue's wait (the join and every sync
  * primitive go through it). self may be NULL (-EPERM). */
-static inline int park(curio__task *self, const char *state, int64_t own_deadline)
+static inline __attribute__((always_inline)) int park(curio__task *self, const char *state,
+                                                    int64_t own_deadline)
 {
     int rc = curio__trap_check(self);
     if (rc < 0)
