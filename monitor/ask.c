@@ -30,6 +30,7 @@ int curio__mon_ask(curio__mon_session *s, enum curio__mon_op op, const char *arg
     atomic_init(&r->refs, 2);
     r->op = op;
     r->final = final;
+    r->json = s->json;
     snprintf(r->arg, sizeof r->arg, "%s", arg ? arg : "");
     int rc = curio_universal_event_create(&r->done);
     if (rc < 0) {
@@ -71,7 +72,7 @@ int curio__mon_ask_failed(curio__mon_session *s, int rc)
 
 static void handle(struct curio__monitor *m, curio__mon_req *r)
 {
-    curio__mon_session fs = {.mon = m, .task = curio__self()};
+    curio__mon_session fs = {.mon = m, .task = curio__self(), .json = r->json};
     switch (r->op) {
     case CURIO__MON_PS:
         curio__mon_ps(&fs, r->arg);
@@ -87,6 +88,12 @@ static void handle(struct curio__monitor *m, curio__mon_req *r)
         break;
     case CURIO__MON_WHERE:
         curio__mon_where_capture(&fs, r);
+        break;
+    case CURIO__MON_WAITS:
+        curio__mon_waits(&fs, r->arg);
+        break;
+    case CURIO__MON_STATS:
+        curio__mon_stats(&fs, r->arg);
         break;
     }
     r->out = fs.out;

@@ -28,10 +28,14 @@ static const struct command {
 } commands[] = {
     {"ps", curio__mon_cmd_ps, NULL, "Show task table"},
     {"where", curio__mon_cmd_where, "taskid", "Show the C call stack of a task"},
+    {"ended", curio__mon_cmd_ended, NULL, "Show the last tasks to end, and how they ended"},
+    {"blocked", curio__mon_cmd_waits, NULL, "Show what each blocked task waits on"},
+    {"stats", curio__mon_cmd_stats, NULL, "Show the kernel's counters (name value a line)"},
     {"cancel", curio__mon_cmd_cancel, "taskid", "Cancel an indicated task"},
     {"signal", cmd_signal, "signame", "Send a Unix signal to this process"},
     {"parents", curio__mon_cmd_parents, "taskid", "List task parents"},
     {"help", cmd_help, NULL, "Show this list"},
+    {"json", NULL, "command", "Run a command and reply in JSON (one object)"},
     {"quit", cmd_quit, NULL, "Leave the monitor"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -41,11 +45,13 @@ static int cmd_help(curio__mon_session *s, char *arg)
     (void)arg;
     curio__text_printf(&s->out, "Commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++) {
-        char usage[32];
+        char usage[40];
         snprintf(usage, sizeof usage, "%s %s", commands[i].name,
                  commands[i].args ? commands[i].args : "");
         curio__text_printf(&s->out, "    %-16s : %s\n", usage, commands[i].help);
     }
+    curio__text_printf(&s->out, "'where all' shows every task's stack; 'json ps' (and so on) "
+                                "replies in JSON.\n");
     curio__text_printf(&s->out, "A command may be shortened to any unambiguous prefix.\n");
     return 0;
 }
@@ -166,6 +172,47 @@ static const struct command *lookup(curio__mon_session *s, const char *word)
     return found;
 }
 
+/* Under `json`: a reply that is not JSON already (an error, a command with a text reply
+ * only) becomes {"error": "..."} or {"text": "..."}, from `start` of s->out on. */
+static void json_wrap(curio__mon_session *s, size_t start)
+{
+    if (s->out.failed || s->out.len <= start || s->out.p[start] == '{')
+        return;
+    char *text = strdup(s->out.p + start);
+    if (!text) {
+        s->out.failed = true;
+        return;
+    }
+    s->out.len = start;
+    s->out.p[start] = 0;
+    const char *key = "text", *body = text;
+    if (strncmp(text, "Error: ", 7) == 0)
+        key = "error", body = text + 7;
+    size_t n = strlen(body);
+    if (n && body[n - 1] == '\n')
+        text[(size_t)(body - text) + n - 1] = 0;
+    curio__text_printf(&s->out, "{\"%s\": ", key);
+    curio__text_json(&s->out, body);
+    curio__text_printf(&s->out, "}\n");
+    free(text);
+}
+
+static int json_command(curio__mon_session *s, char *arg)
+{
+    if (!*arg) {
+        curio__text_printf(&s->out, "{\"error\": \"usage: json command [argument]\"}\n");
+        return 0;
+    }
+    bool was = s->json;
+    s->json = true;
+    size_t start = s->out.len;
+    int rc = curio__mon_command(s, arg);
+    if (rc == 0)
+        json_wrap(s, start);
+    s->json = was;
+    return rc;
+}
+
 int curio__mon_command(curio__mon_session *s, char *line)
 {
     char *word = line + strspn(line, " \t");
@@ -180,6 +227,8 @@ int curio__mon_command(curio__mon_session *s, char *line)
     const struct command *c = lookup(s, word);
     if (!c)
         return 0;
+    if (!c->run)
+        return json_command(s, arg);
     if (!c->args && *arg) {
         curio__text_printf(&s->out, "Error: %s takes no argument\n", c->name);
         return 0;

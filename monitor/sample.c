@@ -158,7 +158,7 @@ void curio__mon_busy_line(curio__mon_session *s)
 }
 
 /* The live tasks, or NULL (out of memory: said in s->out). */
-static curio__task_peek *peek_all(curio__mon_session *s, size_t *n)
+curio__task_peek *curio__mon_peek_all(curio__mon_session *s, size_t *n)
 {
     for (size_t cap = 64;; cap *= 2) {
         curio__task_peek *v = calloc(cap, sizeof *v);
@@ -176,12 +176,30 @@ static curio__task_peek *peek_all(curio__mon_session *s, size_t *n)
 void curio__mon_ps_busy(curio__mon_session *s)
 {
     size_t n;
-    curio__task_peek *v = peek_all(s, &n);
+    curio__task_peek *v = curio__mon_peek_all(s, &n);
     if (!v)
         return;
     double for_s;
     uint64_t running = curio__mon_running(s->mon, &for_s);
     curio__text *o = &s->out;
+    if (s->json) {
+        curio__text_printf(o, "{\"busy\": true, \"running\": %llu, \"running_for\": %.6f, "
+                              "\"tasks\": [", (unsigned long long)running, for_s);
+        for (size_t i = 0; i < n; i++) {
+            curio__text_printf(o, "%s{\"id\": %llu, \"parent\": %llu, \"state\": \"%s\", "
+                                  "\"cycles\": %llu, \"timeout\": null, \"name\": ",
+                               i ? ", " : "", (unsigned long long)v[i].id,
+                               (unsigned long long)v[i].parent_id, v[i].state,
+                               (unsigned long long)v[i].cycles);
+            curio__text_json(o, v[i].name);
+            curio__text_printf(o, ", \"daemon\": %s, \"internal\": %s, \"own\": %s}",
+                               v[i].daemon ? "true" : "false", v[i].internal ? "true" : "false",
+                               curio__mon_is_own(s->mon, v[i].id) ? "true" : "false");
+        }
+        curio__text_printf(o, "]}\n");
+        free(v);
+        return;
+    }
     curio__text_printf(o, "%-6s %-12s %-10s %-7s %s\n", "Task", "State", "Cycles", "Timeout",
                        "Task");
     curio__text_printf(o, "------ ------------ ---------- ------- "
@@ -212,7 +230,7 @@ void curio__mon_parents_busy(curio__mon_session *s, const char *arg)
         return;
     }
     size_t n;
-    curio__task_peek *v = peek_all(s, &n);
+    curio__task_peek *v = curio__mon_peek_all(s, &n);
     if (!v)
         return;
     for (bool first = true;; first = false) {

@@ -385,6 +385,8 @@ static int monitor_start(curio_kernel *k)
         return rc;
     }
     snprintf(m->where, sizeof m->where, "%s", where);
+    /* Without memory for it, `ended` says that no ended tasks are kept. */
+    (void)curio__kernel_keep_ended(k, CURIO__MON_ENDED);
     curio_spawn_options so = {.name = "monitor", .daemon = true, .stack_size = MON_STACK};
     curio__task *t;
     curio__kernel_set_monitor(k, m);

@@ -1,0 +1,434 @@
+/*
+ * The commands beyond ps: `where all` (every task's stack), `ended` (the last tasks to end
+ * and how: result, error, timeout, cancelled and by whom), `blocked` (what a blocked task
+ * waits on: a socket and its peer, a listening socket, a pipe, a lock, an event), `stats`
+ * (counters, "name value" a line), and `json CMD` for each of them, checked by parsing.
+ */
+#include "montest.h"
+#include "jsoncheck.h"
+#include "monitor.h"
+
+#include <inttypes.h>
+
+static curio_event ev_never = CURIO_EVENT_INIT;
+static curio_lock lock = CURIO_LOCK_INIT;
+static int pipefd[2];
+
+static long sleeper(void *arg)
+{
+    (void)arg;
+    return curio_sleep(100) < 0 ? 0 : 1;
+}
+
+/* Ends with the sleep's result: -ECANCELED when cancelled. */
+static long sleep_ret(void *arg)
+{
+    (void)arg;
+    return (long)curio_sleep(100);
+}
+
+static long event_waiter(void *arg)
+{
+    (void)arg;
+    return curio_event_wait(&ev_never);
+}
+
+static long locker(void *arg)
+{
+    (void)arg;
+    int rc = curio_lock_acquire(&lock);
+    if (rc == 0)
+        curio_lock_release(&lock);
+    return rc;
+}
+
+static long pipe_reader(void *arg)
+{
+    (void)arg;
+    char c;
+    return curio_read(pipefd[0], &c, 1);
+}
+
+static long receiver(void *arg)
+{
+    char c;
+    return curio_recv(arg, &c, 1, 0);
+}
+
+static long acceptor(void *arg)
+{
+    curio_socket *c;
+    int rc = curio_accept(arg, &c, NULL);
+    if (rc == 0)
+        curio_socket_close(c);
+    return rc;
+}
+
+static long returns_7(void *arg)
+{
+    (void)arg;
+    return 7;
+}
+
+static long fails_einval(void *arg)
+{
+    (void)arg;
+    return -EINVAL;
+}
+
+static long times_out(void *arg)
+{
+    (void)arg;
+    curio_scope s;
+    curio_timeout_after(&s, 0.001);
+    int64_t rc = curio_sleep(10);
+    curio_scope_close(&s);
+    return (long)rc;
+}
+
+static curio_task *spawn_named(curio_task_fn fn, void *arg, const char *name)
+{
+    curio_task *t;
+    curio_spawn_options o = {.name = name};
+    cr_assert_eq(curio_spawn_ex(&t, fn, arg, &o), 0);
+    return t;
+}
+
+/* The line of a reply that begins with the task id (a table's row), copied into row. */
+static const char *row_of(const char *reply, uint64_t id, char *row, size_t cap)
+{
+    return ps_row(reply, id, row, cap);
+}
+
+/* ---- where all ---- */
+
+static long where_all_main(void *arg)
+{
+    (void)arg;
+    curio_task *s1 = spawn_named(sleeper, NULL, "sleepy");
+    curio_task *e1 = spawn_named(event_waiter, NULL, "waiter");
+    wait_state(s1, "TIME_SLEEP");
+    wait_state(e1, "EVENT_WAIT");
+    mon_conn *c = mon_open();
+    const char *r = mon_cmd(c, "where all");
+    char key[96];
+    snprintf(key, sizeof key, "Stack for Task(id=%" PRIu64 ", name='sleepy', state='TIME_SLEEP')",
+             curio_task_id(s1));
+    const char *a = strstr(r, key);
+    cr_assert(a, "where all: %s", r);
+    snprintf(key, sizeof key, "Stack for Task(id=%" PRIu64 ", name='waiter', state='EVENT_WAIT')",
+             curio_task_id(e1));
+    const char *b = strstr(r, key);
+    cr_assert(b && b > a, "where all, in id order: %s", r);
+    cr_assert(strstr(a, WHERE_FRAME("sleeper", "test_monitor_more")), "%s", r);
+    cr_assert(strstr(b, WHERE_FRAME("event_waiter", "test_monitor_more")), "%s", r);
+    /* One stack per live task: the main task, the agent, and the two. */
+    int stacks = 0;
+    for (const char *p = r; (p = strstr(p, "Stack for Task(")); p++)
+        stacks++;
+    cr_assert_eq(stacks, 4, "%s", r);
+    cr_assert_null(strstr(r, "Error"), "%s", r);
+
+    r = mon_cmd(c, "json where all");
+    cr_assert(json_valid(r), "not JSON: %s", r);
+    snprintf(key, sizeof key, "{\"id\": %" PRIu64 ", \"name\": \"sleepy\", \"state\": "
+                              "\"TIME_SLEEP\"", curio_task_id(s1));
+    cr_assert(strstr(r, key), "%s", r);
+    cr_assert(strstr(r, "\"stacks\": ["), "%s", r);
+#if CURIO_LIBDW
+    cr_assert(strstr(r, "\"func\": \"sleeper\""), "%s", r);
+#endif
+    snprintf(key, sizeof key, "json where %" PRIu64, curio_task_id(e1));
+    r = mon_cmd(c, key);
+    cr_assert(json_valid(r), "not JSON: %s", r);
+    cr_assert(strstr(r, "\"name\": \"waiter\""), "%s", r);
+    r = mon_cmd(c, "json where 999999");
+    cr_assert(json_valid(r), "not JSON: %s", r);
+    cr_assert_str_eq(r, "{\"error\": \"no task 999999\"}\n");
+    mon_close(c);
+    curio_cancel(s1);
+    curio_cancel(e1);
+    curio_task_release(s1);
+    curio_task_release(e1);
+    return 0;
+}
+
+Test(more, where_all) { cr_assert_eq(run_monitored(where_all_main, NULL), 0); }
+
+/* ---- ended ---- */
+
+static long ended_main(void *arg)
+{
+    (void)arg;
+    uint64_t me = curio_task_id(curio_current());
+    curio_task *t7 = spawn_named(returns_7, NULL, "seven");
+    curio_task *te = spawn_named(fails_einval, NULL, "einval");
+    curio_task *tt = spawn_named(times_out, NULL, "timeout");
+    curio_task *tc = spawn_named(sleep_ret, NULL, "cancelme");
+    curio_task *tm = spawn_named(sleep_ret, NULL, "bymonitor");
+    curio_task_wait(t7);
+    curio_task_wait(te);
+    curio_task_wait(tt);
+    wait_state(tc, "TIME_SLEEP");
+    wait_state(tm, "TIME_SLEEP");
+    curio_cancel(tc);
+    mon_conn *c = mon_open();
+    char line[64];
+    snprintf(line, sizeof line, "cancel %" PRIu64, curio_task_id(tm));
+    const char *r = mon_cmd(c, line);
+    cr_assert(strstr(r, "cancelled"), "%s", r);
+
+    r = mon_cmd(c, "ended");
+    char row[256], want[96];
+    row_of(r, curio_task_id(t7), row, sizeof row);
+    cr_assert(strstr(row, "seven") && strstr(row, "result 7"), "%s", r);
+    row_of(r, curio_task_id(te), row, sizeof row);
+    cr_assert(strstr(row, "einval") && strstr(row, "error -22 ("), "%s", r);
+    row_of(r, curio_task_id(tt), row, sizeof row);
+    cr_assert(strstr(row, "timeout") && strstr(row, "error -110") &&
+                  strstr(row, "a timeout)"), "%s", r);
+    row_of(r, curio_task_id(tc), row, sizeof row);
+    snprintf(want, sizeof want, "cancelled by task %" PRIu64, me);
+    cr_assert(strstr(row, "cancelme") && strstr(row, want), "%s", r);
+    row_of(r, curio_task_id(tm), row, sizeof row);
+    cr_assert(strstr(row, "bymonitor") && strstr(row, "cancelled by task 1 (the monitor)"),
+              "%s", r);
+    /* Newest first: the monitor's cancellation came last. */
+    const char *first = strchr(strchr(r, '\n') + 1, '\n') + 1;
+    snprintf(want, sizeof want, "%-6" PRIu64 " ", curio_task_id(tm));
+    cr_assert(strncmp(first, want, strlen(want)) == 0, "%s", r);
+    cr_assert(strstr(r, "(5 tasks ended in all; the last 64 are kept"), "%s", r);
+
+    r = mon_cmd(c, "json ended");
+    cr_assert(json_valid(r), "not JSON: %s", r);
+    cr_assert(strstr(r, "\"ended_total\": 5"), "%s", r);
+    snprintf(want, sizeof want, "{\"id\": %" PRIu64 ", \"parent\": %" PRIu64 ", \"name\": "
+                                "\"cancelme\"", curio_task_id(tc), me);
+    const char *p = strstr(r, want);
+    cr_assert(p, "%s", r);
+    snprintf(want, sizeof want, "\"how\": \"cancelled\", \"result\": -125, \"timeout\": "
+                                "false, \"cancelled_by\": %" PRIu64, me);
+    cr_assert(strstr(p, want), "%s", r);
+    cr_assert(strstr(r, "\"name\": \"timeout\"") && strstr(r, "\"timeout\": true"), "%s", r);
+    mon_close(c);
+    curio_task_release(t7);
+    curio_task_release(te);
+    curio_task_release(tt);
+    curio_task_release(tc);
+    curio_task_release(tm);
+    return 0;
+}
+
+Test(more, ended) { cr_assert_eq(run_monitored(ended_main, NULL), 0); }
+
+/* More than the ring holds: the newest 64 are kept, and the total counts all. */
+static long ended_ring_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 100; i++) {
+        curio_task *t = spawn_named(returns_7, NULL, "many");
+        curio_task_wait(t);
+        curio_task_release(t);
+    }
+    mon_conn *c = mon_open();
+    const char *r = mon_cmd(c, "ended");
+    int rows = 0;
+    for (const char *p = r; (p = strstr(p, " many ")); p++)
+        rows++;
+    cr_assert_eq(rows, CURIO__MON_ENDED, "%s", r);
+    cr_assert(strstr(r, "(100 tasks ended in all"), "%s", r);
+    mon_close(c);
+    return 0;
+}
+
+Test(more, ended_ring) { cr_assert_eq(run_monitored(ended_ring_main, NULL), 0); }
+
+/* ---- blocked ---- */
+
+static long blocked_main(void *arg)
+{
+    (void)arg;
+    cr_assert_eq(pipe(pipefd), 0);
+    curio_socket *ls, *ls2, *cl, *sv;
+    cr_assert_eq(curio_tcp_server_socket(&ls, "127.0.0.1", 0, NULL), 0);
+    cr_assert_eq(curio_tcp_server_socket(&ls2, "127.0.0.1", 0, NULL), 0);
+    curio_addr la, la2, cla;
+    cr_assert_eq(curio_socket_getsockname(ls, &la), 0);
+    cr_assert_eq(curio_socket_getsockname(ls2, &la2), 0);
+    cr_assert_eq(curio_open_connection(&cl, "127.0.0.1", (uint16_t)curio_addr_port(&la), NULL),
+                 0);
+    cr_assert_eq(curio_accept(ls, &sv, NULL), 0);
+    cr_assert_eq(curio_socket_getsockname(cl, &cla), 0);
+    char peer[CURIO_ADDR_STRLEN], lname[CURIO_ADDR_STRLEN];
+    curio_addr_format(&cla, peer, sizeof peer);
+    curio_addr_format(&la2, lname, sizeof lname);
+
+    cr_assert_eq(curio_lock_acquire(&lock), 0);
+    curio_task *tl = spawn_named(locker, NULL, "locker");
+    curio_task *te = spawn_named(event_waiter, NULL, "evwait");
+    curio_task *tp = spawn_named(pipe_reader, NULL, "piper");
+    curio_task *tr = spawn_named(receiver, sv, "recv");
+    curio_task *ta = spawn_named(acceptor, ls2, "accept");
+    curio_task *ts = spawn_named(sleeper, NULL, "sleepy");
+    wait_state(tl, "LOCK_ACQUIRE");
+    wait_state(te, "EVENT_WAIT");
+    wait_state(tp, "READ_WAIT");
+    wait_state(tr, "READ_WAIT");
+    wait_state(ta, "READ_WAIT");
+    wait_state(ts, "TIME_SLEEP");
+
+    mon_conn *c = mon_open();
+    const char *r = mon_cmd(c, "blocked");
+    char row[256], want[256];
+    row_of(r, curio_task_id(tl), row, sizeof row);
+    cr_assert(strstr(row, "LOCK_ACQUIRE") && strstr(row, "locker") && strstr(row, "lock at 0x"),
+              "%s", r);
+    void *at = NULL;
+    cr_assert_eq(sscanf(strstr(row, " at ") + 4, "%p", &at), 1);
+    cr_assert((char *)at >= (char *)&lock && (char *)at < (char *)&lock + sizeof lock,
+              "%p is not inside the lock %p: %s", at, (void *)&lock, r);
+    row_of(r, curio_task_id(te), row, sizeof row);
+    cr_assert(strstr(row, "EVENT_WAIT") && strstr(row, "event at 0x"), "%s", r);
+    cr_assert_eq(sscanf(strstr(row, " at ") + 4, "%p", &at), 1);
+    cr_assert((char *)at >= (char *)&ev_never && (char *)at < (char *)&ev_never + sizeof ev_never);
+    row_of(r, curio_task_id(tp), row, sizeof row);
+    snprintf(want, sizeof want, " fd %d", pipefd[0]);
+    cr_assert(strstr(row, "READ_WAIT") && strlen(row) > strlen(want) &&
+                  strcmp(row + strlen(row) - strlen(want), want) == 0, "%s", r);
+    row_of(r, curio_task_id(tr), row, sizeof row);
+    snprintf(want, sizeof want, "fd %d, socket, peer %s", curio_socket_fd(sv), peer);
+    cr_assert(strstr(row, want), "want '%s': %s", want, r);
+    row_of(r, curio_task_id(ta), row, sizeof row);
+    snprintf(want, sizeof want, "fd %d, socket, listening on %s", curio_socket_fd(ls2), lname);
+    cr_assert(strstr(row, want), "want '%s': %s", want, r);
+    /* A sleep waits on neither. */
+    row_of(r, curio_task_id(ts), row, sizeof row);
+    cr_assert_str_eq(row, "", "%s", r);
+    /* and the main task, in the receive of this client */
+    cr_assert(strstr(r, "(6 tasks wait on a descriptor or an object)"), "%s", r);
+
+    r = mon_cmd(c, "json blocked");
+    cr_assert(json_valid(r), "not JSON: %s", r);
+    snprintf(want, sizeof want, "\"name\": \"recv\", \"fd\": %d, \"socket\": true, \"peer\": "
+                                "\"%s\"", curio_socket_fd(sv), peer);
+    cr_assert(strstr(r, want), "want '%s': %s", want, r);
+    cr_assert(strstr(r, "\"name\": \"locker\", \"object\": \"lock\", \"address\": \"0x"), "%s",
+              r);
+    mon_close(c);
+
+    curio_task *all[] = {tl, te, tp, tr, ta, ts};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        curio_cancel(all[i]);
+        curio_task_release(all[i]);
+    }
+    curio_lock_release(&lock);
+    curio_socket_close(cl);
+    curio_socket_close(sv);
+    curio_socket_close(ls);
+    curio_socket_close(ls2);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return 0;
+}
+
+Test(more, blocked) { cr_assert_eq(run_monitored(blocked_main, NULL), 0); }
+
+/* ---- stats ---- */
+
+/* The value of counter name in a stats reply, or -1. */
+static long long stat_of(const char *r, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = strncmp(r, key + 1, strlen(key + 1)) == 0 ? r - 1 : strstr(r, key);
+    return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+
+static long stats_main(void *arg)
+{
+    (void)arg;
+    curio_task *s1 = spawn_named(sleeper, NULL, "sleepy");
+    curio_task *s2 = spawn_named(sleeper, NULL, "sleepy2");
+    curio_task *t7 = spawn_named(returns_7, NULL, "seven");
+    curio_task_wait(t7);
+    curio_task_release(t7);
+    wait_state(s1, "TIME_SLEEP");
+    wait_state(s2, "TIME_SLEEP");
+    mon_conn *c = mon_open();
+    const char *r = mon_cmd(c, "stats");
+    /* Every line is "name value". */
+    for (const char *p = r; *p; p = strchr(p, '\n') + 1) {
+        char name[64];
+        unsigned long long v;
+        int used = 0;
+        cr_assert_eq(sscanf(p, "%63[a-z_] %llu%n", name, &v, &used), 2, "line: %s", p);
+        cr_assert_eq(p[used], '\n', "%s", r);
+    }
+    /* main, the agent, the two sleepers */
+    cr_assert_eq(stat_of(r, "tasks"), 4, "%s", r);
+    cr_assert_eq(stat_of(r, "tasks_ended"), 1, "%s", r);
+    cr_assert_geq(stat_of(r, "timers"), 2, "%s", r);
+    cr_assert_geq(stat_of(r, "switches"), 5, "%s", r);
+    cr_assert_geq(stat_of(r, "sq_entries"), 1, "%s", r);
+    cr_assert_geq(stat_of(r, "cq_entries"), stat_of(r, "sq_entries"), "%s", r);
+    cr_assert_eq(stat_of(r, "cq_overflows"), 0, "%s", r);
+    cr_assert_geq(stat_of(r, "ops_inflight"), 0, "%s", r);
+    cr_assert_geq(stat_of(r, "sq_depth"), 0, "%s", r);
+    cr_assert_geq(stat_of(r, "cq_depth"), 0, "%s", r);
+    cr_assert_eq(stat_of(r, "busy"), 0, "%s", r);
+    long long sw = stat_of(r, "switches");
+    r = mon_cmd(c, "stats");
+    cr_assert_gt(stat_of(r, "switches"), sw, "the agent ran meanwhile: %s", r);
+
+    r = mon_cmd(c, "json stats");
+    cr_assert(json_valid(r), "not JSON: %s", r);
+    cr_assert(strstr(r, "\"tasks\": 4, ") && strstr(r, "\"tasks_ended\": 1, "), "%s", r);
+    mon_close(c);
+    curio_cancel(s1);
+    curio_cancel(s2);
+    curio_task_release(s1);
+    curio_task_release(s2);
+    return 0;
+}
+
+Test(more, stats) { cr_assert_eq(run_monitored(stats_main, NULL), 0); }
+
+/* ---- json: every command ---- */
+
+static long json_main(void *arg)
+{
+    (void)arg;
+    curio_task *s1 = spawn_named(sleeper, NULL, "quote\"back\\slash\ttab");
+    wait_state(s1, "TIME_SLEEP");
+    mon_conn *c = mon_open();
+    static const char *const cmds[] = {
+        "ps", "where 1", "where all", "ended", "blocked", "stats", "parents 1", "help",
+        "cancel 1", "cancel 999", "where x", "nosuch", "json", "json ps", "signal nosuch",
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "json %s", cmds[i]);
+        const char *r = mon_cmd(c, line);
+        cr_assert(json_valid(r), "'%s' is not JSON: %s", line, r);
+        cr_assert_eq(r[strlen(r) - 1], '\n');
+        cr_assert_eq(strchr(r, '\n'), r + strlen(r) - 1, "one line: %s", r);
+    }
+    const char *r = mon_cmd(c, "json ps");
+    cr_assert(strstr(r, "\"name\": \"quote\\\"back\\\\slash\\ttab\""), "%s", r);
+    cr_assert(strstr(r, "{\"busy\": false, \"tasks\": [{\"id\": "), "%s", r);
+    cr_assert(strstr(r, "\"name\": \"monitor\", \"daemon\": true, \"internal\": true, "
+                        "\"own\": true}"), "%s", r);
+    r = mon_cmd(c, "json cancel 1");
+    cr_assert(strstr(r, "{\"error\": \"task 1 (monitor) is curio's own"), "%s", r);
+    r = mon_cmd(c, "json help");
+    cr_assert(strncmp(r, "{\"text\": \"Commands:\\n", 21) == 0, "%s", r);
+    /* Text replies again afterwards. */
+    r = mon_cmd(c, "ps");
+    cr_assert(strncmp(r, "Task ", 5) == 0, "%s", r);
+    mon_close(c);
+    curio_cancel(s1);
+    curio_task_release(s1);
+    return 0;
+}
+
+Test(more, json) { cr_assert_eq(run_monitored(json_main, NULL), 0); }
