@@ -88,6 +88,21 @@ CURIO__HIDDEN void curio__kernel_activity(curio_kernel *k, uint64_t *running,
  * stall detector); registering fn again is a no-op. */
 CURIO__HIDDEN void curio__kernel_on_destroy(curio_kernel *k, void (*fn)(curio_kernel *k));
 
+/* ---- the kernels of a curio_cores_run (kernel/cores.c) ---- */
+
+/* The run the calling thread's kernel belongs to (an address unique to it while it
+ * lasts), or NULL on a thread that is no kernel of a run. */
+CURIO__HIDDEN const void *curio__core_run(void);
+/* Call fn for each kernel of run that can be read, in index order, with the run's
+ * registry lock held: from the creation of a kernel until its thread begins to destroy
+ * it. fn may read k with the thread-safe calls above and curio__kernel_monitor, and must
+ * neither block long nor call this again. Returns the number of kernels of the run. The
+ * run lasts while any of its kernels does. */
+CURIO__HIDDEN unsigned curio__cores_visit(const void *run,
+                                          void (*fn)(void *arg, unsigned index, int tid,
+                                                     curio_kernel *k),
+                                          void *arg);
+
 /* ---- what the monitor shows beyond tasks: ended tasks, counters ---- */
 
 /* A task that has ended, as curio__task_exit recorded it. */

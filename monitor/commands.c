@@ -19,24 +19,29 @@
 static int cmd_help(curio__mon_session *s, char *arg);
 static int cmd_quit(curio__mon_session *s, char *arg);
 static int cmd_signal(curio__mon_session *s, char *arg);
+static int json_command(curio__mon_session *s, char *arg);
 
 static const struct command {
     const char *name;
     int (*run)(curio__mon_session *s, char *arg);
     const char *args;   /* NULL: takes none */
     const char *help;
+    bool rest;          /* its argument is the rest of the line (a command) */
 } commands[] = {
-    {"ps", curio__mon_cmd_ps, NULL, "Show task table"},
-    {"where", curio__mon_cmd_where, "taskid", "Show the C call stack of a task"},
-    {"ended", curio__mon_cmd_ended, NULL, "Show the last tasks to end, and how they ended"},
-    {"blocked", curio__mon_cmd_waits, NULL, "Show what each blocked task waits on"},
-    {"stats", curio__mon_cmd_stats, NULL, "Show the kernel's counters (name value a line)"},
-    {"cancel", curio__mon_cmd_cancel, "taskid", "Cancel an indicated task"},
-    {"signal", cmd_signal, "signame", "Send a Unix signal to this process"},
-    {"parents", curio__mon_cmd_parents, "taskid", "List task parents"},
-    {"help", cmd_help, NULL, "Show this list"},
-    {"json", NULL, "command", "Run a command and reply in JSON (one object)"},
-    {"quit", cmd_quit, NULL, "Leave the monitor"},
+    {"ps", curio__mon_cmd_ps, NULL, "Show task table", false},
+    {"where", curio__mon_cmd_where, "taskid", "Show the C call stack of a task", false},
+    {"ended", curio__mon_cmd_ended, NULL, "Show the last tasks to end, and how", false},
+    {"blocked", curio__mon_cmd_waits, NULL, "Show what each blocked task waits on", false},
+    {"stats", curio__mon_cmd_stats, NULL, "Show the kernel's counters", false},
+    {"kernels", curio__mon_cmd_kernels, NULL, "Show every kernel of the run", false},
+    {"on", curio__mon_cmd_on, "kernel command", "Run a command on another kernel of the run",
+     true},
+    {"cancel", curio__mon_cmd_cancel, "taskid", "Cancel an indicated task", false},
+    {"signal", cmd_signal, "signame", "Send a Unix signal to this process", false},
+    {"parents", curio__mon_cmd_parents, "taskid", "List task parents", false},
+    {"help", cmd_help, NULL, "Show this list", false},
+    {"json", json_command, "command", "Run a command and reply in JSON (one object)", true},
+    {"quit", cmd_quit, NULL, "Leave the monitor", false},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -227,8 +232,8 @@ int curio__mon_command(curio__mon_session *s, char *line)
     const struct command *c = lookup(s, word);
     if (!c)
         return 0;
-    if (!c->run)
-        return json_command(s, arg);
+    if (c->rest)
+        return c->run(s, arg);
     if (!c->args && *arg) {
         curio__text_printf(&s->out, "Error: %s takes no argument\n", c->name);
         return 0;
@@ -236,6 +241,23 @@ int curio__mon_command(curio__mon_session *s, char *line)
     if (c->args && (!*arg || strpbrk(arg, " \t"))) {
         curio__text_printf(&s->out, "Error: usage: %s %s\n", c->name, c->args);
         return 0;
+    }
+    /* A task of another kernel of the run: K:N. */
+    char *colon = strchr(arg, ':');
+    if (colon && strcmp(c->args, "taskid") == 0) {
+        char *end;
+        unsigned long k = strtoul(arg, &end, 10);
+        if (end != colon || !isdigit((unsigned char)arg[0]) || k > 65535 ||
+            (!s->mon->run && k != 0)) {
+            curio__text_printf(&s->out, "Error: no kernel '%.*s'%s\n", (int)(colon - arg),
+                               arg, s->mon->run ? "" : ": not a curio_cores_run");
+            return 0;
+        }
+        int was = s->target;
+        s->target = s->mon->run && k != s->mon->core ? (int)k : -1;
+        int rc = c->run(s, colon + 1);
+        s->target = was;
+        return rc;
     }
     return c->run(s, arg);
 }

@@ -49,6 +49,11 @@ struct curio__monitor {
     char where[CURIO_ADDR_STRLEN];       /* addr as text, for messages */
     uint64_t server_id;                  /* the agent task's id on k */
     bool quiet;                          /* the kernel's quiet option: no messages */
+    const void *run;                     /* k's curio_cores_run, or NULL */
+    unsigned core;                       /* k's index in it */
+    bool agent_only;                     /* a kernel of a run other than its first: the
+                                            agent and its queue only, no thread; kernel
+                                            0's monitor serves the run (more.c) */
     double idle;                         /* seconds a session may wait for a command line,
                                             or for a reply to go out, before it is closed;
                                             negative: no limit */
@@ -103,6 +108,8 @@ typedef struct curio__mon_session {
     bool idle;                           /* closed for idling (the idle timeout expired) */
     bool json;                           /* the command runs under `json`: reply in JSON */
     bool json_list;                      /* where all under json: one item, no newline */
+    int target;                          /* the kernel of the run the command is about
+                                            (`on K`, a K:N id), or -1: the monitor's own */
 } curio__mon_session;
 
 /* The handler of the monitor's server: serve one connection. */
@@ -214,6 +221,11 @@ CURIO__HIDDEN int curio__mon_cmd_ended(curio__mon_session *s, char *arg);
 CURIO__HIDDEN int curio__mon_cmd_waits(curio__mon_session *s, char *arg);
 CURIO__HIDDEN int curio__mon_cmd_stats(curio__mon_session *s, char *arg);
 CURIO__HIDDEN int curio__mon_cmd_kernels(curio__mon_session *s, char *arg);
+CURIO__HIDDEN int curio__mon_cmd_on(curio__mon_session *s, char *arg);
+/* Queue r for kernel `index` of the monitor's run (its agent): 0, or -ESRCH (no such
+ * kernel, or it is ending), or the queue's error. */
+CURIO__HIDDEN int curio__mon_put_foreign(struct curio__monitor *m, unsigned index,
+                                         curio__mon_req *r);
 /* On the watched kernel's thread (the agent): the replies of waits and stats. */
 CURIO__HIDDEN void curio__mon_waits(curio__mon_session *s, char *arg);
 CURIO__HIDDEN void curio__mon_stats(curio__mon_session *s, char *arg);

@@ -17,6 +17,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+static bool ended_copy(curio__mon_session *s, curio__ended_info *v, size_t cap, size_t *n,
+                       uint64_t *total);
+
 /* ---- ended ---- */
 
 /* How an ended task ended, in words. */
@@ -47,7 +50,11 @@ int curio__mon_cmd_ended(curio__mon_session *s, char *arg)
         return 0;
     }
     uint64_t total;
-    size_t n = curio__tasks_ended(s->mon->k, v, CURIO__MON_ENDED, &total);
+    size_t n;
+    if (!ended_copy(s, v, CURIO__MON_ENDED, &n, &total)) {
+        free(v);
+        return 0;
+    }
     int64_t now = curio__now();
     curio__text *o = &s->out;
     if (s->json) {
@@ -288,7 +295,7 @@ int curio__mon_cmd_stats(curio__mon_session *s, char *arg)
 {
     curio__mon_req *r;
     int rc = curio__mon_ask(s, CURIO__MON_STATS, arg, false, CURIO__MON_ASK_WAIT, &r);
-    if (rc == -ETIMEDOUT) {
+    if (rc == -ETIMEDOUT && s->target < 0) {
         /* What another thread may read: the task list and the switch counter. */
         uint64_t running, switches, total;
         curio__kernel_activity(s->mon->k, &running, &switches);
@@ -317,4 +324,165 @@ int curio__mon_cmd_stats(curio__mon_session *s, char *arg)
     if (!s->json)
         curio__text_printf(&s->out, "busy 0\n");
     return 0;
+}
+
+/* ---- the kernels of a curio_cores_run ---- */
+
+struct put_foreign {
+    unsigned index;
+    curio__mon_req *r;
+    int rc;
+};
+
+static void put_foreign_cb(void *arg, unsigned index, int tid, curio_kernel *k)
+{
+    (void)tid;
+    struct put_foreign *p = arg;
+    const struct curio__monitor *m = curio__kernel_monitor(k);
+    if (index == p->index && m)
+        p->rc = curio_universal_queue_put(m->requests, p->r);
+}
+
+int curio__mon_put_foreign(struct curio__monitor *m, unsigned index, curio__mon_req *r)
+{
+    struct put_foreign p = {.index = index, .r = r, .rc = -ESRCH};
+    if (m->run)
+        curio__cores_visit(m->run, put_foreign_cb, &p);
+    return p.rc;
+}
+
+struct ended_foreign {
+    unsigned index;
+    curio__ended_info *v;
+    size_t cap, n;
+    uint64_t total;
+    bool found;
+};
+
+static void ended_foreign_cb(void *arg, unsigned index, int tid, curio_kernel *k)
+{
+    (void)tid;
+    struct ended_foreign *e = arg;
+    if (index == e->index) {
+        e->n = curio__tasks_ended(k, e->v, e->cap, &e->total);
+        e->found = true;
+    }
+}
+
+/* ended's copy of the ring, of the monitor's own kernel or of the session's target.
+ * Returns false (and says so) for a kernel that is not there. */
+static bool ended_copy(curio__mon_session *s, curio__ended_info *v, size_t cap, size_t *n,
+                       uint64_t *total)
+{
+    if (s->target < 0) {
+        *n = curio__tasks_ended(s->mon->k, v, cap, total);
+        return true;
+    }
+    struct ended_foreign e = {.index = (unsigned)s->target, .v = v, .cap = cap};
+    if (s->mon->run)
+        curio__cores_visit(s->mon->run, ended_foreign_cb, &e);
+    if (!e.found) {
+        curio__text_printf(&s->out, "Error: no kernel %d in this run (or it is ending)\n",
+                           s->target);
+        return false;
+    }
+    *n = e.n;
+    *total = e.total;
+    return true;
+}
+
+struct kernels_walk {
+    curio__mon_session *s;
+    unsigned seen;
+};
+
+static void kernel_entry(void *arg, unsigned index, int tid, curio_kernel *k)
+{
+    struct kernels_walk *w = arg;
+    curio__mon_session *s = w->s;
+    curio__text *o = &s->out;
+    size_t cap = curio__tasks_peek(k, NULL, 0) + 16;
+    curio__task_peek *v = calloc(cap, sizeof *v);
+    size_t n = v ? curio__tasks_peek(k, v, cap) : 0;
+    if (n > cap)
+        n = cap;
+    uint64_t running, switches;
+    curio__kernel_activity(k, &running, &switches);
+    const struct curio__monitor *km = curio__kernel_monitor(k);
+    if (s->json) {
+        curio__text_printf(o, "%s{\"index\": %u, \"thread\": %d, \"this\": %s, \"agent\": %s, "
+                              "\"running\": %llu, \"switches\": %llu, \"tasks\": [",
+                           w->seen ? ", " : "", index, tid, k == s->mon->k ? "true" : "false",
+                           km ? "true" : "false", (unsigned long long)running,
+                           (unsigned long long)switches);
+        for (size_t i = 0; i < n; i++) {
+            curio__text_printf(o, "%s{\"id\": \"%u:%llu\", \"state\": \"%s\", \"cycles\": %llu, "
+                                  "\"name\": ", i ? ", " : "", index,
+                               (unsigned long long)v[i].id, v[i].state,
+                               (unsigned long long)v[i].cycles);
+            curio__text_json(o, v[i].name);
+            curio__text_printf(o, ", \"internal\": %s}", v[i].internal ? "true" : "false");
+        }
+        curio__text_printf(o, "]}");
+    } else {
+        curio__text_printf(o, "Kernel %u (thread %d)%s: %zu tasks, %s", index, tid,
+                           k == s->mon->k ? ", this monitor's" : "", n,
+                           km ? "" : "no agent (the monitor cannot act on it), ");
+        if (running)
+            curio__text_printf(o, "running task %u:%llu\n", index,
+                               (unsigned long long)running);
+        else
+            curio__text_printf(o, "in its scheduler\n");
+        for (size_t i = 0; i < n; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "%u:%llu", index, (unsigned long long)v[i].id);
+            curio__text_printf(o, "    %-10s %-12s %-10llu %s\n", id, v[i].state,
+                               (unsigned long long)v[i].cycles, v[i].name);
+        }
+    }
+    if (!v)
+        s->out.failed = true;
+    free(v);
+    w->seen++;
+}
+
+int curio__mon_cmd_kernels(curio__mon_session *s, char *arg)
+{
+    (void)arg;
+    struct kernels_walk w = {.s = s};
+    if (s->json)
+        curio__text_printf(&s->out, "{\"run\": %s, \"kernels\": [",
+                           s->mon->run ? "true" : "false");
+    if (s->mon->run) {
+        unsigned n = curio__cores_visit(s->mon->run, kernel_entry, &w);
+        if (!s->json && w.seen < n)
+            curio__text_printf(&s->out, "(%u of the run's %u kernels are not running)\n",
+                               n - w.seen, n);
+    } else {
+        kernel_entry(&w, 0, s->mon->tid, s->mon->k);
+        if (!s->json)
+            curio__text_printf(&s->out, "(one kernel: not a curio_cores_run)\n");
+    }
+    if (s->json)
+        curio__text_printf(&s->out, "]}\n");
+    return 0;
+}
+
+int curio__mon_cmd_on(curio__mon_session *s, char *arg)
+{
+    char *end;
+    unsigned long k = strtoul(arg, &end, 10);
+    if (arg[0] < '0' || arg[0] > '9' || (*end != ' ' && *end != '\t') || k > 65535) {
+        curio__text_printf(&s->out, "Error: usage: on kernel command (kernel: its index, as "
+                                    "kernels lists)\n");
+        return 0;
+    }
+    end += strspn(end, " \t");
+    int was = s->target;
+    s->target = s->mon->run && k != s->mon->core ? (int)k : -1;
+    if (!s->mon->run && k != 0)
+        curio__text_printf(&s->out, "Error: no kernel %lu: not a curio_cores_run\n", k);
+    int rc = s->mon->run || k == 0 ? curio__mon_command(s, end) : 0;
+    s->target = was;
+    return rc;
 }

@@ -24,7 +24,9 @@ static long sleeper(void *arg)
 static long sleep_ret(void *arg)
 {
     (void)arg;
-    return (long)curio_sleep(100);
+    long rc = (long)curio_sleep(100);
+    __asm__ volatile("" ::: "memory"); /* not a tail call: its frame stays for where */
+    return rc;
 }
 
 static long event_waiter(void *arg)
@@ -432,3 +434,87 @@ static long json_main(void *arg)
 }
 
 Test(more, json) { cr_assert_eq(run_monitored(json_main, NULL), 0); }
+
+/* ---- kernels: every kernel of a curio_cores_run, and acting on another one ---- */
+
+#include <curio/cores.h>
+
+static _Atomic uint64_t k1_sleeper;   /* the id of kernel 1's sleeper, once spawned */
+static _Atomic bool k0_done;          /* kernel 0's checks are over */
+
+static long cores_main(unsigned index, void *arg)
+{
+    (void)arg;
+    if (index == 1) {
+        curio_task *t = spawn_named(sleep_ret, NULL, "k1sleeper");
+        wait_state(t, "TIME_SLEEP");
+        atomic_store(&k1_sleeper, curio_task_id(t));
+        /* 0 once the monitor of kernel 0 has cancelled it */
+        long res = curio_join(t, NULL) == CURIO_ETASKCANCELLED ? 0 : 1;
+        curio_task_release(t);
+        /* Stay readable until kernel 0 has checked the outcome. */
+        for (int i = 0; i < 5000 && !atomic_load(&k0_done); i++)
+            curio_sleep(0.001);
+        return res;
+    }
+    for (int i = 0; i < 5000 && !atomic_load(&k1_sleeper); i++)
+        curio_sleep(0.001);
+    uint64_t id = atomic_load(&k1_sleeper);
+    cr_assert_neq(id, 0);
+    mon_conn *c = mon_open();
+    const char *r = mon_cmd(c, "kernels");
+    cr_assert(strstr(r, "Kernel 0 (thread ") && strstr(r, ", this monitor's: "), "%s", r);
+    cr_assert(strstr(r, "\nKernel 1 (thread "), "%s", r);
+    char want[128];
+    snprintf(want, sizeof want, "    1:%-8" PRIu64 " TIME_SLEEP   ", id);
+    const char *row = strstr(r, want);
+    cr_assert(row && strstr(row, "k1sleeper\n"), "want '%s': %s", want, r);
+    cr_assert(strstr(r, "    1:1        "), "kernel 1's agent: %s", r);
+
+    r = mon_cmd(c, "json kernels");
+    cr_assert(json_valid(r), "not JSON: %s", r);
+    snprintf(want, sizeof want, "{\"id\": \"1:%" PRIu64 "\", \"state\": \"TIME_SLEEP\"", id);
+    cr_assert(strstr(r, "{\"run\": true, \"kernels\": [{\"index\": 0, ") && strstr(r, want),
+              "%s", r);
+
+    r = mon_cmd(c, "on 1 ps");
+    char prow[256];
+    ps_row(r, id, prow, sizeof prow);
+    cr_assert(strstr(prow, "TIME_SLEEP") && strstr(prow, "k1sleeper"), "%s", r);
+    cr_assert_str_eq(mon_cmd(c, "on 7 ps"), "Error: no kernel 7 in this run (or it is "
+                                            "ending)\n");
+    cr_assert_str_eq(mon_cmd(c, "on x ps"), "Error: usage: on kernel command (kernel: its "
+                                            "index, as kernels lists)\n");
+
+    snprintf(want, sizeof want, "where 1:%" PRIu64, id);
+    r = mon_cmd(c, want);
+    snprintf(want, sizeof want, "Stack for Task(id=%" PRIu64 ", name='k1sleeper'", id);
+    cr_assert(strstr(r, want) && strstr(r, WHERE_FRAME("sleep_ret", "test_monitor_more")),
+              "%s", r);
+    r = mon_cmd(c, "where 0:1");
+    cr_assert(strstr(r, "Stack for Task(id=1, name='monitor'"), "kernel 0's own: %s", r);
+
+    snprintf(want, sizeof want, "cancel 1:%" PRIu64, id);
+    r = mon_cmd(c, want);
+    snprintf(want, sizeof want, "Task %" PRIu64 " cancelled", id);
+    cr_assert(strstr(r, want), "%s", r);
+    r = mon_cmd(c, "on 1 ended");
+    ps_row(r, id, prow, sizeof prow);
+    cr_assert(strstr(prow, "cancelled by task 1 (the monitor)"), "%s", r);
+    r = mon_cmd(c, "json on 1 stats");
+    cr_assert(json_valid(r) && strstr(r, "\"tasks_ended\": 1"), "%s", r);
+    mon_close(c);
+    atomic_store(&k0_done, true);
+    return 0;
+}
+
+Test(more, kernels)
+{
+    long results[2] = {1, 1};
+    curio_cores_options o = {.kernels = 2, .kernel = &mon_opts, .results = results,
+                             .no_signals = true};
+    int rc = curio_cores_run(cores_main, NULL, &o);
+    cr_assert_eq(rc, 0, "curio_cores_run: %s", curio_strerror(rc));
+    cr_assert_eq(results[0], 0);
+    cr_assert_eq(results[1], 0, "kernel 1's sleeper was cancelled");
+}
