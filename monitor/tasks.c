@@ -275,7 +275,7 @@ int curio__mon_cmd_ps(curio__mon_session *s, char *arg)
         return curio__mon_ask_failed(s, rc);
     curio__mon_take(s, r);
     curio__mon_req_put(r);
-    if (!s->json)
+    if (!s->json && s->target < 0)
         connections(s);
     return 0;
 }
