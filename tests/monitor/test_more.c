@@ -518,3 +518,141 @@ Test(more, kernels)
     cr_assert_eq(results[0], 0);
     cr_assert_eq(results[1], 0, "kernel 1's sleeper was cancelled");
 }
+
+/* ---- while a task spins: the thread-safe answers ---- */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+static _Atomic bool stop_spin;
+
+__attribute__((noinline)) static void spin_more(void)
+{
+    int64_t end = curio_clock() + 20 * 1000000000LL;
+    while (!atomic_load(&stop_spin) && curio_clock() < end)
+        ;
+}
+
+static long spinner(void *arg)
+{
+    (void)arg;
+    spin_more();
+    return 0;
+}
+
+struct busy_client {
+    int port;
+    uint64_t id;
+    char stats[4096], jstats[4096], ended[4096], kernels[4096], blocked[4096], jps[8192],
+        wall[16384], jwall[16384];
+    int err;
+};
+
+/* Send cmd and read the reply up to the next prompt into out (a blocking socket). */
+static int exchange(int fd, const char *cmd, char *out, size_t cap)
+{
+    if (cmd && write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
+        return -EIO;
+    size_t n = 0;
+    for (;;) {
+        out[n] = 0;
+        char *p = strstr(out, PROMPT);
+        if (p) {
+            *p = 0;
+            return 0;
+        }
+        if (n == cap - 1)
+            return -EMSGSIZE;
+        ssize_t r = read(fd, out + n, cap - 1 - n);
+        if (r <= 0)
+            return -EIO;
+        n += (size_t)r;
+    }
+}
+
+static long busy_client_fn(void *arg)
+{
+    struct busy_client *c = arg;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+        return c->err = -errno;
+    char banner[1024];
+    if ((c->err = exchange(fd, NULL, banner, sizeof banner)) < 0)
+        goto out;
+    /* stats until it says the spinner runs (at most 10 s). */
+    char key[64];
+    snprintf(key, sizeof key, "running_task %llu\n", (unsigned long long)c->id);
+    for (int i = 0; i < 500; i++) {
+        if ((c->err = exchange(fd, "stats\n", c->stats, sizeof c->stats)) < 0)
+            goto out;
+        if (strstr(c->stats, key))
+            break;
+        nanosleep(&(struct timespec){0, 20 * 1000000}, NULL);
+    }
+    const struct {
+        const char *cmd;
+        char *out;
+        size_t cap;
+    } steps[] = {
+        {"json stats\n", c->jstats, sizeof c->jstats},
+        {"ended\n", c->ended, sizeof c->ended},
+        {"kernels\n", c->kernels, sizeof c->kernels},
+        {"blocked\n", c->blocked, sizeof c->blocked},
+        {"json ps\n", c->jps, sizeof c->jps},
+        {"where all\n", c->wall, sizeof c->wall},
+        {"json where all\n", c->jwall, sizeof c->jwall},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+        if ((c->err = exchange(fd, steps[i].cmd, steps[i].out, steps[i].cap)) < 0)
+            goto out;
+out:
+    atomic_store(&stop_spin, true);
+    close(fd);
+    return 0;
+}
+
+static long busy_main(void *arg)
+{
+    (void)arg;
+    curio_task *t7 = spawn_named(returns_7, NULL, "seven");
+    curio_task_wait(t7);
+    curio_task_release(t7);
+    curio_task *t = spawn_named(spinner, NULL, "spinner");
+    static struct busy_client c;
+    c.port = mon_port();
+    c.id = curio_task_id(t);
+    long r;
+    cr_assert_eq(curio_run_in_thread(busy_client_fn, &c, &r), 0);
+    cr_assert_eq(c.err, 0, "client: %s", curio_strerror(c.err));
+
+    char key[128];
+    snprintf(key, sizeof key, "running_task %llu\n", (unsigned long long)c.id);
+    cr_assert(strstr(c.stats, key) && strstr(c.stats, "busy 1\n") &&
+                  strstr(c.stats, "tasks_ended 1\n"), "%s", c.stats);
+    cr_assert(json_valid(c.jstats) && strstr(c.jstats, "{\"busy\": true, "), "%s", c.jstats);
+    /* ended and kernels read the thread-safe view: answered in full. */
+    cr_assert(strstr(c.ended, " seven ") && strstr(c.ended, "result 7"), "%s", c.ended);
+    snprintf(key, sizeof key, "running task 0:%llu\n", (unsigned long long)c.id);
+    cr_assert(strstr(c.kernels, key), "%s", c.kernels);
+    cr_assert(strstr(c.blocked, "Error: what tasks wait on can be read once the kernel "
+                                "answers (the kernel is busy: task "), "%s", c.blocked);
+    cr_assert(json_valid(c.jps) && strstr(c.jps, "{\"busy\": true, \"running\": "), "%s", c.jps);
+    /* where all: the spinner sampled where it runs, the others once the kernel answers. */
+    snprintf(key, sizeof key, "Stack for Task(id=%llu, name='spinner', state='RUNNING')",
+             (unsigned long long)c.id);
+    const char *w = strstr(c.wall, key);
+    cr_assert(w && strstr(w, "in spin_more\n"), "%s", c.wall);
+    cr_assert(strstr(c.wall, "Error: task 1's stack can be read once the kernel answers"),
+              "%s", c.wall);
+    cr_assert(json_valid(c.jwall), "not JSON: %s", c.jwall);
+    cr_assert(strstr(c.jwall, "{\"id\": 1, \"error\": \"task 1's stack can be read once"),
+              "%s", c.jwall);
+    curio_task_wait(t);
+    curio_task_release(t);
+    return 0;
+}
+
+Test(more, while_a_task_spins) { cr_assert_eq(run_monitored(busy_main, NULL), 0); }
