@@ -124,7 +124,12 @@ static int cmd_signal(curio__mon_session *s, char *arg)
     char name[32];
     signal_name(sig, name, sizeof name);
     /* The reply goes first: the signal may well end the process. */
-    curio__text_printf(&s->out, "Sending %s (%d) to process %ld\n", name, sig, (long)getpid());
+    if (s->json)
+        curio__text_printf(&s->out, "{\"signal\": \"%s\", \"number\": %d, \"pid\": %ld}\n",
+                           name, sig, (long)getpid());
+    else
+        curio__text_printf(&s->out, "Sending %s (%d) to process %ld\n", name, sig,
+                           (long)getpid());
     int rc = curio__mon_flush(s);
     if (rc < 0)
         return rc;

@@ -422,6 +422,9 @@ static long json_main(void *arg)
                         "\"own\": true}"), "%s", r);
     r = mon_cmd(c, "json cancel 1");
     cr_assert(strstr(r, "{\"error\": \"task 1 (monitor) is curio's own"), "%s", r);
+    /* signal's reply goes out before the signal (ignored by default: SIGWINCH). */
+    r = mon_cmd(c, "json signal SIGWINCH");
+    cr_assert(json_valid(r) && strstr(r, "{\"signal\": \"SIGWINCH\", \"number\": "), "%s", r);
     r = mon_cmd(c, "json help");
     cr_assert(strncmp(r, "{\"text\": \"Commands:\\n", 21) == 0, "%s", r);
     /* Text replies again afterwards. */
