@@ -444,6 +444,7 @@ Test(more, json) { cr_assert_eq(run_monitored(json_main, NULL), 0); }
 
 static _Atomic uint64_t k1_sleeper;   /* the id of kernel 1's sleeper, once spawned */
 static _Atomic bool k0_done;          /* kernel 0's checks are over */
+static _Atomic bool k1_spin;          /* kernel 1's main spins (never traps) while set */
 
 static long cores_main(unsigned index, void *arg)
 {
@@ -456,8 +457,12 @@ static long cores_main(unsigned index, void *arg)
         long res = curio_join(t, NULL) == CURIO_ETASKCANCELLED ? 0 : 1;
         curio_task_release(t);
         /* Stay readable until kernel 0 has checked the outcome. */
-        for (int i = 0; i < 5000 && !atomic_load(&k0_done); i++)
+        for (int i = 0; i < 5000 && !atomic_load(&k0_done); i++) {
+            int64_t end = curio_clock() + 10 * 1000000000LL;
+            while (atomic_load(&k1_spin) && curio_clock() < end)
+                ;
             curio_sleep(0.001);
+        }
         return res;
     }
     for (int i = 0; i < 5000 && !atomic_load(&k1_sleeper); i++)
@@ -506,6 +511,21 @@ static long cores_main(unsigned index, void *arg)
     cr_assert(strstr(prow, "cancelled by task 1 (the monitor)"), "%s", r);
     r = mon_cmd(c, "json on 1 stats");
     cr_assert(json_valid(r) && strstr(r, "\"tasks_ended\": 1"), "%s", r);
+
+    /* Kernel 1 busy: kernels still shows it (the thread-safe view), a request to it is
+     * reported and left queued. */
+    atomic_store(&k1_spin, true);
+    for (int i = 0; i < 5000; i++) {
+        r = mon_cmd(c, "kernels");
+        if (strstr(r, "tasks, running task 1:"))
+            break;
+        curio_sleep(0.001);
+    }
+    cr_assert(strstr(r, "tasks, running task 1:"), "%s", r);
+    cr_assert_str_eq(mon_cmd(c, "on 1 stats"), "Error: kernel 1 did not answer within 50 ms "
+                                               "(a task runs without trapping); the request "
+                                               "stays queued\n");
+    atomic_store(&k1_spin, false);
     mon_close(c);
     atomic_store(&k0_done, true);
     return 0;
