@@ -233,21 +233,43 @@ void curio__mon_parents_busy(curio__mon_session *s, const char *arg)
     curio__task_peek *v = curio__mon_peek_all(s, &n);
     if (!v)
         return;
+    size_t start = s->out.len;
+    if (s->json)
+        curio__text_printf(&s->out, "{\"busy\": true, \"chain\": [");
     for (bool first = true;; first = false) {
         size_t i = 0;
         while (i < n && v[i].id != id)
             i++;
         if (i == n) {
-            if (first)
+            if (first) {
+                /* Only the error: json wraps it. */
+                s->out.len = start;
+                if (s->out.p)
+                    s->out.p[start] = 0;
                 curio__text_printf(&s->out, "Error: no task %llu\n", id);
+                free(v);
+                return;
+            }
+            if (s->json)
+                curio__text_printf(&s->out, ", {\"id\": %llu, \"state\": \"TERMINATED\", "
+                                            "\"name\": null}", id);
             else
                 curio__text_printf(&s->out, "%-6llu %12s (ended; nothing more is known)\n", id,
                                    "TERMINATED");
             break;
         }
-        curio__text_printf(&s->out, "%-6llu %12s %s\n", id, v[i].state, v[i].name);
+        if (s->json) {
+            curio__text_printf(&s->out, "%s{\"id\": %llu, \"state\": \"%s\", \"name\": ",
+                               first ? "" : ", ", id, v[i].state);
+            curio__text_json(&s->out, v[i].name);
+            curio__text_printf(&s->out, "}");
+        } else {
+            curio__text_printf(&s->out, "%-6llu %12s %s\n", id, v[i].state, v[i].name);
+        }
         if (!(id = v[i].parent_id))
             break;
     }
+    if (s->json)
+        curio__text_printf(&s->out, "]}\n");
     free(v);
 }

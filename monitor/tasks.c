@@ -99,21 +99,36 @@ int curio__mon_parents(curio__mon_session *s, char *arg)
     curio__task *t;
     if (!curio__mon_task_arg(s, arg, "parents", &t))
         return 0;
-    for (;;) {
+    if (s->json)
+        curio__text_printf(&s->out, "{\"chain\": [");
+    for (bool first = true;; first = false) {
         curio__task_info ti;
         curio__task_snapshot(t, &ti);
-        curio__text_printf(&s->out, "%-6llu %12s %s\n", (unsigned long long)ti.id, ti.state,
-                           ti.name);
+        if (s->json) {
+            curio__text_printf(&s->out, "%s{\"id\": %llu, \"state\": \"%s\", \"name\": ",
+                               first ? "" : ", ", (unsigned long long)ti.id, ti.state);
+            curio__text_json(&s->out, ti.name);
+            curio__text_printf(&s->out, "}");
+        } else {
+            curio__text_printf(&s->out, "%-6llu %12s %s\n", (unsigned long long)ti.id,
+                               ti.state, ti.name);
+        }
         uint64_t up = ti.parent_id;
         if (up == 0)
             break;
         t = curio__task_lookup(s->mon->k, up);
         if (!t) {
-            curio__text_printf(&s->out, "%-6llu %12s (ended; nothing more is known)\n",
-                               (unsigned long long)up, "TERMINATED");
+            if (s->json)
+                curio__text_printf(&s->out, ", {\"id\": %llu, \"state\": \"TERMINATED\", "
+                                            "\"name\": null}", (unsigned long long)up);
+            else
+                curio__text_printf(&s->out, "%-6llu %12s (ended; nothing more is known)\n",
+                                   (unsigned long long)up, "TERMINATED");
             break;
         }
     }
+    if (s->json)
+        curio__text_printf(&s->out, "]}\n");
     return 0;
 }
 

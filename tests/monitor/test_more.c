@@ -420,6 +420,18 @@ static long json_main(void *arg)
     cr_assert(strstr(r, "{\"busy\": false, \"tasks\": [{\"id\": "), "%s", r);
     cr_assert(strstr(r, "\"name\": \"monitor\", \"daemon\": true, \"internal\": true, "
                         "\"own\": true}"), "%s", r);
+    r = mon_cmd(c, "json parents 1");
+    cr_assert_str_eq(r, "{\"chain\": [{\"id\": 1, \"state\": \"RUNNING\", \"name\": "
+                        "\"monitor\"}]}\n");
+    char line[64], want[160];
+    snprintf(line, sizeof line, "json parents %" PRIu64, curio_task_id(s1));
+    r = mon_cmd(c, line);
+    snprintf(want, sizeof want, "{\"chain\": [{\"id\": %" PRIu64 ", \"state\": \"TIME_SLEEP\"",
+             curio_task_id(s1));
+    cr_assert(json_valid(r) && strncmp(r, want, strlen(want)) == 0, "%s", r);
+    snprintf(want, sizeof want, "{\"id\": %" PRIu64 ", \"state\": \"RUNNING\"",
+             curio_task_id(curio_current()));
+    cr_assert(strstr(r, want) == NULL, "the main task waits for the reply: %s", r);
     r = mon_cmd(c, "json cancel 1");
     cr_assert(strstr(r, "{\"error\": \"task 1 (monitor) is curio's own"), "%s", r);
     /* signal's reply goes out before the signal (ignored by default: SIGWINCH). */
