@@ -229,7 +229,8 @@ CURIO__HIDDEN int curio__mon_put_foreign(struct curio__monitor *m, unsigned inde
 /* On the watched kernel's thread (the agent): the replies of waits and stats. */
 CURIO__HIDDEN void curio__mon_waits(curio__mon_session *s, char *arg);
 CURIO__HIDDEN void curio__mon_stats(curio__mon_session *s, char *arg);
-/* The live tasks seen from the monitor's thread (thread-safe), or NULL (out of memory:
+/* The live tasks of the session's kernel (its target in the run, or the monitor's own)
+ * seen from the monitor's thread (thread-safe), or NULL (out of memory, no such kernel:
  * said in s->out); *n: how many. free() it. */
 CURIO__HIDDEN curio__task_peek *curio__mon_peek_all(curio__mon_session *s, size_t *n);
 

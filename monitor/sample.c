@@ -158,6 +158,24 @@ void curio__mon_busy_line(curio__mon_session *s)
 }
 
 /* The live tasks, or NULL (out of memory: said in s->out). */
+struct peek_foreign {
+    unsigned index;
+    curio__task_peek *v;
+    size_t cap, n;
+    bool found;
+};
+
+static void peek_foreign_cb(void *arg, unsigned index, int tid, curio_kernel *k)
+{
+    (void)tid;
+    struct peek_foreign *p = arg;
+    if (index == p->index) {
+        p->n = curio__tasks_peek(k, p->v, p->cap);
+        p->found = true;
+    }
+}
+
+/* The live tasks of the session's kernel: the monitor's own, or its target in the run. */
 curio__task_peek *curio__mon_peek_all(curio__mon_session *s, size_t *n)
 {
     for (size_t cap = 64;; cap *= 2) {
@@ -166,7 +184,20 @@ curio__task_peek *curio__mon_peek_all(curio__mon_session *s, size_t *n)
             curio__text_printf(&s->out, "Error: out of memory\n");
             return NULL;
         }
-        *n = curio__tasks_peek(s->mon->k, v, cap);
+        if (s->target < 0) {
+            *n = curio__tasks_peek(s->mon->k, v, cap);
+        } else {
+            struct peek_foreign p = {.index = (unsigned)s->target, .v = v, .cap = cap};
+            if (s->mon->run)
+                curio__cores_visit(s->mon->run, peek_foreign_cb, &p);
+            if (!p.found) {
+                free(v);
+                curio__text_printf(&s->out, "Error: no kernel %d in this run (or it is "
+                                            "ending)\n", s->target);
+                return NULL;
+            }
+            *n = p.n;
+        }
         if (*n <= cap)
             return v;
         free(v);

@@ -309,7 +309,7 @@ static int where_running(curio__mon_session *s, uint64_t id, double for_s)
                 note);
 }
 
-static int where_one(curio__mon_session *s, char *arg);
+static int where_one(curio__mon_session *s, char *arg, bool *busy);
 
 /* where all: every live task's stack, in id order. A task that ends meanwhile, or has not
  * started, is listed with why it has no stack. */
@@ -322,6 +322,7 @@ static int where_all(curio__mon_session *s)
     if (s->json)
         curio__text_printf(&s->out, "{\"stacks\": [");
     int rc = 0;
+    bool busy = false; /* once the kernel has not answered, it is not asked again */
     for (size_t i = 0; i < n && rc == 0; i++) {
         char id[24];
         snprintf(id, sizeof id, "%llu", (unsigned long long)v[i].id);
@@ -332,7 +333,7 @@ static int where_all(curio__mon_session *s)
             start = s->out.len;
             s->json_list = true;
         }
-        rc = where_one(s, id);
+        rc = where_one(s, id, &busy);
         s->json_list = false;
         if (rc == 0 && s->json && !s->out.failed && s->out.len > start &&
             s->out.p[start] != '{') {
@@ -363,14 +364,20 @@ int curio__mon_cmd_where(curio__mon_session *s, char *arg)
 {
     if (strcmp(arg, "all") == 0)
         return where_all(s);
-    return where_one(s, arg);
+    return where_one(s, arg, NULL);
 }
 
-static int where_one(curio__mon_session *s, char *arg)
+/* where for one task. With busy (where all): *busy once the kernel has not answered in
+ * time, and then the kernel is not asked (and made to take the stacks later) again. */
+static int where_one(curio__mon_session *s, char *arg, bool *busy)
 {
-    curio__mon_req *r;
-    int rc = curio__mon_ask(s, CURIO__MON_WHERE, arg, false, CURIO__MON_ASK_WAIT, &r);
+    curio__mon_req *r = NULL;
+    int rc = busy && *busy ? -ETIMEDOUT
+                           : curio__mon_ask(s, CURIO__MON_WHERE, arg, false, CURIO__MON_ASK_WAIT,
+                                            &r);
     if (rc == -ETIMEDOUT) {
+        if (busy)
+            *busy = true;
         char *end;
         unsigned long long id = strtoull(arg, &end, 10);
         double for_s;

@@ -511,6 +511,10 @@ static long cores_main(unsigned index, void *arg)
     snprintf(want, sizeof want, "Stack for Task(id=%" PRIu64 ", name='k1sleeper'", id);
     cr_assert(strstr(r, want) && strstr(r, WHERE_FRAME("sleep_ret", "test_monitor_more")),
               "%s", r);
+    r = mon_cmd(c, "on 1 where all");
+    snprintf(want, sizeof want, "Stack for Task(id=%" PRIu64 ", name='k1sleeper'", id);
+    cr_assert(strstr(r, want) && strstr(r, "Stack for Task(id=1, name='monitor'") &&
+                  !strstr(r, "Error"), "%s", r);
     r = mon_cmd(c, "where 0:1");
     cr_assert(strstr(r, "Stack for Task(id=1, name='monitor'"), "kernel 0's own: %s", r);
 
