@@ -78,6 +78,8 @@ struct curio_task {
     size_t cap_scopes;
     uint64_t scope_ids;
     uint32_t deliveries;         /* scope deadlines delivered so far (curio__expire_scopes) */
+    uint64_t cancel_by;          /* the task that requested the cancellation (0: none, or
+                                    not a task: the kernel's shutdown, a post) */
 
     /* --- blocking: parked (a wait queue's waiter record, on the task's stack, says what
      *     for: kernel/waitq.h), or in I/O --- */
@@ -85,6 +87,8 @@ struct curio_task {
     int wake_result;             /* what the blocking call returns when woken */
     size_t heap_index;           /* position in the timer heap, or SIZE_MAX */
     int64_t sleep_until;         /* the sleep's own deadline (CURIO__NO_DEADLINE if none) */
+    const void *waits_on;        /* the wait queue it is parked in (curio__waitq_wait), or
+                                    NULL: for the monitor's `waits` */
 
     /* --- waiting for this task's end (kernel/waitq.h) --- */
     curio__waitq joiners;
@@ -201,6 +205,12 @@ struct curio_kernel {
     _Atomic uint64_t switches;
     void (*on_destroy[2])(curio_kernel *k);
     struct curio__stall *stall;          /* the stall detector (monitor/stall.c), or NULL */
+    /* recently ended tasks (kernel/introspect.c), under tasks_lock: a ring of ended_cap
+     * records, allocated by the monitor (curio__kernel_keep_ended), or NULL; nended
+     * counts every task that has ended */
+    struct curio__ended_info *ended;
+    unsigned ended_cap;
+    uint64_t nended;
 
     /* the provided-buffer ring (kernel/bufring.h), registered on first use, or NULL */
     struct curio__bufring *bufring;

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct run;
@@ -56,6 +57,9 @@ struct member {
     curio__task *main;           /* the main task */
     long result;
     curio__post end_post;
+    /* the registry the monitor reads (curio__cores_visit), under the run's reg_lock */
+    curio_kernel *live;          /* k while it may be read from another thread, else NULL */
+    int tid;                     /* the member's thread (gettid) */
 };
 
 struct run {
@@ -65,6 +69,7 @@ struct run {
     const curio_options *kopts;
     unsigned n;
     struct member *m;
+    pthread_mutex_t reg_lock;    /* guards every member's live and tid */
     pthread_mutex_t gate_lock;   /* step 1's gate: threads count in, the runner opens it */
     pthread_cond_t gate_cond;
     unsigned arrived;
@@ -260,6 +265,10 @@ static void *member_thread(void *arg)
     } else {
         m->k->run = r;
         m->k->msg_ring = r->msg_ring;
+        pthread_mutex_lock(&r->reg_lock);
+        m->live = m->k;
+        m->tid = (int)syscall(SYS_gettid);
+        pthread_mutex_unlock(&r->reg_lock);
     }
     pthread_mutex_lock(&r->gate_lock);
     r->arrived++;
@@ -271,6 +280,9 @@ static void *member_thread(void *arg)
         long res = 0;
         curio_kernel_run(m->k, member_main, m, &res);
     }
+    pthread_mutex_lock(&r->reg_lock);
+    m->live = NULL;
+    pthread_mutex_unlock(&r->reg_lock);
     if (m->k)
         curio_kernel_destroy(m->k);
     m->k = NULL;
@@ -353,6 +365,7 @@ int curio_cores_run(curio_core_fn fn, void *arg, const curio_cores_options *opts
         m[i].end_post = (curio__post){.fn = end_arrived, .arg = &m[i]};
     }
     pthread_mutex_init(&r->gate_lock, NULL);
+    pthread_mutex_init(&r->reg_lock, NULL);
     pthread_cond_init(&r->gate_cond, NULL);
     pthread_barrier_init(&r->ended, NULL, n);
 
@@ -417,6 +430,7 @@ int curio_cores_run(curio_core_fn fn, void *arg, const curio_cores_options *opts
         pthread_mutex_destroy(&m[i].lock);
     }
     pthread_mutex_destroy(&r->gate_lock);
+    pthread_mutex_destroy(&r->reg_lock);
     pthread_cond_destroy(&r->gate_cond);
     pthread_barrier_destroy(&r->ended);
     free(m);
@@ -577,4 +591,21 @@ void curio_core_release(curio_core_task *f)
 {
     if (f)
         core_task_unref(f);
+}
+
+/* ---- the registry the monitor reads ---- */
+
+const void *curio__core_run(void) { return tls_member ? tls_member->run : NULL; }
+
+unsigned curio__cores_visit(const void *run,
+                            void (*fn)(void *arg, unsigned index, int tid, curio_kernel *k),
+                            void *arg)
+{
+    struct run *r = (struct run *)run;
+    pthread_mutex_lock(&r->reg_lock);
+    for (unsigned i = 0; i < r->n; i++)
+        if (r->m[i].live)
+            fn(arg, i, r->m[i].tid, r->m[i].live);
+    pthread_mutex_unlock(&r->reg_lock);
+    return r->n;
 }

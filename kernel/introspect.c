@@ -6,6 +6,7 @@
 #include "introspect.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The nearest deadline of t's open timeout scopes (timeout_after, ignore_after; also
@@ -42,6 +43,11 @@ void curio__task_snapshot(curio__task *t, curio__task_info *out)
         out->stack_lo = t->stack->base;
         out->stack_hi = (const char *)t->stack->base + t->stack->size;
     }
+    out->cancel_by = t->cancel_by;
+    out->fd = -1;
+    if (!t->done && t->op && !t->op->done && t->op->claimed)
+        out->fd = t->op->claim_fd;
+    out->waits_on = t->parked ? t->waits_on : NULL;
 }
 
 /* The task a node of k->all or k->zombies belongs to, or NULL past the end. */
@@ -118,4 +124,89 @@ void curio__kernel_on_destroy(curio_kernel *k, void (*fn)(curio_kernel *k))
             return;
         }
     }
+}
+
+/* ---- ended tasks, counters ---- */
+
+int curio__kernel_keep_ended(curio_kernel *k, unsigned n)
+{
+    curio__ended_info *v = calloc(n, sizeof *v);
+    if (!v)
+        return -ENOMEM;
+    pthread_mutex_lock(&k->tasks_lock);
+    free(k->ended);
+    k->ended = v;
+    k->ended_cap = n;
+    pthread_mutex_unlock(&k->tasks_lock);
+    return 0;
+}
+
+void curio__ended_record(curio_kernel *k, curio__task *t)
+{
+    curio__ended_info *e = &k->ended[k->nended % k->ended_cap];
+    e->id = t->id;
+    e->parent_id = t->parent_id;
+    e->cancel_by = t->cancel_by;
+    memcpy(e->name, t->name, sizeof e->name);
+    e->name[sizeof e->name - 1] = 0;
+    if (!e->name[0])
+        snprintf(e->name, sizeof e->name, "task-%llu", (unsigned long long)t->id);
+    e->result = t->result;
+    e->when = curio__now();
+    e->cancelled = t->cancelled;
+    e->cancel_requested = t->cancel_requested;
+    e->internal = t->internal;
+}
+
+size_t curio__tasks_ended(curio_kernel *k, curio__ended_info *out, size_t cap,
+                          uint64_t *total)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&k->tasks_lock);
+    *total = k->nended;
+    if (k->ended) {
+        uint64_t kept = k->nended < k->ended_cap ? k->nended : k->ended_cap;
+        for (uint64_t i = 0; i < kept && n < cap; i++)
+            out[n++] = k->ended[(k->nended - 1 - i) % k->ended_cap];
+    }
+    pthread_mutex_unlock(&k->tasks_lock);
+    return n;
+}
+
+void curio__kernel_stats_read(curio_kernel *k, curio__kernel_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->tasks = curio__tasks_live(k);
+    out->ready = k->nready;
+    curio__list_foreach(node, &k->zombies)
+        out->zombies++;
+    out->switches = atomic_load_explicit(&k->switches, memory_order_relaxed);
+    out->ended = k->nended;
+    out->inflight = k->inflight;
+    out->sq_entries = k->ring.sq.ring_entries;
+    out->sq_ready = io_uring_sq_ready(&k->ring);
+    out->cq_entries = k->ring.cq.ring_entries;
+    out->cq_ready = io_uring_cq_ready(&k->ring);
+    if (k->ring.cq.koverflow)
+        out->cq_overflow = __atomic_load_n(k->ring.cq.koverflow, __ATOMIC_RELAXED);
+    out->timers = k->heap_len;
+    pthread_mutex_lock(&k->post_lock);
+    for (const curio__post *p = k->posts_head; p; p = p->next)
+        out->posts_pending++;
+    pthread_mutex_unlock(&k->post_lock);
+}
+
+size_t curio__fd_claims_list(curio_kernel *k, curio__fd_claim_info *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t fd = 0; fd < k->nclaims; fd++) {
+        for (int dir = 0; dir < 2; dir++) {
+            if (!k->claims[fd].by[dir])
+                continue;
+            if (n < cap)
+                out[n] = (curio__fd_claim_info){k->claims[fd].by[dir], (int)fd, dir};
+            n++;
+        }
+    }
+    return n;
 }

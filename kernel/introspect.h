@@ -36,6 +36,10 @@ typedef struct curio__task_info {
     bool has_stack;                /* a stack is allocated to it: from its spawn until it
                                       ends */
     const void *stack_lo, *stack_hi; /* the usable bytes of that stack, [lo, hi), or NULL */
+    uint64_t cancel_by;            /* who requested its cancellation: a task id, or 0 */
+    int fd;                        /* in I/O: the descriptor its operation waits on, or -1 */
+    const void *waits_on;          /* parked in a wait queue: the queue's address (inside
+                                      the sync object, group, task ... waited on), or NULL */
 } curio__task_info;
 
 CURIO__HIDDEN void curio__task_snapshot(curio__task *t, curio__task_info *out);
@@ -83,5 +87,72 @@ CURIO__HIDDEN void curio__kernel_activity(curio_kernel *k, uint64_t *running,
  * goes): where a service stops the threads that read k. Two per kernel (the monitor, the
  * stall detector); registering fn again is a no-op. */
 CURIO__HIDDEN void curio__kernel_on_destroy(curio_kernel *k, void (*fn)(curio_kernel *k));
+
+/* ---- the kernels of a curio_cores_run (kernel/cores.c) ---- */
+
+/* The run the calling thread's kernel belongs to (an address unique to it while it
+ * lasts), or NULL on a thread that is no kernel of a run. */
+CURIO__HIDDEN const void *curio__core_run(void);
+/* Call fn for each kernel of run that can be read, in index order, with the run's
+ * registry lock held: from the creation of a kernel until its thread begins to destroy
+ * it. fn may read k with the thread-safe calls above and curio__kernel_monitor, and must
+ * neither block long nor call this again. Returns the number of kernels of the run. The
+ * run lasts while any of its kernels does. */
+CURIO__HIDDEN unsigned curio__cores_visit(const void *run,
+                                          void (*fn)(void *arg, unsigned index, int tid,
+                                                     curio_kernel *k),
+                                          void *arg);
+
+/* ---- what the monitor shows beyond tasks: ended tasks, counters ---- */
+
+/* A task that has ended, as curio__task_exit recorded it. */
+typedef struct curio__ended_info {
+    uint64_t id, parent_id;
+    uint64_t cancel_by;            /* who requested its cancellation (a task id), or 0 */
+    char name[32];
+    long result;
+    int64_t when;                  /* curio__now() when it ended */
+    bool cancelled;                /* ended by cancellation */
+    bool cancel_requested;         /* a cancellation was requested (it may have ended
+                                      otherwise) */
+    bool internal;
+} curio__ended_info;
+
+/* On k's thread, before another thread reads k: keep the last n ended tasks (a ring).
+ * Returns 0 or -ENOMEM. The ring goes with the kernel. */
+CURIO__HIDDEN int curio__kernel_keep_ended(curio_kernel *k, unsigned n);
+/* From any thread (under k's tasks lock): copy up to cap of the ended tasks kept, newest
+ * first, into out; returns how many were copied, and *total, how many tasks of k have
+ * ended so far. */
+CURIO__HIDDEN size_t curio__tasks_ended(curio_kernel *k, curio__ended_info *out, size_t cap,
+                                        uint64_t *total);
+/* For kernel/sched.c: record t's end (tasks lock held, k->ended set). */
+CURIO__HIDDEN void curio__ended_record(curio_kernel *k, curio__task *t);
+
+/* A kernel's counters, read on its own thread. */
+typedef struct curio__kernel_stats {
+    uint64_t tasks;                /* live tasks */
+    uint64_t ready;                /* on the ready queue */
+    uint64_t zombies;              /* ended, record held by a handle */
+    uint64_t switches;             /* times a task was scheduled */
+    uint64_t ended;                /* tasks ended so far */
+    uint64_t inflight;             /* io_uring operations whose completion is due */
+    uint64_t sq_entries, sq_ready; /* submission ring: size, queued and not submitted */
+    uint64_t cq_entries, cq_ready; /* completion ring: size, completions not reaped */
+    uint64_t cq_overflow;          /* completions the ring dropped (the kernel's counter) */
+    uint64_t timers;               /* entries in the timer heap */
+    uint64_t posts_pending;        /* posts from other threads not run yet */
+} curio__kernel_stats;
+CURIO__HIDDEN void curio__kernel_stats_read(curio_kernel *k, curio__kernel_stats *out);
+
+/* On k's thread: the descriptors tasks wait on (kernel/fdclaim.c's claims), a pair per
+ * claimed direction, up to cap into out; returns how many there are. */
+typedef struct curio__fd_claim_info {
+    const curio__task *task;
+    int fd;
+    int dir;                       /* CURIO__FD_READ or CURIO__FD_WRITE */
+} curio__fd_claim_info;
+CURIO__HIDDEN size_t curio__fd_claims_list(curio_kernel *k, curio__fd_claim_info *out,
+                                           size_t cap);
 
 #endif

@@ -187,6 +187,7 @@ void curio_kernel_destroy(curio_kernel *k)
     curio__overflow_handler_release(k);
     free(k->heap);
     free(k->claims);
+    free(k->ended);
     curio__tls_kernel = NULL;
     free(k);
 }

@@ -9,6 +9,7 @@
  * keeps yielding tasks from starving I/O.
  */
 #include "core.h"
+#include "introspect.h"
 #include "waitq.h"
 
 #include <stdlib.h>
@@ -204,6 +205,9 @@ void curio__task_exit(curio__task *self)
         self->zombie = true;
         curio__list_push_front(&k->zombies, &self->all_node);
     }
+    if (k->ended)
+        curio__ended_record(k, self);
+    k->nended++;
     pthread_mutex_unlock(&k->tasks_lock);
     if (!curio__waitq_empty(&self->joiners))
         curio__waitq_wake_all(&self->joiners);

@@ -266,6 +266,8 @@ int curio_cancel_nowait(curio_task *t)
     if (t->done || t->cancel_requested)
         return 0;
     t->cancel_requested = true;
+    curio__task *by = curio__self();
+    t->cancel_by = by ? by->id : 0;
     curio__scopes_drop_deadlines(t);
     if (t->nocancel == 0)
         curio__interrupt(t, -ECANCELED);

@@ -69,7 +69,9 @@ int curio__waitq_wait(curio__waitq *q, curio__waiter *w, const char *state)
     w->granted = false;
     curio__waitq_push(q, w);
     for (;;) {
+        self->waits_on = q;
         int rc = park(self, state, CURIO__NO_DEADLINE);
+        self->waits_on = NULL;
         /* Granted means handed over, whatever rc says: a cancellation that came after the
          * hand-off is delivered at the next blocking call. */
         if (w->granted)
@@ -91,6 +93,8 @@ void curio__waitq_wait_nointr(curio__task *self, curio__waitq *q, curio__waiter 
     w->task = self;
     w->granted = false;
     curio__waitq_push(q, w);
+    self->waits_on = q;
     while (!w->granted)
         curio__park_nointr(self, state);
+    self->waits_on = NULL;
 }

@@ -30,13 +30,17 @@ int curio__mon_ask(curio__mon_session *s, enum curio__mon_op op, const char *arg
     atomic_init(&r->refs, 2);
     r->op = op;
     r->final = final;
+    r->json = s->json;
     snprintf(r->arg, sizeof r->arg, "%s", arg ? arg : "");
     int rc = curio_universal_event_create(&r->done);
     if (rc < 0) {
         free(r);
         return rc;
     }
-    rc = curio_universal_queue_put(s->mon->requests, r);
+    if (s->target >= 0)
+        rc = curio__mon_put_foreign(s->mon, (unsigned)s->target, r);
+    else
+        rc = curio_universal_queue_put(s->mon->requests, r);
     if (rc < 0) {
         atomic_store(&r->refs, 1);
         curio__mon_req_put(r);
@@ -45,7 +49,8 @@ int curio__mon_ask(curio__mon_session *s, enum curio__mon_op op, const char *arg
     rc = curio_universal_event_wait_timeout(r->done, wait);
     if (rc < 0) {
         curio__mon_req_put(r);
-        return rc;
+        /* Another kernel's busy view is not this monitor's to give. */
+        return rc == -ETIMEDOUT && s->target >= 0 ? -EBUSY : rc;
     }
     *out = r;
     return 0;
@@ -63,7 +68,16 @@ int curio__mon_ask_failed(curio__mon_session *s, int rc)
 {
     if (rc == -ECANCELED)
         return rc;
-    curio__text_printf(&s->out, "Error: cannot reach the kernel: %s\n", curio_strerror(rc));
+    if (rc == -EBUSY)
+        curio__text_printf(&s->out, "Error: kernel %d did not answer within %.0f ms (a task "
+                                    "runs without trapping); the request stays queued\n",
+                           s->target, CURIO__MON_ASK_WAIT * 1e3);
+    else if (rc == -ESRCH)
+        curio__text_printf(&s->out, "Error: no kernel %d in this run (or it is ending)\n",
+                           s->target);
+    else
+        curio__text_printf(&s->out, "Error: cannot reach the kernel: %s\n",
+                           curio_strerror(rc));
     return 0;
 }
 
@@ -71,7 +85,8 @@ int curio__mon_ask_failed(curio__mon_session *s, int rc)
 
 static void handle(struct curio__monitor *m, curio__mon_req *r)
 {
-    curio__mon_session fs = {.mon = m, .task = curio__self()};
+    curio__mon_session fs = {.mon = m, .task = curio__self(), .json = r->json,
+                             .target = -1};
     switch (r->op) {
     case CURIO__MON_PS:
         curio__mon_ps(&fs, r->arg);
@@ -87,6 +102,12 @@ static void handle(struct curio__monitor *m, curio__mon_req *r)
         break;
     case CURIO__MON_WHERE:
         curio__mon_where_capture(&fs, r);
+        break;
+    case CURIO__MON_WAITS:
+        curio__mon_waits(&fs, r->arg);
+        break;
+    case CURIO__MON_STATS:
+        curio__mon_stats(&fs, r->arg);
         break;
     }
     r->out = fs.out;

@@ -19,20 +19,29 @@
 static int cmd_help(curio__mon_session *s, char *arg);
 static int cmd_quit(curio__mon_session *s, char *arg);
 static int cmd_signal(curio__mon_session *s, char *arg);
+static int json_command(curio__mon_session *s, char *arg);
 
 static const struct command {
     const char *name;
     int (*run)(curio__mon_session *s, char *arg);
     const char *args;   /* NULL: takes none */
     const char *help;
+    bool rest;          /* its argument is the rest of the line (a command) */
 } commands[] = {
-    {"ps", curio__mon_cmd_ps, NULL, "Show task table"},
-    {"where", curio__mon_cmd_where, "taskid", "Show the C call stack of a task"},
-    {"cancel", curio__mon_cmd_cancel, "taskid", "Cancel an indicated task"},
-    {"signal", cmd_signal, "signame", "Send a Unix signal to this process"},
-    {"parents", curio__mon_cmd_parents, "taskid", "List task parents"},
-    {"help", cmd_help, NULL, "Show this list"},
-    {"quit", cmd_quit, NULL, "Leave the monitor"},
+    {"ps", curio__mon_cmd_ps, NULL, "Show task table", false},
+    {"where", curio__mon_cmd_where, "taskid", "Show the C call stack of a task", false},
+    {"ended", curio__mon_cmd_ended, NULL, "Show the last tasks to end, and how", false},
+    {"blocked", curio__mon_cmd_waits, NULL, "Show what each blocked task waits on", false},
+    {"stats", curio__mon_cmd_stats, NULL, "Show the kernel's counters", false},
+    {"kernels", curio__mon_cmd_kernels, NULL, "Show every kernel of the run", false},
+    {"on", curio__mon_cmd_on, "kernel command", "Run a command on another kernel of the run",
+     true},
+    {"cancel", curio__mon_cmd_cancel, "taskid", "Cancel an indicated task", false},
+    {"signal", cmd_signal, "signame", "Send a Unix signal to this process", false},
+    {"parents", curio__mon_cmd_parents, "taskid", "List task parents", false},
+    {"help", cmd_help, NULL, "Show this list", false},
+    {"json", json_command, "command", "Run a command and reply in JSON (one object)", true},
+    {"quit", cmd_quit, NULL, "Leave the monitor", false},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -41,11 +50,13 @@ static int cmd_help(curio__mon_session *s, char *arg)
     (void)arg;
     curio__text_printf(&s->out, "Commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++) {
-        char usage[32];
+        char usage[40];
         snprintf(usage, sizeof usage, "%s %s", commands[i].name,
                  commands[i].args ? commands[i].args : "");
         curio__text_printf(&s->out, "    %-16s : %s\n", usage, commands[i].help);
     }
+    curio__text_printf(&s->out, "'where all' shows every task's stack; 'json ps' (and so on) "
+                                "replies in JSON.\n");
     curio__text_printf(&s->out, "A command may be shortened to any unambiguous prefix.\n");
     return 0;
 }
@@ -113,7 +124,12 @@ static int cmd_signal(curio__mon_session *s, char *arg)
     char name[32];
     signal_name(sig, name, sizeof name);
     /* The reply goes first: the signal may well end the process. */
-    curio__text_printf(&s->out, "Sending %s (%d) to process %ld\n", name, sig, (long)getpid());
+    if (s->json)
+        curio__text_printf(&s->out, "{\"signal\": \"%s\", \"number\": %d, \"pid\": %ld}\n",
+                           name, sig, (long)getpid());
+    else
+        curio__text_printf(&s->out, "Sending %s (%d) to process %ld\n", name, sig,
+                           (long)getpid());
     int rc = curio__mon_flush(s);
     if (rc < 0)
         return rc;
@@ -166,6 +182,47 @@ static const struct command *lookup(curio__mon_session *s, const char *word)
     return found;
 }
 
+/* Under `json`: a reply that is not JSON already (an error, a command with a text reply
+ * only) becomes {"error": "..."} or {"text": "..."}, from `start` of s->out on. */
+static void json_wrap(curio__mon_session *s, size_t start)
+{
+    if (s->out.failed || s->out.len <= start || s->out.p[start] == '{')
+        return;
+    char *text = strdup(s->out.p + start);
+    if (!text) {
+        s->out.failed = true;
+        return;
+    }
+    s->out.len = start;
+    s->out.p[start] = 0;
+    const char *key = "text", *body = text;
+    if (strncmp(text, "Error: ", 7) == 0)
+        key = "error", body = text + 7;
+    size_t n = strlen(body);
+    if (n && body[n - 1] == '\n')
+        text[(size_t)(body - text) + n - 1] = 0;
+    curio__text_printf(&s->out, "{\"%s\": ", key);
+    curio__text_json(&s->out, body);
+    curio__text_printf(&s->out, "}\n");
+    free(text);
+}
+
+static int json_command(curio__mon_session *s, char *arg)
+{
+    if (!*arg) {
+        curio__text_printf(&s->out, "{\"error\": \"usage: json command [argument]\"}\n");
+        return 0;
+    }
+    bool was = s->json;
+    s->json = true;
+    size_t start = s->out.len;
+    int rc = curio__mon_command(s, arg);
+    if (rc == 0)
+        json_wrap(s, start);
+    s->json = was;
+    return rc;
+}
+
 int curio__mon_command(curio__mon_session *s, char *line)
 {
     char *word = line + strspn(line, " \t");
@@ -180,6 +237,8 @@ int curio__mon_command(curio__mon_session *s, char *line)
     const struct command *c = lookup(s, word);
     if (!c)
         return 0;
+    if (c->rest)
+        return c->run(s, arg);
     if (!c->args && *arg) {
         curio__text_printf(&s->out, "Error: %s takes no argument\n", c->name);
         return 0;
@@ -187,6 +246,23 @@ int curio__mon_command(curio__mon_session *s, char *line)
     if (c->args && (!*arg || strpbrk(arg, " \t"))) {
         curio__text_printf(&s->out, "Error: usage: %s %s\n", c->name, c->args);
         return 0;
+    }
+    /* A task of another kernel of the run: K:N. */
+    char *colon = strchr(arg, ':');
+    if (colon && strcmp(c->args, "taskid") == 0) {
+        char *end;
+        unsigned long k = strtoul(arg, &end, 10);
+        if (end != colon || !isdigit((unsigned char)arg[0]) || k > 65535 ||
+            (!s->mon->run && k != 0)) {
+            curio__text_printf(&s->out, "Error: no kernel '%.*s'%s\n", (int)(colon - arg),
+                               arg, s->mon->run ? "" : ": not a curio_cores_run");
+            return 0;
+        }
+        int was = s->target;
+        s->target = s->mon->run && k != s->mon->core ? (int)k : -1;
+        int rc = c->run(s, colon + 1);
+        s->target = was;
+        return rc;
     }
     return c->run(s, arg);
 }

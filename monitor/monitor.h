@@ -22,6 +22,9 @@ __attribute__((format(printf, 2, 3)))
 CURIO__HIDDEN void curio__text_printf(curio__text *t, const char *fmt, ...);
 CURIO__HIDDEN void curio__text_put(curio__text *t, const char *s, size_t n);
 CURIO__HIDDEN void curio__text_clear(curio__text *t);
+/* Append s as a JSON string: quoted, with '"', '\\' and control characters escaped
+ * (bytes of 0x80 and above are copied: names are taken to be UTF-8). NULL gives "". */
+CURIO__HIDDEN void curio__text_json(curio__text *t, const char *s);
 CURIO__HIDDEN void curio__text_free(curio__text *t);
 
 /* ---- the monitor of a kernel (server.c) ---- */
@@ -46,6 +49,11 @@ struct curio__monitor {
     char where[CURIO_ADDR_STRLEN];       /* addr as text, for messages */
     uint64_t server_id;                  /* the agent task's id on k */
     bool quiet;                          /* the kernel's quiet option: no messages */
+    const void *run;                     /* k's curio_cores_run, or NULL */
+    unsigned core;                       /* k's index in it */
+    bool agent_only;                     /* a kernel of a run other than its first: the
+                                            agent and its queue only, no thread; kernel
+                                            0's monitor serves the run (more.c) */
     double idle;                         /* seconds a session may wait for a command line,
                                             or for a reply to go out, before it is closed;
                                             negative: no limit */
@@ -82,6 +90,9 @@ struct curio__monitor {
 /* The default of curio_options.monitor_idle_timeout, seconds. */
 #define CURIO__MON_IDLE_DEFAULT 300.0
 
+/* How many ended tasks a kernel with a monitor keeps (`ended`). */
+#define CURIO__MON_ENDED 64
+
 /* At most this many connections are served at once; more are told so and closed. */
 #define CURIO__MON_MAX_SESSIONS 16
 
@@ -95,6 +106,10 @@ typedef struct curio__mon_session {
     curio__text out;                     /* the reply being built */
     bool quit;                           /* close after this reply */
     bool idle;                           /* closed for idling (the idle timeout expired) */
+    bool json;                           /* the command runs under `json`: reply in JSON */
+    bool json_list;                      /* where all under json: one item, no newline */
+    int target;                          /* the kernel of the run the command is about
+                                            (`on K`, a K:N id), or -1: the monitor's own */
 } curio__mon_session;
 
 /* The handler of the monitor's server: serve one connection. */
@@ -111,7 +126,7 @@ CURIO__HIDDEN bool curio__mon_is_own(const struct curio__monitor *m, uint64_t id
 /* ---- requests from a session to the agent (ask.c) ---- */
 
 enum curio__mon_op { CURIO__MON_PS, CURIO__MON_PARENTS, CURIO__MON_CANCEL, CURIO__MON_STATUS,
-                     CURIO__MON_WHERE };
+                     CURIO__MON_WHERE, CURIO__MON_WAITS, CURIO__MON_STATS };
 
 #define CURIO__MON_MAX_FRAMES 64
 
@@ -120,6 +135,7 @@ typedef struct curio__mon_req {
     curio_universal_event *done;         /* set by the agent once answered */
     enum curio__mon_op op;
     char arg[64];                        /* the command's argument */
+    bool json;                           /* answer in JSON (the asking session's json) */
     bool final;                          /* STATUS: the last one asked (report in any case) */
     /* the answer */
     curio__text out;                     /* the reply text */
@@ -198,6 +214,25 @@ CURIO__HIDDEN int curio__mon_cmd_ps(curio__mon_session *s, char *arg);
 CURIO__HIDDEN int curio__mon_cmd_parents(curio__mon_session *s, char *arg);
 CURIO__HIDDEN int curio__mon_cmd_cancel(curio__mon_session *s, char *arg);
 CURIO__HIDDEN int curio__mon_cmd_where(curio__mon_session *s, char *arg);
+
+/* More commands (more.c): ended, waits, stats, kernels; `json CMD` (commands.c) runs a
+ * command with s->json set. */
+CURIO__HIDDEN int curio__mon_cmd_ended(curio__mon_session *s, char *arg);
+CURIO__HIDDEN int curio__mon_cmd_waits(curio__mon_session *s, char *arg);
+CURIO__HIDDEN int curio__mon_cmd_stats(curio__mon_session *s, char *arg);
+CURIO__HIDDEN int curio__mon_cmd_kernels(curio__mon_session *s, char *arg);
+CURIO__HIDDEN int curio__mon_cmd_on(curio__mon_session *s, char *arg);
+/* Queue r for kernel `index` of the monitor's run (its agent): 0, or -ESRCH (no such
+ * kernel, or it is ending), or the queue's error. */
+CURIO__HIDDEN int curio__mon_put_foreign(struct curio__monitor *m, unsigned index,
+                                         curio__mon_req *r);
+/* On the watched kernel's thread (the agent): the replies of waits and stats. */
+CURIO__HIDDEN void curio__mon_waits(curio__mon_session *s, char *arg);
+CURIO__HIDDEN void curio__mon_stats(curio__mon_session *s, char *arg);
+/* The live tasks of the session's kernel (its target in the run, or the monitor's own)
+ * seen from the monitor's thread (thread-safe), or NULL (out of memory, no such kernel:
+ * said in s->out); *n: how many. free() it. */
+CURIO__HIDDEN curio__task_peek *curio__mon_peek_all(curio__mon_session *s, size_t *n);
 
 /* Their parts on the watched kernel's thread, run by the agent with a session record of
  * its own (s->task: the agent) whose out becomes the answer. */

@@ -158,7 +158,25 @@ void curio__mon_busy_line(curio__mon_session *s)
 }
 
 /* The live tasks, or NULL (out of memory: said in s->out). */
-static curio__task_peek *peek_all(curio__mon_session *s, size_t *n)
+struct peek_foreign {
+    unsigned index;
+    curio__task_peek *v;
+    size_t cap, n;
+    bool found;
+};
+
+static void peek_foreign_cb(void *arg, unsigned index, int tid, curio_kernel *k)
+{
+    (void)tid;
+    struct peek_foreign *p = arg;
+    if (index == p->index) {
+        p->n = curio__tasks_peek(k, p->v, p->cap);
+        p->found = true;
+    }
+}
+
+/* The live tasks of the session's kernel: the monitor's own, or its target in the run. */
+curio__task_peek *curio__mon_peek_all(curio__mon_session *s, size_t *n)
 {
     for (size_t cap = 64;; cap *= 2) {
         curio__task_peek *v = calloc(cap, sizeof *v);
@@ -166,7 +184,20 @@ static curio__task_peek *peek_all(curio__mon_session *s, size_t *n)
             curio__text_printf(&s->out, "Error: out of memory\n");
             return NULL;
         }
-        *n = curio__tasks_peek(s->mon->k, v, cap);
+        if (s->target < 0) {
+            *n = curio__tasks_peek(s->mon->k, v, cap);
+        } else {
+            struct peek_foreign p = {.index = (unsigned)s->target, .v = v, .cap = cap};
+            if (s->mon->run)
+                curio__cores_visit(s->mon->run, peek_foreign_cb, &p);
+            if (!p.found) {
+                free(v);
+                curio__text_printf(&s->out, "Error: no kernel %d in this run (or it is "
+                                            "ending)\n", s->target);
+                return NULL;
+            }
+            *n = p.n;
+        }
         if (*n <= cap)
             return v;
         free(v);
@@ -176,12 +207,30 @@ static curio__task_peek *peek_all(curio__mon_session *s, size_t *n)
 void curio__mon_ps_busy(curio__mon_session *s)
 {
     size_t n;
-    curio__task_peek *v = peek_all(s, &n);
+    curio__task_peek *v = curio__mon_peek_all(s, &n);
     if (!v)
         return;
     double for_s;
     uint64_t running = curio__mon_running(s->mon, &for_s);
     curio__text *o = &s->out;
+    if (s->json) {
+        curio__text_printf(o, "{\"busy\": true, \"running\": %llu, \"running_for\": %.6f, "
+                              "\"tasks\": [", (unsigned long long)running, for_s);
+        for (size_t i = 0; i < n; i++) {
+            curio__text_printf(o, "%s{\"id\": %llu, \"parent\": %llu, \"state\": \"%s\", "
+                                  "\"cycles\": %llu, \"timeout\": null, \"name\": ",
+                               i ? ", " : "", (unsigned long long)v[i].id,
+                               (unsigned long long)v[i].parent_id, v[i].state,
+                               (unsigned long long)v[i].cycles);
+            curio__text_json(o, v[i].name);
+            curio__text_printf(o, ", \"daemon\": %s, \"internal\": %s, \"own\": %s}",
+                               v[i].daemon ? "true" : "false", v[i].internal ? "true" : "false",
+                               curio__mon_is_own(s->mon, v[i].id) ? "true" : "false");
+        }
+        curio__text_printf(o, "]}\n");
+        free(v);
+        return;
+    }
     curio__text_printf(o, "%-6s %-12s %-10s %-7s %s\n", "Task", "State", "Cycles", "Timeout",
                        "Task");
     curio__text_printf(o, "------ ------------ ---------- ------- "
@@ -212,24 +261,46 @@ void curio__mon_parents_busy(curio__mon_session *s, const char *arg)
         return;
     }
     size_t n;
-    curio__task_peek *v = peek_all(s, &n);
+    curio__task_peek *v = curio__mon_peek_all(s, &n);
     if (!v)
         return;
+    size_t start = s->out.len;
+    if (s->json)
+        curio__text_printf(&s->out, "{\"busy\": true, \"chain\": [");
     for (bool first = true;; first = false) {
         size_t i = 0;
         while (i < n && v[i].id != id)
             i++;
         if (i == n) {
-            if (first)
+            if (first) {
+                /* Only the error: json wraps it. */
+                s->out.len = start;
+                if (s->out.p)
+                    s->out.p[start] = 0;
                 curio__text_printf(&s->out, "Error: no task %llu\n", id);
+                free(v);
+                return;
+            }
+            if (s->json)
+                curio__text_printf(&s->out, ", {\"id\": %llu, \"state\": \"TERMINATED\", "
+                                            "\"name\": null}", id);
             else
                 curio__text_printf(&s->out, "%-6llu %12s (ended; nothing more is known)\n", id,
                                    "TERMINATED");
             break;
         }
-        curio__text_printf(&s->out, "%-6llu %12s %s\n", id, v[i].state, v[i].name);
+        if (s->json) {
+            curio__text_printf(&s->out, "%s{\"id\": %llu, \"state\": \"%s\", \"name\": ",
+                               first ? "" : ", ", id, v[i].state);
+            curio__text_json(&s->out, v[i].name);
+            curio__text_printf(&s->out, "}");
+        } else {
+            curio__text_printf(&s->out, "%-6llu %12s %s\n", id, v[i].state, v[i].name);
+        }
         if (!(id = v[i].parent_id))
             break;
     }
+    if (s->json)
+        curio__text_printf(&s->out, "]}\n");
     free(v);
 }

@@ -10,6 +10,7 @@
  * frees the monitor's state.
  */
 #include "monitor.h"
+#include "curio/cores.h"
 #include "../net/net.h"
 
 #include <execinfo.h>
@@ -276,6 +277,15 @@ static void monitor_stop(curio_kernel *k)
     struct curio__monitor *m = curio__kernel_monitor(k);
     if (!m)
         return;
+    if (m->agent_only) {
+        curio__mon_requests_drain(m);
+        curio_universal_queue_destroy(m->requests);
+        pthread_mutex_destroy(&m->stop_lock);
+        pthread_cond_destroy(&m->stop_cv);
+        curio__kernel_set_monitor(k, NULL);
+        free(m);
+        return;
+    }
     m->stop = (curio__post){.fn = stop_main, .arg = m};
     curio__post_node(m->mk, &m->stop);
     pthread_mutex_lock(&m->stop_lock);
@@ -376,7 +386,10 @@ static int monitor_start(curio_kernel *k)
     m->addr = a;
     m->quiet = o->quiet;
     m->idle = idle_timeout(k);
-    rc = start_thread(m);
+    m->run = curio__core_run();
+    m->core = m->run ? (unsigned)curio_core_index() : 0;
+    m->agent_only = m->run && m->core > 0;
+    rc = m->agent_only ? 0 : start_thread(m);
     curio_addr_format(&m->addr, where, sizeof where);
     if (rc < 0) {
         say(k, "cannot listen on", where, rc);
@@ -385,6 +398,8 @@ static int monitor_start(curio_kernel *k)
         return rc;
     }
     snprintf(m->where, sizeof m->where, "%s", where);
+    /* Without memory for it, `ended` says that no ended tasks are kept. */
+    (void)curio__kernel_keep_ended(k, CURIO__MON_ENDED);
     curio_spawn_options so = {.name = "monitor", .daemon = true, .stack_size = MON_STACK};
     curio__task *t;
     curio__kernel_set_monitor(k, m);
@@ -416,6 +431,22 @@ bool curio__mon_is_own(const struct curio__monitor *m, uint64_t id)
     return id == m->server_id;
 }
 
+struct first_addr {
+    curio_addr *a;
+    int rc;
+};
+
+static void first_addr_of(void *arg, unsigned index, int tid, curio_kernel *k)
+{
+    (void)tid;
+    struct first_addr *f = arg;
+    const struct curio__monitor *m = curio__kernel_monitor(k);
+    if (index == 0 && m && !m->agent_only) {
+        *f->a = m->addr;
+        f->rc = 0;
+    }
+}
+
 int curio_monitor_address(curio_kernel *k, curio_addr *a)
 {
     if (!k || !a)
@@ -423,6 +454,12 @@ int curio_monitor_address(curio_kernel *k, curio_addr *a)
     const struct curio__monitor *m = curio__kernel_monitor(k);
     if (!m)
         return -ENOENT;
+    if (m->agent_only) {
+        /* Kernel 0's monitor serves the run. */
+        struct first_addr f = {.a = a, .rc = -ENOENT};
+        curio__cores_visit(m->run, first_addr_of, &f);
+        return f.rc;
+    }
     *a = m->addr;
     return 0;
 }

@@ -171,7 +171,7 @@ static void close_gently(curio_socket *client, curio_stream *st)
 
 long curio__mon_session_main(curio_socket *client, const curio_addr *peer, void *arg)
 {
-    curio__mon_session s = {.mon = arg, .task = curio__self()};
+    curio__mon_session s = {.mon = arg, .task = curio__self(), .target = -1};
     char name[8 + CURIO_ADDR_STRLEN] = "monitor ";
     curio_addr_format(peer, name + 8, CURIO_ADDR_STRLEN);
     curio_addr_format(peer, s.peer, sizeof s.peer);

@@ -28,9 +28,41 @@ static void format_timeout(const curio__task_info *t, int64_t now, char out[8])
     out[7] = 0;
 }
 
+/* ps under json: {"tasks": [{"id", "parent", "state", "cycles", "timeout" (seconds or
+ * null), "name", "daemon", "internal", "own"}]} */
+static void ps_json(curio__mon_session *s)
+{
+    curio__text *o = &s->out;
+    int64_t now = curio__now();
+    curio__text_printf(o, "{\"busy\": false, \"tasks\": [");
+    size_t i = 0;
+    for (curio__task *t = curio__tasks_first(s->mon->k); t; t = curio__tasks_next(t), i++) {
+        curio__task_info ti;
+        curio__task_snapshot(t, &ti);
+        curio__text_printf(o, "%s{\"id\": %llu, \"parent\": %llu, \"state\": \"%s\", "
+                              "\"cycles\": %llu, \"timeout\": ", i ? ", " : "",
+                           (unsigned long long)ti.id, (unsigned long long)ti.parent_id,
+                           ti.state, (unsigned long long)ti.cycles);
+        if (ti.deadline == CURIO__NO_DEADLINE)
+            curio__text_printf(o, "null");
+        else
+            curio__text_printf(o, "%.6f", (double)(ti.deadline - now) / 1e9);
+        curio__text_printf(o, ", \"name\": ");
+        curio__text_json(o, ti.name);
+        curio__text_printf(o, ", \"daemon\": %s, \"internal\": %s, \"own\": %s}",
+                           ti.daemon ? "true" : "false", ti.internal ? "true" : "false",
+                           curio__mon_is_own(s->mon, ti.id) ? "true" : "false");
+    }
+    curio__text_printf(o, "]}\n");
+}
+
 int curio__mon_ps(curio__mon_session *s, char *arg)
 {
     (void)arg;
+    if (s->json) {
+        ps_json(s);
+        return 0;
+    }
     static const int widths[] = {6, 12, 10, 7, 50};
     curio__text *o = &s->out;
     curio__text_printf(o, "%-6s %-12s %-10s %-7s %s\n", "Task", "State", "Cycles", "Timeout",
@@ -67,21 +99,36 @@ int curio__mon_parents(curio__mon_session *s, char *arg)
     curio__task *t;
     if (!curio__mon_task_arg(s, arg, "parents", &t))
         return 0;
-    for (;;) {
+    if (s->json)
+        curio__text_printf(&s->out, "{\"chain\": [");
+    for (bool first = true;; first = false) {
         curio__task_info ti;
         curio__task_snapshot(t, &ti);
-        curio__text_printf(&s->out, "%-6llu %12s %s\n", (unsigned long long)ti.id, ti.state,
-                           ti.name);
+        if (s->json) {
+            curio__text_printf(&s->out, "%s{\"id\": %llu, \"state\": \"%s\", \"name\": ",
+                               first ? "" : ", ", (unsigned long long)ti.id, ti.state);
+            curio__text_json(&s->out, ti.name);
+            curio__text_printf(&s->out, "}");
+        } else {
+            curio__text_printf(&s->out, "%-6llu %12s %s\n", (unsigned long long)ti.id,
+                               ti.state, ti.name);
+        }
         uint64_t up = ti.parent_id;
         if (up == 0)
             break;
         t = curio__task_lookup(s->mon->k, up);
         if (!t) {
-            curio__text_printf(&s->out, "%-6llu %12s (ended; nothing more is known)\n",
-                               (unsigned long long)up, "TERMINATED");
+            if (s->json)
+                curio__text_printf(&s->out, ", {\"id\": %llu, \"state\": \"TERMINATED\", "
+                                            "\"name\": null}", (unsigned long long)up);
+            else
+                curio__text_printf(&s->out, "%-6llu %12s (ended; nothing more is known)\n",
+                                   (unsigned long long)up, "TERMINATED");
             break;
         }
     }
+    if (s->json)
+        curio__text_printf(&s->out, "]}\n");
     return 0;
 }
 
@@ -235,14 +282,16 @@ int curio__mon_cmd_ps(curio__mon_session *s, char *arg)
     int rc = curio__mon_ask(s, CURIO__MON_PS, arg, false, CURIO__MON_ASK_WAIT, &r);
     if (rc == -ETIMEDOUT) {
         curio__mon_ps_busy(s);
-        connections(s);
+        if (!s->json)
+            connections(s);
         return 0;
     }
     if (rc < 0)
         return curio__mon_ask_failed(s, rc);
     curio__mon_take(s, r);
     curio__mon_req_put(r);
-    connections(s);
+    if (!s->json && s->target < 0)
+        connections(s);
     return 0;
 }
 
@@ -278,7 +327,7 @@ int curio__mon_cmd_cancel(curio__mon_session *s, char *arg)
     curio__mon_req_put(r);
     if (ended)
         return 0;
-    if ((rc = curio__mon_flush(s)) < 0)
+    if (!s->json && (rc = curio__mon_flush(s)) < 0)
         return rc;
     /* Ask for its outcome until it has ended, for CANCEL_WAIT at most. */
     int64_t until = curio__now() + curio__ns(CANCEL_WAIT);

@@ -71,3 +71,23 @@ void curio__text_free(curio__text *t)
     free(t->p);
     *t = (curio__text){0};
 }
+
+void curio__text_json(curio__text *t, const char *s)
+{
+    curio__text_put(t, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+        switch (*p) {
+        case '"': curio__text_put(t, "\\\"", 2); break;
+        case '\\': curio__text_put(t, "\\\\", 2); break;
+        case '\n': curio__text_put(t, "\\n", 2); break;
+        case '\r': curio__text_put(t, "\\r", 2); break;
+        case '\t': curio__text_put(t, "\\t", 2); break;
+        default:
+            if (*p < 0x20 || *p == 0x7f)
+                curio__text_printf(t, "\\u%04x", *p);
+            else
+                curio__text_put(t, (const char *)p, 1);
+        }
+    }
+    curio__text_put(t, "\"", 1);
+}

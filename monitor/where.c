@@ -122,8 +122,36 @@ static void format_frame(curio__text *o, const curio__frame *f)
  * task's function (task_entry, which calls it, and what lies under it are left out) down
  * to the blocking call. skip is how many captured addresses are surely machinery when
  * there are no names to go by. */
+static void format_json(curio__text *o, const curio__frames *fr, size_t first, size_t end,
+                        bool truncated)
+{
+    curio__text_printf(o, "\"truncated\": %s, \"frames\": [", truncated ? "true" : "false");
+    for (size_t i = end, k = 0; i-- > first; k++) {
+        const curio__frame *f = &fr->v[i];
+        curio__text_printf(o, "%s{\"func\": ", k ? ", " : "");
+        if (f->func)
+            curio__text_json(o, f->func);
+        else
+            curio__text_printf(o, "null");
+        curio__text_printf(o, ", \"file\": ");
+        if (f->file) {
+            curio__text_json(o, f->file);
+            curio__text_printf(o, ", \"line\": %u", f->line);
+        } else {
+            curio__text_printf(o, "null, \"line\": null");
+        }
+        curio__text_printf(o, ", \"module\": ");
+        if (f->module)
+            curio__text_json(o, f->module);
+        else
+            curio__text_printf(o, "null");
+        curio__text_printf(o, ", \"offset\": %llu}", (unsigned long long)f->offset);
+    }
+    curio__text_printf(o, "]");
+}
+
 static void format(curio__text *o, const curio__frames *fr, size_t skip, bool probed,
-                   bool truncated)
+                   bool truncated, bool json)
 {
     size_t first = 0, end = fr->n;
     bool names = false; /* some frame is named (a vdso's, for one, may not be) */
@@ -140,6 +168,10 @@ static void format(curio__text *o, const curio__frames *fr, size_t skip, bool pr
     } else {
         while (first < fr->n && fr->v[first].index < skip)
             first++;
+    }
+    if (json) {
+        format_json(o, fr, first < end ? first : end, end, truncated && end == fr->n);
+        return;
     }
     if (first >= end)
         curio__text_printf(o, "  (no frames)\n");
@@ -161,7 +193,7 @@ void curio__mon_format_stack(curio__text *o, void *const *pcs, int n, int skip)
 {
     curio__frames fr = {0};
     curio__symbolise(pcs, n > 0 ? (size_t)n : 0, &fr);
-    format(o, &fr, (size_t)skip, false, n == MAX_FRAMES);
+    format(o, &fr, (size_t)skip, false, n == MAX_FRAMES, false);
     curio__frames_free(&fr);
 }
 
@@ -224,11 +256,25 @@ static int show(curio__mon_session *s, void *const *pcs, int n, int skip, bool p
                            curio_strerror(rc));
         return 0;
     }
+    if (s->json) {
+        curio__text_printf(&s->out, "{\"id\": %llu, \"name\": ", id);
+        curio__text_json(&s->out, name);
+        curio__text_printf(&s->out, ", \"state\": \"%s\", \"note\": ", state);
+        if (note)
+            curio__text_json(&s->out, note);
+        else
+            curio__text_printf(&s->out, "null");
+        curio__text_printf(&s->out, ", ");
+        format(&s->out, &j.frames, (size_t)skip, probed, n == MAX_FRAMES, true);
+        curio__text_printf(&s->out, "}%s", s->json_list ? "" : "\n");
+        curio__frames_free(&j.frames);
+        return 0;
+    }
     curio__text_printf(&s->out, "Stack for Task(id=%llu, name='%s', state='%s') (most recent "
                                 "call last):\n", id, name, state);
     if (note)
         curio__text_printf(&s->out, "%s", note);
-    format(&s->out, &j.frames, (size_t)skip, probed, n == MAX_FRAMES);
+    format(&s->out, &j.frames, (size_t)skip, probed, n == MAX_FRAMES, false);
     curio__frames_free(&j.frames);
     return 0;
 }
@@ -263,11 +309,75 @@ static int where_running(curio__mon_session *s, uint64_t id, double for_s)
                 note);
 }
 
+static int where_one(curio__mon_session *s, char *arg, bool *busy);
+
+/* where all: every live task's stack, in id order. A task that ends meanwhile, or has not
+ * started, is listed with why it has no stack. */
+static int where_all(curio__mon_session *s)
+{
+    size_t n;
+    curio__task_peek *v = curio__mon_peek_all(s, &n);
+    if (!v)
+        return 0;
+    if (s->json)
+        curio__text_printf(&s->out, "{\"stacks\": [");
+    int rc = 0;
+    bool busy = false; /* once the kernel has not answered, it is not asked again */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char id[24];
+        snprintf(id, sizeof id, "%llu", (unsigned long long)v[i].id);
+        size_t start = s->out.len;
+        if (s->json) {
+            if (i)
+                curio__text_printf(&s->out, ", ");
+            start = s->out.len;
+            s->json_list = true;
+        }
+        rc = where_one(s, id, &busy);
+        s->json_list = false;
+        if (rc == 0 && s->json && !s->out.failed && s->out.len > start &&
+            s->out.p[start] != '{') {
+            /* An error line: as an object of its own. */
+            char *text = strdup(s->out.p + start);
+            s->out.len = start;
+            s->out.p[start] = 0;
+            if (text) {
+                size_t k = strlen(text);
+                if (k && text[k - 1] == '\n')
+                    text[k - 1] = 0;
+                curio__text_printf(&s->out, "{\"id\": %s, \"error\": ", id);
+                curio__text_json(&s->out, strncmp(text, "Error: ", 7) ? text : text + 7);
+                curio__text_printf(&s->out, "}");
+                free(text);
+            }
+        } else if (!s->json && i + 1 < n) {
+            curio__text_printf(&s->out, "\n");
+        }
+    }
+    if (s->json && rc == 0)
+        curio__text_printf(&s->out, "]}\n");
+    free(v);
+    return rc;
+}
+
 int curio__mon_cmd_where(curio__mon_session *s, char *arg)
 {
-    curio__mon_req *r;
-    int rc = curio__mon_ask(s, CURIO__MON_WHERE, arg, false, CURIO__MON_ASK_WAIT, &r);
+    if (strcmp(arg, "all") == 0)
+        return where_all(s);
+    return where_one(s, arg, NULL);
+}
+
+/* where for one task. With busy (where all): *busy once the kernel has not answered in
+ * time, and then the kernel is not asked (and made to take the stacks later) again. */
+static int where_one(curio__mon_session *s, char *arg, bool *busy)
+{
+    curio__mon_req *r = NULL;
+    int rc = busy && *busy ? -ETIMEDOUT
+                           : curio__mon_ask(s, CURIO__MON_WHERE, arg, false, CURIO__MON_ASK_WAIT,
+                                            &r);
     if (rc == -ETIMEDOUT) {
+        if (busy)
+            *busy = true;
         char *end;
         unsigned long long id = strtoull(arg, &end, 10);
         double for_s;

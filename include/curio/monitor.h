@@ -28,6 +28,8 @@
  * that task samples its stack with a signal (SIGURG) to the kernel's thread; cancel is
  * handed over and takes effect when the kernel gets to it. The monitor never keeps the
  * kernel alive: curio_kernel_destroy ends its thread once the kernel's tasks have ended.
+ * In a curio_cores_run, kernel 0's monitor serves the whole run; the other kernels have
+ * the monitor's task (their task 1) and no thread or address of their own.
  *
  * The stall detector (curio_options.stall_ms, CURIO_STALL_MS): when a task runs that many
  * milliseconds without a blocking call, its name, how long and its C stack are printed
@@ -52,6 +54,18 @@
  *                     authenticators) are refused
  *     signal SIG      send a signal (SIGHUP, HUP, or a number) to this process
  *     parents ID      task ID and its parents, up to the main task
+ *     where all       every live task's stack
+ *     ended           the last 64 tasks to end, newest first, and how: result N, error
+ *                     (a timeout named), or cancelled by task N
+ *     blocked         what each blocked task waits on: its descriptor and, for a socket,
+ *                     the peer (or the address it listens on); or the kind of sync object
+ *                     (lock, event, queue ...) and its address
+ *     stats           the kernel's counters, one "name value" a line (tasks, switches,
+ *                     operations in flight, ring sizes and depths, CQ overflows, timers)
+ *     json CMD        any command, answered as one line of JSON
+ *     kernels         every kernel of a curio_cores_run: index, thread, tasks
+ *     on K CMD        a command about kernel K of the run; K:N names task N of kernel K
+ *                     in where, cancel and parents
  *     help            the list of commands
  *     quit            close this connection (end of input does the same)
  *
@@ -90,9 +104,10 @@ extern "C" {
 
 /*
  * The address kernel k's monitor listens on, with the port the system chose if port 0 was
- * asked for. Returns 0 and *a, or -EINVAL (k or a NULL), -ENOENT (k has no monitor: none
- * was asked for, it could not start, or its task has ended). Never blocks; works anywhere
- * on k's thread.
+ * asked for; for a kernel of a curio_cores_run, the address of kernel 0's monitor, which
+ * serves the run. Returns 0 and *a, or -EINVAL (k or a NULL), -ENOENT (k has no monitor:
+ * none was asked for, it could not start, or its task has ended; in a run, also when
+ * kernel 0 has none). Never blocks; works anywhere on k's thread.
  */
 CURIO_API int curio_monitor_address(curio_kernel *k, curio_addr *a);
 
