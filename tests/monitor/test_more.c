@@ -457,6 +457,7 @@ Test(more, json) { cr_assert_eq(run_monitored(json_main, NULL), 0); }
 static _Atomic uint64_t k1_sleeper;   /* the id of kernel 1's sleeper, once spawned */
 static _Atomic bool k0_done;          /* kernel 0's checks are over */
 static _Atomic bool k1_spin;          /* kernel 1's main spins (never traps) while set */
+static _Atomic bool k1_spinning;      /* set by kernel 1's main once it spins */
 
 static long cores_main(unsigned index, void *arg)
 {
@@ -471,6 +472,8 @@ static long cores_main(unsigned index, void *arg)
         /* Stay readable until kernel 0 has checked the outcome. */
         for (int i = 0; i < 5000 && !atomic_load(&k0_done); i++) {
             int64_t end = curio_clock() + 10 * 1000000000LL;
+            if (atomic_load(&k1_spin))
+                atomic_store(&k1_spinning, true);
             while (atomic_load(&k1_spin) && curio_clock() < end)
                 ;
             curio_sleep(0.001);
@@ -531,6 +534,11 @@ static long cores_main(unsigned index, void *arg)
     /* Kernel 1 busy: kernels still shows it (the thread-safe view), a request to it is
      * reported and left queued. */
     atomic_store(&k1_spin, true);
+    /* Wait until kernel 1's main spins: before that, "running task 1:1" may be kernel 1's
+     * agent answering, and a request would be answered. */
+    for (int i = 0; i < 5000 && !atomic_load(&k1_spinning); i++)
+        curio_sleep(0.001);
+    cr_assert(atomic_load(&k1_spinning), "kernel 1 never spun");
     for (int i = 0; i < 5000; i++) {
         r = mon_cmd(c, "kernels");
         if (strstr(r, "tasks, running task 1:"))
