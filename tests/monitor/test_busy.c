@@ -15,14 +15,16 @@
 static _Atomic bool stop_spin;
 
 /* Runs until told to stop (or 20 s), never trapping. */
-__attribute__((noinline)) static void spin_hard(void)
+/* Not static, and the test is linked with export_dynamic: a build without libdw names it
+ * through dladdr. */
+__attribute__((noinline)) void spin_hard(void)
 {
     int64_t end = curio_clock() + 20 * 1000000000LL;
     while (!atomic_load(&stop_spin) && curio_clock() < end)
         ;
 }
 
-static long spinner(void *arg)
+long spinner(void *arg)
 {
     (void)arg;
     spin_hard();

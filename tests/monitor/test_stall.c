@@ -54,14 +54,16 @@ static off_t stderr_size(void)
 }
 
 /* Spins (never trapping) until stderr has grown or `limit` seconds passed. */
-__attribute__((noinline)) static void stall_spin_here(double limit)
+/* Not static, and the test is linked with export_dynamic: a build without libdw names it
+ * through dladdr. */
+__attribute__((noinline)) void stall_spin_here(double limit)
 {
     int64_t end = curio_clock() + (int64_t)(limit * 1e9);
     while (stderr_size() == 0 && curio_clock() < end)
         ;
 }
 
-static long hog(void *arg)
+long hog(void *arg)
 {
     stall_spin_here(*(double *)arg);
     return 0;
