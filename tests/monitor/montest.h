@@ -11,7 +11,12 @@
 
 #include <core.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -184,6 +189,46 @@ static inline void wait_state(curio_task *t, const char *state)
     for (int i = 0; i < 1000 && strcmp(curio_task_state(t), state) != 0; i++)
         curio_yield();
     cr_assert_str_eq(curio_task_state(t), state);
+}
+
+/* For a plain thread talking to the monitor while the kernel's thread is busy: a blocking
+ * connection to the monitor's loopback port (the descriptor, or -errno), and one command
+ * sent on it (cmd NULL: nothing sent) with its reply read up to the next prompt into out
+ * (0, -EIO, or -EMSGSIZE when out is too small). */
+static inline int mon_blocking_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+static inline int mon_blocking_exchange(int fd, const char *cmd, char *out, size_t cap)
+{
+    if (cmd && write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
+        return -EIO;
+    size_t n = 0;
+    for (;;) {
+        out[n] = 0;
+        char *p = strstr(out, PROMPT);
+        if (p) {
+            *p = 0;
+            return 0;
+        }
+        if (n == cap - 1)
+            return -EMSGSIZE;
+        ssize_t r = read(fd, out + n, cap - 1 - n);
+        if (r <= 0)
+            return -EIO;
+        n += (size_t)r;
+    }
 }
 
 #endif

@@ -52,45 +52,21 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Send cmd and read the reply up to the next prompt into out. */
-static int exchange(int fd, const char *cmd, char *out, size_t cap)
-{
-    if (cmd && write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
-        return -EIO;
-    size_t n = 0;
-    for (;;) {
-        out[n] = 0;
-        char *p = strstr(out, PROMPT);
-        if (p) {
-            *p = 0;
-            return 0;
-        }
-        if (n == cap - 1)
-            return -EMSGSIZE;
-        ssize_t r = read(fd, out + n, cap - 1 - n);
-        if (r <= 0)
-            return -EIO;
-        n += (size_t)r;
-    }
-}
-
 static long client(void *arg)
 {
     struct client *c = arg;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-        return c->err = -errno;
+    int fd = mon_blocking_open(c->port);
+    if (fd < 0)
+        return c->err = fd;
     char banner[1024];
-    if ((c->err = exchange(fd, NULL, banner, sizeof banner)) < 0)
+    if ((c->err = mon_blocking_exchange(fd, NULL, banner, sizeof banner)) < 0)
         goto out;
     /* ps until it says the spinner has run 0.3 s without a trap (at most 10 s). */
     char key[64];
     snprintf(key, sizeof key, "task %llu (spinner) has run for ", (unsigned long long)c->id);
     for (int i = 0; i < 500; i++) {
         double t0 = now_s();
-        if ((c->err = exchange(fd, "ps\n", c->ps, sizeof c->ps)) < 0)
+        if ((c->err = mon_blocking_exchange(fd, "ps\n", c->ps, sizeof c->ps)) < 0)
             goto out;
         double dt = now_s() - t0;
         if (dt > c->ps_latency)
@@ -102,10 +78,10 @@ static long client(void *arg)
     }
     char cmd[64];
     snprintf(cmd, sizeof cmd, "where %llu\n", (unsigned long long)c->id);
-    if ((c->err = exchange(fd, cmd, c->where, sizeof c->where)) < 0)
+    if ((c->err = mon_blocking_exchange(fd, cmd, c->where, sizeof c->where)) < 0)
         goto out;
     snprintf(cmd, sizeof cmd, "cancel %llu\n", (unsigned long long)c->id);
-    c->err = exchange(fd, cmd, c->cancel, sizeof c->cancel);
+    c->err = mon_blocking_exchange(fd, cmd, c->cancel, sizeof c->cancel);
 out:
     atomic_store(&stop_spin, true);
     close(fd);

@@ -598,44 +598,20 @@ struct busy_client {
     int err;
 };
 
-/* Send cmd and read the reply up to the next prompt into out (a blocking socket). */
-static int exchange(int fd, const char *cmd, char *out, size_t cap)
-{
-    if (cmd && write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd))
-        return -EIO;
-    size_t n = 0;
-    for (;;) {
-        out[n] = 0;
-        char *p = strstr(out, PROMPT);
-        if (p) {
-            *p = 0;
-            return 0;
-        }
-        if (n == cap - 1)
-            return -EMSGSIZE;
-        ssize_t r = read(fd, out + n, cap - 1 - n);
-        if (r <= 0)
-            return -EIO;
-        n += (size_t)r;
-    }
-}
-
 static long busy_client_fn(void *arg)
 {
     struct busy_client *c = arg;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-        return c->err = -errno;
+    int fd = mon_blocking_open(c->port);
+    if (fd < 0)
+        return c->err = fd;
     char banner[1024];
-    if ((c->err = exchange(fd, NULL, banner, sizeof banner)) < 0)
+    if ((c->err = mon_blocking_exchange(fd, NULL, banner, sizeof banner)) < 0)
         goto out;
     /* stats until it says the spinner runs (at most 10 s). */
     char key[64];
     snprintf(key, sizeof key, "running_task %llu\n", (unsigned long long)c->id);
     for (int i = 0; i < 500; i++) {
-        if ((c->err = exchange(fd, "stats\n", c->stats, sizeof c->stats)) < 0)
+        if ((c->err = mon_blocking_exchange(fd, "stats\n", c->stats, sizeof c->stats)) < 0)
             goto out;
         if (strstr(c->stats, key))
             break;
@@ -655,7 +631,7 @@ static long busy_client_fn(void *arg)
         {"json where all\n", c->jwall, sizeof c->jwall},
     };
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
-        if ((c->err = exchange(fd, steps[i].cmd, steps[i].out, steps[i].cap)) < 0)
+        if ((c->err = mon_blocking_exchange(fd, steps[i].cmd, steps[i].out, steps[i].cap)) < 0)
             goto out;
 out:
     atomic_store(&stop_spin, true);
